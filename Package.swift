@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+// edfs — encrypted, distributed chunk store. Target graph (docs/ARCHITECTURE.md):
+// edfs → EDFSClient / EDFSNode → EDFSFormat → EDFSCrypto → COpenSSL. Nothing below imports anything above.
+import PackageDescription
+
+let package = Package(
+    name: "edfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "edfs", targets: ["edfs"]),
+        .library(name: "EDFSCrypto", targets: ["EDFSCrypto"]),
+        .library(name: "EDFSFormat", targets: ["EDFSFormat"]),
+        .library(name: "EDFSNode", targets: ["EDFSNode"]),
+        .library(name: "EDFSClient", targets: ["EDFSClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libcrypto of the system OpenSSL 3 (apt: libssl-dev): every at-rest primitive, development certificates.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev", "pkg-config"])]),
+        // ISA-L (apt: libisal-dev): CRC for the nodes' keyless per-block checksums.
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev", "pkg-config"])]),
+
+        .target(name: "EDFSCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "EDFSFormat", dependencies: ["EDFSCrypto"]),
+        .target(
+            name: "EDFSNode",
+            dependencies: [
+                "EDFSFormat", "EDFSCrypto", "CISAL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EDFSClient",
+            dependencies: [
+                "EDFSFormat", "EDFSCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "edfs",
+            dependencies: [
+                "EDFSCrypto", "EDFSFormat", "EDFSNode", "EDFSClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),
+        .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"]),
+        .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
+        .testTarget(name: "EDFSClientTests", dependencies: ["EDFSClient", "EDFSNode", "EDFSFormat", "EDFSCrypto"]),
+        .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

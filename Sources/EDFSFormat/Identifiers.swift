@@ -1,0 +1,67 @@
+import EDFSCrypto
+
+/// The 16 random bytes that name one version of one file. Cleartext on nodes: it names the version's
+/// stripe objects and lets a node tell live objects from orphans without any key.
+public struct FileID: Hashable, Sendable, CustomStringConvertible {
+    public static let byteCount = 16
+    public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count == Self.byteCount else { throw FormatError.invalidField("file id", "must be 16 bytes") }
+        self.bytes = bytes
+    }
+
+    /// A fresh random file id.
+    public static func random() throws -> FileID { try FileID(bytes: SecureRandom.bytes(byteCount)) }
+
+    /// Parses 32 lowercase hex digits.
+    public init(hex: String) throws {
+        guard let bytes = Hex.decode(hex), bytes.count == Self.byteCount else {
+            throw FormatError.invalidField("file id", "must be 32 hex digits")
+        }
+        self.bytes = bytes
+    }
+
+    /// 32 lowercase hex digits.
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+}
+
+/// Lowercase hexadecimal.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes hex digits (either case); nil on odd length or any other character.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count / 2)
+        var index = 0
+        while index < utf8.count {
+            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
