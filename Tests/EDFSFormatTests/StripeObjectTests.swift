@@ -208,3 +208,22 @@ struct StripeObjectTests {
         }
     }
 }
+
+@Suite("Stripe layout")
+struct StripeLayoutTests {
+    @Test("lengths add up and stripes tile the file", arguments: [0, 1, 3, 4, 5, 1023, 1 << 20, (5 << 20) + 3])
+    func tiles(size: Int) throws {
+        for n in 1...7 {
+            let layout = try StripeLayout(fileSize: UInt64(size), stripeCount: n)
+            #expect(layout.lengths.reduce(0, +) == UInt64(size))
+            var expectedOffset: UInt64 = 0
+            for c in 0..<n {
+                #expect(layout.offset(ofStripe: c) == expectedOffset)
+                expectedOffset += layout.length(ofStripe: c)
+                #expect(layout.length(ofStripe: c) <= layout.stripeSpan)
+            }
+        }
+        #expect(try StripeLayout(fileSize: 5, stripeCount: 4).lengths == [2, 2, 1, 0])
+        #expect(throws: FormatError.self) { _ = try StripeLayout(fileSize: 5, stripeCount: 0) }
+    }
+}
