@@ -110,6 +110,7 @@ public struct MissingReplica: Equatable, Hashable, Sendable {
 public struct ManifestBody: Sendable {
     public static let bodyVersion: UInt8 = 1
     public static let maximumNameBytes = 4096
+    static let deletedFlag: UInt8 = 0x01
 
     /// The path the user gave the file.
     public var name: String
@@ -128,10 +129,18 @@ public struct ManifestBody: Sendable {
     public var stripeLengths: [UInt64]
     /// Replicas known to be missing at commit time.
     public var missingReplicas: [MissingReplica]
+    /// A tombstone: the file was removed while some node was unreachable; this version supersedes the stale copies
+    /// such a node still holds. A tombstone has no objects.
+    public var isDeleted: Bool
+    /// The key epoch in which `dataKey` and the file id were made (a re-encryption makes new ones).
+    public var dataKeyEpoch: UInt32
 
     public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
                 dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
-                stripeLengths: [UInt64], missingReplicas: [MissingReplica]) {
+                stripeLengths: [UInt64], missingReplicas: [MissingReplica], isDeleted: Bool = false,
+                dataKeyEpoch: UInt32 = 0) {
+        self.isDeleted = isDeleted
+        self.dataKeyEpoch = dataKeyEpoch
         self.name = name
         self.size = size
         self.modificationSeconds = modificationSeconds
@@ -160,6 +169,8 @@ public struct ManifestBody: Sendable {
         try validate()
         var writer = BinaryWriter(capacity: 128 + nameBytes.count + stripeLengths.count * 8)
         writer.u8(Self.bodyVersion)
+        writer.u8(isDeleted ? Self.deletedFlag : 0)
+        writer.u32(dataKeyEpoch)
         writer.string16(name)
         writer.u64(size)
         writer.i64(modificationSeconds)
@@ -186,6 +197,9 @@ public struct ManifestBody: Sendable {
         var reader = BinaryReader(copy, context: "manifest body")
         let version = try reader.u8()
         guard version == bodyVersion else { throw FormatError.unsupportedVersion("manifest body", version) }
+        let flags = try reader.u8()
+        guard flags & ~deletedFlag == 0 else { throw FormatError.invalidField("manifest flags", "has unknown bits") }
+        let dataKeyEpoch = try reader.u32()
         let name = try reader.string16(maxBytes: maximumNameBytes, field: "file name")
         let size = try reader.u64()
         let seconds = try reader.i64()
@@ -212,7 +226,8 @@ public struct ManifestBody: Sendable {
         try reader.expectEnd()
         let body = ManifestBody(name: name, size: size, modificationSeconds: seconds, modificationNanoseconds: nanos,
                                 dataKey: dataKey, segmentSize: segmentSize, nodeCount: nodeCount, replicas: replicas,
-                                stripeLengths: lengths, missingReplicas: missing)
+                                stripeLengths: lengths, missingReplicas: missing, isDeleted: flags & deletedFlag != 0,
+                                dataKeyEpoch: dataKeyEpoch)
         try body.validate()
         return body
     }

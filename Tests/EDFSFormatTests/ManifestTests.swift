@@ -46,6 +46,21 @@ struct ManifestTests {
         #expect(throws: FormatError.trailingBytes("manifest")) { _ = try Manifest.open(bytes + [0], masterKey: master) }
     }
 
+    @Test("tombstone flag and data-key epoch round trip")
+    func tombstone() throws {
+        let master = try SymmetricKey.generate()
+        var tomb = try body(size: 0)
+        tomb.isDeleted = true
+        tomb.dataKeyEpoch = 9
+        let bytes = try Manifest.seal(manifestID: ManifestID(bytes: SecureRandom.bytes(16)), version: 2, fileID: .random(),
+                                      keyEpoch: 1, body: tomb, masterKey: master)
+        let opened = try Manifest.open(bytes, masterKey: master).body
+        #expect(opened.isDeleted && opened.dataKeyEpoch == 9)
+        #expect(try !Manifest.open(Manifest.seal(manifestID: ManifestID(bytes: SecureRandom.bytes(16)), version: 1,
+                                                 fileID: .random(), keyEpoch: 1, body: body(), masterKey: master),
+                                   masterKey: master).body.isDeleted)
+    }
+
     @Test("manifest ids depend on path and name key")
     func manifestIDs() throws {
         let k1 = try SymmetricKey.generate()
