@@ -1,0 +1,37 @@
+/// Why a client command failed; each kind maps to one exit code of the CLI contract (docs/CLI.md).
+public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The password was refused (login or keyslot). Exit 77.
+    case authenticationFailed(String)
+    /// Too few nodes answered for what the command needs. Exit 69.
+    case notEnoughNodes(String)
+    /// No stored file (or local file) of that name. Exit 66.
+    case noSuchFile(String)
+    /// Stored data failed verification everywhere it was tried. Exit 65.
+    case integrity(String)
+    /// The request itself is wrong. Exit 64.
+    case usage(String)
+    /// A local file-system failure. Exit 1.
+    case localIO(String)
+    /// Something else went wrong. Exit 1.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case let .authenticationFailed(text), let .notEnoughNodes(text), let .noSuchFile(text), let .integrity(text),
+             let .usage(text), let .localIO(text), let .failed(text):
+            return text
+        }
+    }
+
+    /// The sysexits code of this failure.
+    public var exitCode: Int32 {
+        switch self {
+        case .authenticationFailed: return 77
+        case .notEnoughNodes: return 69
+        case .noSuchFile: return 66
+        case .integrity: return 65
+        case .usage: return 64
+        case .localIO, .failed: return 1
+        }
+    }
+}

@@ -1,0 +1,302 @@
+import EDFSCrypto
+import EDFSFormat
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where `get` writes the file.
+public enum GetDestination: Sendable, Equatable {
+    /// A path: written to a temporary file beside it and renamed into place only when complete and verified.
+    case file(String)
+    /// Standard output, in order (a failure part-way leaves what was written; the exit code says so).
+    case standardOutput
+}
+
+extension ClusterSession {
+    /// Seconds a replica may go without delivering a byte before the next replica is tried.
+    static let replicaStallTimeout: Double = 30
+
+    /// Fetches, verifies and decrypts `name`. Each stripe comes from any good replica; a failed, stalled or corrupt
+    /// replica is abandoned for the next one at the first segment not yet verified, with a notice.
+    @discardableResult
+    public func get(name: String, to destination: GetDestination, progress: TransferProgress? = nil) async throws
+        -> ManifestRecord {
+        guard let record = try await lookUp(path: name).live else {
+            throw ClientError.noSuchFile("no file named \"\(name)\" is stored (see edfs ls)")
+        }
+        switch destination {
+        case .standardOutput:
+            let sink = OutputSink(descriptor: 1, sequential: true)
+            for stripe in 0..<Int(record.body.nodeCount) {
+                try await fetchStripe(record, stripe: stripe, sink: sink, baseOffset: 0, progress: progress)
+            }
+        case let .file(path):
+            let output = try TemporaryOutput(target: path, size: record.body.size)
+            do {
+                let sink = OutputSink(descriptor: output.descriptor, sequential: false)
+                let layout = try StripeLayout(fileSize: record.body.size, stripeCount: Int(record.body.nodeCount))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for stripe in 0..<Int(record.body.nodeCount) {
+                        let offset = layout.offset(ofStripe: stripe)
+                        group.addTask {
+                            try await self.fetchStripe(record, stripe: stripe, sink: sink, baseOffset: offset, progress: progress)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                try output.commit(modificationSeconds: record.body.modificationSeconds,
+                                  nanoseconds: record.body.modificationNanoseconds)
+            } catch {
+                output.discard()
+                throw error
+            }
+        }
+        return record
+    }
+
+    /// Streams one stripe from its replicas through the opener into `sink`.
+    private func fetchStripe(_ record: ManifestRecord, stripe: Int, sink: OutputSink, baseOffset: UInt64,
+                             progress: TransferProgress?) async throws {
+        let header = try record.stripeHeader(stripe)
+        let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey, batchSegments: Self.segmentsPerBatch)
+        var failures = [(node: Int, reason: String, corrupt: Bool)]()
+        let replicas = try record.nodes(ofStripe: stripe)
+        for (attempt, node) in replicas.enumerated() {
+            guard let link = links[node] else {
+                failures.append((node, "unreachable", false))
+                continue
+            }
+            do {
+                try await fetch(work: work, from: link, sink: sink, baseOffset: baseOffset, progress: progress)
+                if attempt > 0 || !failures.isEmpty {
+                    notices.add("stripe \(stripe) of \(record.body.name) came from \(nodeName(node)) after: "
+                                + failures.map { "\(nodeName($0.node)) \($0.reason)" }.joined(separator: "; "))
+                }
+                return
+            } catch let error as ClientError {
+                throw error  // local output failures are not the replica's fault
+            } catch {
+                let corrupt = Self.isIntegrityFailure(error)
+                failures.append((node, String(describing: error), corrupt))
+                let next = replicas.dropFirst(attempt + 1).first.map { "; trying \(nodeName($0))" } ?? ""
+                notices.add("stripe \(stripe) of \(record.body.name): replica on \(nodeName(node)) failed: \(error)\(next)")
+            }
+        }
+        let summary = failures.map { "\(nodeName($0.node)): \($0.reason)" }.joined(separator: "; ")
+        if failures.contains(where: \.corrupt) {
+            throw ClientError.integrity("stripe \(stripe) of \(record.body.name): no replica verified (\(summary)); nothing was written")
+        }
+        throw ClientError.notEnoughNodes("stripe \(stripe) of \(record.body.name): no replica reachable (\(summary))")
+    }
+
+    /// Reads one replica from the first unverified byte to the end, opening whole batches as they fill.
+    private func fetch(work: StripeOpenWork, from link: any NodeLink, sink: OutputSink, baseOffset: UInt64,
+                       progress: TransferProgress?) async throws {
+        let header = work.opener.header
+        let start = work.headerVerified ? UInt64(StripeHeader.byteCount) + work.sealedDone : 0
+        let download = try await link.get(object: header.objectName, offset: start, length: nil)
+        guard download.objectLength == header.objectLength else {
+            await download.cancel()
+            throw StripeError.truncated(expected: header.objectLength, received: download.objectLength)
+        }
+        work.discardPartialBatch()
+        do {
+            while let chunk = try await Self.next(of: download, timeout: Self.replicaStallTimeout) {
+                var chunk = chunk
+                while chunk.readableBytes > 0 {
+                    try chunk.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
+                    if work.batchIsFull {
+                        let opened = try await runBlocking { try work.openBatch(into: sink, baseOffset: baseOffset) }
+                        progress?.advance(opened)
+                    }
+                }
+            }
+            if work.hasPartialBatch {
+                let opened = try await runBlocking { try work.openBatch(into: sink, baseOffset: baseOffset) }
+                progress?.advance(opened)
+            }
+            try work.opener.finish()
+        } catch {
+            await download.cancel()
+            throw error
+        }
+    }
+
+    /// The next chunk, or a timeout error when the replica stalls.
+    private static func next(of download: any ObjectDownload, timeout: Double) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await download.next() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                throw NodeLinkError.unreachable("no data for \(Int(timeout)) s")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { return nil }
+            return first
+        }
+    }
+
+    static func isIntegrityFailure(_ error: any Error) -> Bool {
+        switch error {
+        case is StripeError, is FormatError: return true
+        case NodeLinkError.checksumMismatch: return true
+        default: return false
+        }
+    }
+}
+
+/// Where opened plaintext goes: positional writes into the output file, or in order to a stream.
+/// `@unchecked Sendable` is sound: it only holds a descriptor; positional writes of different stripes touch
+/// disjoint ranges, and the sequential (stdout) mode is used by one stripe at a time.
+final class OutputSink: @unchecked Sendable {
+    let descriptor: Int32
+    let sequential: Bool
+
+    init(descriptor: Int32, sequential: Bool) {
+        self.descriptor = descriptor
+        self.sequential = sequential
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let base = bytes.baseAddress?.advanced(by: done)
+            let n = sequential ? Glibc.write(descriptor, base, bytes.count - done)
+                               : pwrite(descriptor, base, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ClientError.localIO("cannot write the output: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+}
+
+/// One stripe's opener, its batch of sealed bytes and the plaintext buffer.
+///
+/// `@unchecked Sendable` is sound: one stripe's fetch owns it and uses it from one task at a time — `absorb` runs
+/// between awaits of that task, and `openBatch` runs in a blocking job the task awaits before touching it again.
+final class StripeOpenWork: @unchecked Sendable {
+    let opener: StripeOpener
+    private let sealedCapacity: Int
+    private let sealed: UnsafeMutableRawBufferPointer
+    private let plaintext: UnsafeMutableRawBufferPointer
+    private var headerBytes: [UInt8] = []
+    private var filled = 0
+    private(set) var headerVerified = false
+    /// Sealed bytes after the header that were opened and written.
+    private(set) var sealedDone: UInt64 = 0
+    /// Plaintext bytes of this stripe written so far.
+    private(set) var plaintextDone: UInt64 = 0
+
+    init(header: StripeHeader, dataKey: SymmetricKey, batchSegments: Int) throws {
+        opener = try StripeOpener(expected: header, dataKey: dataKey)
+        sealedCapacity = batchSegments * (Int(header.segmentSize) + AESGCM.tagByteCount)
+        sealed = .allocate(byteCount: sealedCapacity, alignment: 64)
+        plaintext = .allocate(byteCount: batchSegments * Int(header.segmentSize) + 1, alignment: 64)
+    }
+
+    deinit {
+        plaintext.initializeMemory(as: UInt8.self, repeating: 0)
+        sealed.deallocate()
+        plaintext.deallocate()
+    }
+
+    /// Sealed bytes the current batch needs before it can be opened.
+    private var batchTarget: Int { Int(min(UInt64(sealedCapacity), opener.sealedBytesRemaining)) }
+    var batchIsFull: Bool { headerVerified && filled > 0 && filled == batchTarget }
+    var hasPartialBatch: Bool { filled > 0 }
+
+    /// Forgets bytes of a batch that was not opened (the replica failed mid-batch).
+    func discardPartialBatch() {
+        filled = 0
+        if !headerVerified { headerBytes.removeAll() }
+    }
+
+    /// Takes bytes from `input` up to the end of the header or the current batch; returns how many it took.
+    func absorb(_ input: UnsafeRawBufferPointer) throws -> Int {
+        if !headerVerified {
+            let take = min(StripeHeader.byteCount - headerBytes.count, input.count)
+            headerBytes.append(contentsOf: input[0..<take])
+            if headerBytes.count == StripeHeader.byteCount {
+                try opener.verifyHeader(headerBytes)
+                headerVerified = true
+            }
+            return take
+        }
+        let room = batchTarget - filled
+        guard room > 0 else { throw StripeError.trailingBytes }
+        let take = min(room, input.count)
+        UnsafeMutableRawBufferPointer(rebasing: sealed[filled..<(filled + take)])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<take]))
+        filled += take
+        return take
+    }
+
+    /// Opens the buffered batch (in parallel), writes its plaintext and returns its size.
+    func openBatch(into sink: OutputSink, baseOffset: UInt64) throws -> Int {
+        guard let count = opener.plaintextLength(ofSealedBatch: filled) else {
+            throw StripeError.truncated(expected: opener.header.objectLength, received: UInt64(filled))
+        }
+        let out = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
+        defer { out.initializeMemory(as: UInt8.self, repeating: 0) }
+        try opener.open(UnsafeRawBufferPointer(rebasing: sealed[0..<filled]), into: out)
+        try sink.write(UnsafeRawBufferPointer(out), at: baseOffset + plaintextDone)
+        sealedDone += UInt64(filled)
+        plaintextDone += UInt64(count)
+        filled = 0
+        return count
+    }
+}
+
+/// The output file of a get: a temporary file beside the target, renamed over it only when complete.
+final class TemporaryOutput: Sendable {
+    let descriptor: Int32
+    let temporaryPath: String
+    let target: String
+
+    init(target: String, size: UInt64) throws {
+        let directory = target.contains("/") ? String(target[..<(target.lastIndex(of: "/") ?? target.endIndex)]) : "."
+        let base = target.split(separator: "/").last.map(String.init) ?? target
+        var suffix = [UInt8](repeating: 0, count: 6)
+        _ = try? suffix.withUnsafeMutableBytes { try SecureRandom.fill($0) }
+        temporaryPath = (directory.isEmpty ? "/" : directory) + "/.\(base).edfs-\(Hex.encode(suffix)).part"
+        self.target = target
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        descriptor = fd
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw ClientError.localIO("cannot size the output file: \(reason)")
+        }
+    }
+
+    /// Flushes, sets the mode (per umask) and modification time, and renames the file into place.
+    func commit(modificationSeconds: Int64, nanoseconds: UInt32) throws {
+        let mask = umask(0)
+        umask(mask)
+        _ = fchmod(descriptor, 0o666 & ~mask)
+        var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
+                     timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
+        _ = futimens(descriptor, &times)
+        guard fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw ClientError.localIO("cannot flush the output file: \(reason)")
+        }
+        Glibc.close(descriptor)
+        guard rename(temporaryPath, target) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            throw ClientError.localIO("cannot move the output into place at \(target): \(reason)")
+        }
+    }
+
+    /// Removes the temporary file (nothing partial is left behind).
+    func discard() {
+        Glibc.close(descriptor)
+        unlink(temporaryPath)
+    }
+}

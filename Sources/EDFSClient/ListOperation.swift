@@ -1,0 +1,122 @@
+import EDFSCrypto
+import EDFSFormat
+
+/// One stored file as `ls` shows it.
+public struct FileListing: Sendable, Codable, Equatable {
+    public var name: String
+    public var size: UInt64
+    /// Modification time, seconds since 1970.
+    public var modified: Int64
+    public var version: UInt64
+    public var keyEpoch: UInt32
+    /// "healthy", "degraded: stripe 3 has 1 of 2", or "unavailable: stripe 0 has 0 of 2".
+    public var health: String
+    /// Nodes (by name) that hold the newest manifest.
+    public var manifestNodes: [String]
+}
+
+extension ClusterSession {
+    /// Every live file of the user, newest version of each, with per-stripe replica health over reachable nodes.
+    public func list() async throws -> [FileListing] {
+        let inventories = await onEveryNode { _, link in
+            (manifests: try await link.listManifests(), objects: try await link.listObjects())
+        }
+        var objectsByNode = [Int: [String: UInt64]]()
+        var manifestHolders = [String: [Int]]()
+        for (node, result) in inventories.sorted(by: { $0.key < $1.key }) {
+            switch result {
+            case let .success(inventory):
+                objectsByNode[node] = inventory.objects
+                for id in inventory.manifests.keys { manifestHolders[id, default: []].append(node) }
+            case let .failure(error):
+                notices.add("node \(nodeName(node)): cannot list: \(error)")
+            }
+        }
+        // Newest authentic version per name (a name may sit under two ids while a key rotation is unfinished).
+        var newest = [String: ManifestRecord]()
+        var unreadable = 0
+        for (id, holders) in manifestHolders.sorted(by: { $0.key < $1.key }) {
+            var best: ManifestRecord?
+            var bestHolders = [Int]()
+            for node in holders {
+                guard let link = links[node], let bytes = try? await link.getManifest(id),
+                      let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                      let bundle = bundle(epoch: header.keyEpoch),
+                      let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
+                    unreadable += 1
+                    continue
+                }
+                if let current = best, current.header.version > opened.header.version { continue }
+                if let current = best, current.header.version == opened.header.version {
+                    bestHolders.append(node)
+                    continue
+                }
+                best = ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body, bytes: bytes, holders: [])
+                bestHolders = [node]
+            }
+            guard let record = best else { continue }
+            let withHolders = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
+                                             holders: bestHolders)
+            if let other = newest[record.body.name],
+               (other.header.version, other.header.keyEpoch) >= (record.header.version, record.header.keyEpoch) {
+                continue
+            }
+            newest[record.body.name] = withHolders
+        }
+        if unreadable > 0 {
+            notices.add("\(unreadable) stored manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened and "
+                        + "\(unreadable == 1 ? "was" : "were") skipped")
+        }
+        return try newest.values.filter { !$0.body.isDeleted }.sorted { $0.body.name < $1.body.name }.map { record in
+            FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
+                        version: record.header.version, keyEpoch: record.header.keyEpoch,
+                        health: try health(of: record, objects: objectsByNode),
+                        manifestNodes: record.holders.map(nodeName))
+        }
+    }
+
+    /// "healthy" when every stripe has all R replicas on reachable nodes with the right length.
+    func health(of record: ManifestRecord, objects: [Int: [String: UInt64]]) throws -> String {
+        let replicas = Int(record.body.replicas)
+        var worst: (stripe: Int, count: Int)?
+        for stripe in 0..<Int(record.body.nodeCount) {
+            let header = try record.stripeHeader(stripe)
+            let present = try record.nodes(ofStripe: stripe).filter { objects[$0]?[header.objectName] == header.objectLength }.count
+            if present < replicas, worst.map({ present < $0.count }) ?? true { worst = (stripe, present) }
+        }
+        guard let worst else { return "healthy" }
+        return "\(worst.count == 0 ? "unavailable" : "degraded"): stripe \(worst.stripe) has \(worst.count) of \(replicas)"
+    }
+
+    /// Removes `name` everywhere: manifests first (so nothing points at missing objects), then the objects. With a
+    /// node unreachable, a tombstone version is written instead, so the file does not return with that node.
+    public func remove(name: String) async throws {
+        let lookup = try await lookUp(path: name)
+        guard let record = lookup.live else {
+            throw ClientError.noSuchFile("no file named \"\(name)\" is stored (see edfs ls)")
+        }
+        if reachableNodes.count == nodeCount {
+            for copy in lookup.copies {
+                guard let link = links[copy.node] else { continue }
+                do { try await link.deleteManifest(copy.id.hex, maxVersion: copy.version) } catch {
+                    notices.add("node \(nodeName(copy.node)): manifest not removed: \(error)")
+                }
+            }
+        } else {
+            let bundle = currentBundle
+            let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
+            let tombstone = ManifestBody(name: name, size: 0, modificationSeconds: 0, modificationNanoseconds: 0,
+                                         dataKey: try .generate(), segmentSize: record.body.segmentSize,
+                                         nodeCount: record.body.nodeCount, replicas: record.body.replicas,
+                                         stripeLengths: [UInt64](repeating: 0, count: Int(record.body.nodeCount)),
+                                         missingReplicas: [], isDeleted: true, dataKeyEpoch: bundle.epoch)
+            let bytes = try Manifest.seal(manifestID: id, version: lookup.highestVersion + 1, fileID: .random(),
+                                          keyEpoch: bundle.epoch, body: tombstone, masterKey: bundle.masterKey)
+            let stored = try await commitManifest(id: id, bytes: bytes)
+            guard !stored.isEmpty else { throw ClientError.notEnoughNodes("no node accepted the removal of \(name)") }
+            await removeSupersededManifests(lookup, keeping: id)
+            notices.add("\(nodeCount - reachableNodes.count) node(s) unreachable: a tombstone keeps \(name) removed there")
+        }
+        await removeObjects(of: record)
+    }
+}

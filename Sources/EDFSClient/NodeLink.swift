@@ -1,0 +1,91 @@
+import EDFSFormat
+import NIOCore
+
+/// What the client's pipelines need of one logged-in node: the operations of docs/PROTOCOL.md after LOGIN.
+/// `NodeConnection` provides it over TLS; the pipelines never see frames.
+public protocol NodeLink: AnyObject, Sendable {
+    /// The node's name from its HELLO.
+    var nodeName: String { get }
+
+    /// Starts storing `name` with exactly `length` bytes; write them, then `finish()` for the durable ack.
+    func beginPut(object name: String, length: UInt64) async throws -> any ObjectUpload
+    /// Streams `length` bytes of `name` from `offset` (nil: to the end).
+    func get(object name: String, offset: UInt64, length: UInt64?) async throws -> any ObjectDownload
+    func delete(object name: String) async throws
+    /// Every object name with its stored length.
+    func listObjects() async throws -> [String: UInt64]
+    /// Every manifest id with its byte count.
+    func listManifests() async throws -> [String: UInt64]
+
+    /// The manifest stored under `id`, or nil when the node has none.
+    func getManifest(_ id: String) async throws -> [UInt8]?
+    /// Stores a manifest; the node refuses one that is not newer (`NodeLinkError.stale`).
+    func putManifest(_ id: String, bytes: [UInt8]) async throws
+    /// Removes the manifest if its stored version is at most `maxVersion`.
+    func deleteManifest(_ id: String, maxVersion: UInt64) async throws
+
+    /// The user's keyslot on this node, or nil when it has none.
+    func getKeyslot() async throws -> [UInt8]?
+    /// Stores a keyslot; the node refuses a stale one (`NodeLinkError.stale`).
+    func putKeyslot(_ bytes: [UInt8]) async throws
+
+    /// Closes the connection.
+    func close() async
+}
+
+/// One object upload in progress.
+public protocol ObjectUpload: Sendable {
+    /// Sends the next bytes; suspends while the connection is not writable.
+    func write(_ chunk: ByteBuffer) async throws
+    /// Waits until the node has the object durably (or throws its refusal).
+    func finish() async throws
+    /// Abandons the upload; the node stores nothing.
+    func cancel() async
+}
+
+/// One object download in progress.
+public protocol ObjectDownload: Sendable {
+    /// The whole stored object's length.
+    var objectLength: UInt64 { get }
+    /// Bytes this download will deliver.
+    var length: UInt64 { get }
+    /// The next bytes, or nil after the last.
+    func next() async throws -> ByteBuffer?
+    /// Abandons the download.
+    func cancel() async
+}
+
+/// How a node refused an operation, in the terms the pipelines act on.
+public enum NodeLinkError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notFound
+    case stale
+    case checksumMismatch
+    case authenticationFailed(String)
+    case throttled(String)
+    case refused(WireErrorCode, String)
+    case unreachable(String)
+
+    public var description: String {
+        switch self {
+        case .notFound: return "not found"
+        case .stale: return "stale version"
+        case .checksumMismatch: return "checksum mismatch"
+        case let .authenticationFailed(text): return "login refused\(text.isEmpty ? "" : ": \(text)")"
+        case let .throttled(text): return "login throttled\(text.isEmpty ? "" : ": \(text)")"
+        case let .refused(code, text): return text.isEmpty ? code.description : "\(code): \(text)"
+        case let .unreachable(text): return text
+        }
+    }
+
+    /// The link error for a node's ERROR frame.
+    public init(_ error: WireError) {
+        switch error.code {
+        case .notFound: self = .notFound
+        case .staleVersion: self = .stale
+        case .checksumMismatch: self = .checksumMismatch
+        case .authenticationFailed: self = .authenticationFailed(error.message)
+        case .throttled: self = .throttled(error.message)
+        default: self = .refused(error.code, error.message)
+        }
+    }
+}
