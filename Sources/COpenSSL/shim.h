@@ -26,4 +26,8 @@ static inline int edfs_evp_cipher_ctx_get_tag(EVP_CIPHER_CTX *ctx, int length, v
 static inline int edfs_evp_cipher_ctx_set_tag(EVP_CIPHER_CTX *ctx, int length, void *tag) {
     return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, length, tag);
 }
+// Development certificates (DevelopmentPKI): the STACK_OF push is a macro in OpenSSL 3.
+static inline int edfs_general_names_push(GENERAL_NAMES *names, GENERAL_NAME *name) {
+    return sk_GENERAL_NAME_push(names, name);
+}
 #endif

@@ -97,6 +97,10 @@ public final class AESGCMContext {
         }
         guard EVP_DecryptInit_ex(context, nil, nil, nil, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
         else { throw CryptoError.openSSL(function: "EVP_DecryptInit_ex") }
+        var authenticated = false
+        defer {  // on any failure, never hand out unauthenticated plaintext
+            if !authenticated, ciphertext.count > 0, let output = plaintext { OPENSSL_cleanse(output, ciphertext.count) }
+        }
         var written: Int32 = 0
         try absorbAAD(aad)
         try absorbAAD(aadSuffix)
@@ -121,12 +125,8 @@ public final class AESGCMContext {
         let finalOK = withUnsafeMutableBytes(of: &scratch) { buffer in
             EVP_DecryptFinal_ex(context, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &written)
         }
-        guard finalOK == 1 else {
-            if ciphertext.count > 0, let output = plaintext {
-                OPENSSL_cleanse(output, ciphertext.count)  // never hand out unauthenticated plaintext
-            }
-            throw CryptoError.authenticationFailed
-        }
+        guard finalOK == 1 else { throw CryptoError.authenticationFailed }
+        authenticated = true
     }
 
     /// Feeds additional authenticated data (EVP_CipherUpdate with no output works for both directions).
