@@ -14,6 +14,9 @@ public enum PBKDF2 {
             throw CryptoError.invalidParameter("PBKDF2 iteration count \(iterations)")
         }
         guard length > 0, length <= 1024 else { throw CryptoError.invalidParameter("PBKDF2 output length \(length)") }
+        guard password.count <= 1 << 20, salt.count <= 1 << 20 else {
+            throw CryptoError.invalidParameter("PBKDF2 password or salt longer than 1 MiB")
+        }
         return try SecureBytes(count: length) { out in
             let ok = password.withUnsafeBytes { pw in
                 salt.withUnsafeBytes { saltBytes in

@@ -30,6 +30,10 @@ public final class ParallelSegmentCipher {
     /// `SegmentCipherError.segmentFailed` naming the first failing segment; the output is then not to be used.
     public func process(_ batch: SegmentBatch) throws {
         let sealing = direction == .seal
+        if let input = batch.input.baseAddress, let output = batch.output.baseAddress,
+           UnsafeRawPointer(output) < input + batch.input.count, input < UnsafeRawPointer(output) + batch.output.count {
+            throw CryptoError.invalidParameter("input and output of a segment batch overlap")
+        }
         let count = sealing ? try scheme.sealingSegmentCount(batch) : try scheme.openingSegmentCount(batch)
         let workerCount = Swift.min(workers, count)
         if workerCount == 1 {

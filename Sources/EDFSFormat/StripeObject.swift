@@ -195,8 +195,13 @@ public final class StripeOpener {
         do {
             try cipher.process(SegmentBatch(firstSegmentIndex: nextSegment, endsStream: endsStream,
                                             input: sealed, output: output))
-        } catch let error as SegmentCipherError where error.isAuthenticationFailure {
-            throw StripeError.segmentAuthenticationFailed(segment: error.segmentIndex)
+        } catch {
+            // Segments of the batch that did open must not be used either: wipe the whole output.
+            output.initializeMemory(as: UInt8.self, repeating: 0)
+            if let segmentError = error as? SegmentCipherError, segmentError.isAuthenticationFailure {
+                throw StripeError.segmentAuthenticationFailed(segment: segmentError.segmentIndex)
+            }
+            throw error
         }
         sealedConsumed += UInt64(sealed.count)
         nextSegment += UInt64((sealed.count + sealedSegment - 1) / sealedSegment)

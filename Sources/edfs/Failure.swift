@@ -1,4 +1,5 @@
 import ArgumentParser
+import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 #if canImport(Glibc)
@@ -36,6 +37,9 @@ func reportingFailures<T>(_ body: () async throws -> T) async throws -> T {
 /// The exit code for a library error.
 func exitStatus(for error: any Error) -> Int32 {
     switch error {
+    case let client as ClientError: return client.exitCode
+    case is PasswordError: return ExitStatus.usage
+    case is ConfigError: return ExitStatus.failure
     case is FormatError, is StripeError: return ExitStatus.dataError
     case KeyslotError.wrongPassword: return ExitStatus.noPermission
     case CryptoError.authenticationFailed: return ExitStatus.dataError
