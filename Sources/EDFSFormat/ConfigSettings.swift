@@ -35,6 +35,8 @@ enum ConfigSettings {
         Known(name: "MaxStreams", kind: .integer(1...65_536)),
         Known(name: "LoginTimeout", kind: .seconds(0.001...3_600)),
         Known(name: "IdleTimeout", kind: .seconds(0.001...604_800)),
+        // PBKDF2 work factor of keyslots this client creates; 100,000 is the floor a client accepts.
+        Known(name: "KDFIterations", kind: .integer(100_000...100_000_000)),
     ]
 
     /// The known setting called `key`, compared ignoring case.
