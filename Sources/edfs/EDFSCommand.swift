@@ -6,6 +6,9 @@ struct EDFSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edfs",
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
-        subcommands: [BenchCommand.self, CertsCommand.self, NodeCommand.self]
+        subcommands: [
+            PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self,
+            BenchCommand.self, CertsCommand.self, NodeCommand.self,
+        ]
     )
 }

@@ -1,0 +1,62 @@
+import ArgumentParser
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import Foundation
+
+/// Options every client command shares (docs/CLI.md, "Common options").
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Client config (default: $EDFS_CONFIG, else Config/dfc.conf).")
+    var config: String?
+
+    @Option(help: "User name (default: the config's first Username:).")
+    var user: String?
+
+    @Option(help: "Read the password from this file (first line).")
+    var passwordFile: String?
+
+    @Flag(help: "Read the password from standard input (first line).")
+    var passwordStdin = false
+
+    @Flag(name: .shortAndLong, help: "No progress bar.")
+    var quiet = false
+
+    var configPath: String {
+        config ?? ProcessInfo.processInfo.environment["EDFS_CONFIG"] ?? "Config/dfc.conf"
+    }
+
+    /// Loads the config, prints its warnings, reads the password, and opens the session.
+    func openSession() async throws -> ClusterSession {
+        let config = try ClusterConfig.load(path: configPath)
+        for warning in config.warnings { printError("warning: \(warning)") }
+        guard let user = user ?? config.defaultUser else {
+            throw ClientError.usage("no user: pass --user NAME or add a Username: line to \(configPath)")
+        }
+        guard NameRules.isValidUserName(user) else { throw ClientError.usage("invalid user name \"\(user)\"") }
+        let environment = ProcessInfo.processInfo.environment
+        let password = try PasswordSource.choose(file: passwordFile, standardInput: passwordStdin, environment: environment,
+                                                 prompt: "Password for \(user): ").read(environment: environment)
+        let iterations = try config.integer("KDFIterations").map { UInt32(clamping: $0) } ?? PBKDF2.defaultIterations
+        let notices = Notices(echo: { printError("note: \($0)") })
+        return try await ClusterSession.open(config: config, user: user, password: password,
+                                             connector: NodeConnection.connector(config: config, user: user, password: password),
+                                             kdfIterations: iterations, notices: notices)
+    }
+
+    func progress(_ label: String, total: UInt64) -> TransferProgress? {
+        quiet ? nil : TransferProgress(label: label, total: total)
+    }
+}
+
+/// Runs `body` with an open session and closes it afterwards, whatever happens.
+func withSession<T>(_ options: ClientOptions, _ body: (ClusterSession) async throws -> T) async throws -> T {
+    let session = try await options.openSession()
+    do {
+        let result = try await body(session)
+        await session.close()
+        return result
+    } catch {
+        await session.close()
+        throw error
+    }
+}
