@@ -1,7 +1,7 @@
-# edfs: the two commands a new user needs are `make bench` (what edfs does, for now: its parallel
-# encryption measured against OpenSSL's own ceiling) and `make test`. Both install missing system
-# packages first (Scripts/install-deps.sh does nothing when all are present).
-.PHONY: deps build test bench release clean
+# edfs: the two commands a new user needs are `make demo` (a local encrypted cluster doing its job)
+# and `make test`. Both install missing system packages first (Scripts/install-deps.sh does nothing
+# when all are present).
+.PHONY: deps build test demo bench release clean
 
 deps:
 	@Scripts/install-deps.sh
@@ -11,6 +11,9 @@ build: deps
 
 test: deps
 	swift test
+
+demo: deps
+	swift run edfs demo
 
 bench: deps
 	swift run -c release edfs bench --size 1G
