@@ -56,11 +56,16 @@ let package = Package(
             ]
         ),
 
+        // Test-only support shared by the end-to-end test targets: the built binary, local clusters.
+        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSFormat", "EDFSCrypto"],
+                path: "Tests/EDFSTestSupport"),
+
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),
         .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"]),
         .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
-        .testTarget(name: "EDFSClientTests", dependencies: ["EDFSClient", "EDFSNode", "EDFSFormat", "EDFSCrypto"]),
-        .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto"]),
+        .testTarget(name: "EDFSClientTests",
+                    dependencies: ["EDFSClient", "EDFSNode", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
+        .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto", "EDFSClient", "EDFSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import EDFSTestSupport
 import Foundation
 import Testing
 

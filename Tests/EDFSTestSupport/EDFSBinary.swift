@@ -1,9 +1,9 @@
 import Foundation
 
 /// Runs the built `edfs` executable as a real process: the CLI contract (output, exit codes) is what is tested.
-enum EDFSBinary {
+public enum EDFSBinary {
     /// The `edfs` binary next to the test bundle (SwiftPM builds every product before `swift test` runs).
-    static func url() throws -> URL {
+    public static func url() throws -> URL {
         if let override = ProcessInfo.processInfo.environment["EDFS_BINARY"] { return URL(fileURLWithPath: override) }
         var candidates: [URL] = []
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -21,19 +21,19 @@ enum EDFSBinary {
         throw BinaryNotFound(searched: candidates.map(\.path))
     }
 
-    struct BinaryNotFound: Error, CustomStringConvertible {
+    public struct BinaryNotFound: Error, CustomStringConvertible {
         let searched: [String]
-        var description: String { "edfs binary not found (run `swift build` first); searched: \(searched.joined(separator: ", "))" }
+        public var description: String { "edfs binary not found (run `swift build` first); searched: \(searched.joined(separator: ", "))" }
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
     /// Runs `edfs arguments…` to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Outcome {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = try url()
         process.arguments = arguments

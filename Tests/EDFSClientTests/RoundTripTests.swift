@@ -1,0 +1,100 @@
+import EDFSClient
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+
+/// Put then get through real node processes over TLS, for every interesting size.
+@Suite("Client round trips", .serialized)
+struct RoundTripTests {
+    static let segment = 64 << 10
+
+    /// 0, 1, S−1, S, S+1, 5 MiB + 3, and more than 8 segments in every stripe.
+    static func sizes(nodes: Int) -> [Int] {
+        [0, 1, segment - 1, segment, segment + 1, (5 << 20) + 3, nodes * 9 * segment + 5]
+    }
+
+    @Test("N=4 R=2, N=4 R=3 and N=5 R=2: every size comes back byte-exact",
+          arguments: [(4, 2), (4, 3), (5, 2)])
+    func roundTrips(nodes: Int, replicas: Int) async throws {
+        let cluster = try TestCluster(nodes: nodes, replicas: replicas, segmentSize: Self.segment)
+        try await cluster.withSession { session in
+            var originals = [String: [UInt8]]()
+            for size in Self.sizes(nodes: nodes) {
+                let content = try randomContent(size)
+                let name = "file-\(size).bin"
+                let result = try await session.put(file: cluster.writeScratch(name, content), as: name)
+                #expect(result.size == UInt64(size))
+                #expect(result.missingReplicas.isEmpty)
+                originals[name] = content
+            }
+            for (name, content) in originals {
+                let out = cluster.scratch("out-" + name)
+                try await session.get(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name) differs")
+            }
+            let listing = try await session.list()
+            #expect(Set(listing.map(\.name)) == Set(originals.keys))
+            #expect(listing.allSatisfy { $0.health == "healthy" })
+            // Every stripe object sits on exactly R nodes.
+            var copies = [String: Int]()
+            for node in 0..<nodes { for name in cluster.objectFiles(node: node).keys { copies[name, default: 0] += 1 } }
+            #expect(copies.count == originals.count * nodes)
+            #expect(copies.values.allSatisfy { $0 == replicas })
+        }
+    }
+
+    @Test("a new version replaces the old one, whose objects are removed")
+    func newVersion() async throws {
+        let cluster = try TestCluster()
+        try await cluster.withSession { session in
+            let first = try randomContent(200_000)
+            let second = try randomContent(70_001)
+            _ = try await session.put(file: cluster.writeScratch("a", first), as: "doc")
+            let before = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+            let result = try await session.put(file: cluster.writeScratch("b", second), as: "doc")
+            #expect(result.version == 2)
+            let after = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+            #expect(before.isDisjoint(with: after), "the first version's objects must be gone")
+            let out = cluster.scratch("out")
+            try await session.get(name: "doc", to: .file(out))
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == second)
+            #expect(try await session.list().map(\.version) == [2])
+        }
+    }
+
+    @Test("names with spaces, unicode and ../ are stored as given and never reach node paths or bytes")
+    func hostileNames() async throws {
+        let cluster = try TestCluster()
+        let marker = "PLAINTEXT-MARKER-\(UUID().uuidString)"
+        let names = ["with space.txt", "ünïcødé/日本語.txt", "../../etc/passwd", "a/../../b", "/absolute/name"]
+        try await cluster.withSession { session in
+            for name in names {
+                let content = Array((marker + " " + name + String(repeating: "x", count: 5000)).utf8)
+                _ = try await session.put(file: cluster.writeScratch("src", content), as: name)
+            }
+            #expect(try await session.list().map(\.name).sorted() == names.sorted())
+            for name in names {
+                let out = cluster.scratch("out")
+                try await session.get(name: name, to: .file(out))
+                #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self).hasPrefix(marker))
+            }
+        }
+        #expect(try !Demo.nodeDataContains(cluster: cluster.cluster, needles: [marker, "passwd", "日本語", "with space"]))
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory + "/etc"))
+    }
+
+    @Test("rm removes manifests and objects everywhere; the name is then unknown")
+    func remove() async throws {
+        let cluster = try TestCluster()
+        try await cluster.withSession { session in
+            _ = try await session.put(file: cluster.writeScratch("x", try randomContent(10_000)), as: "gone")
+            try await session.remove(name: "gone")
+            let listing = try await session.list()
+            #expect(listing.isEmpty)
+            #expect((0..<4).allSatisfy { cluster.objectFiles(node: $0).isEmpty })
+            await #expect(throws: ClientError.self) { try await session.get(name: "gone", to: .file(cluster.scratch("o"))) }
+            await #expect(throws: ClientError.self) { try await session.remove(name: "gone") }
+        }
+    }
+}
