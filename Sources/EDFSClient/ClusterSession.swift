@@ -36,6 +36,9 @@ public final class ClusterSession: Sendable {
         self.notices = notices
     }
 
+    /// Seconds a node may take to answer one request before it is treated as unreachable for it.
+    public static let requestTimeout: Double = 30
+
     /// The newest key bundle: new manifests are sealed under it.
     public var currentBundle: KeyBundle { bundles[0] }
 
@@ -58,7 +61,10 @@ public final class ClusterSession: Sendable {
         let attempts = await withTaskGroup(of: (Int, Result<any NodeLink, any Error>).self) { group in
             for (index, server) in config.servers.enumerated() {
                 group.addTask {
-                    do { return (index, .success(try await connector(index, server))) } catch { return (index, .failure(error)) }
+                    do {
+                        let link = try await withDeadline(ClusterSession.requestTimeout, "login") { try await connector(index, server) }
+                        return (index, .success(link))
+                    } catch { return (index, .failure(error)) }
                 }
             }
             var results = [(Int, Result<any NodeLink, any Error>)]()
@@ -68,12 +74,13 @@ public final class ClusterSession: Sendable {
         var links = [(any NodeLink)?](repeating: nil, count: config.servers.count)
         var unreachable = [Int: String]()
         var loginRefusals = 0
+        var throttled = 0
         for (index, result) in attempts {
             switch result {
             case let .success(link): links[index] = link
             case let .failure(error):
                 if case NodeLinkError.authenticationFailed = error { loginRefusals += 1 }
-                if case NodeLinkError.throttled = error { loginRefusals += 1 }
+                if case NodeLinkError.throttled = error { throttled += 1 }
                 unreachable[index] = String(describing: error)
             }
         }
@@ -81,6 +88,9 @@ public final class ClusterSession: Sendable {
         if reachable.isEmpty {
             if loginRefusals > 0 {
                 throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s))")
+            }
+            if throttled > 0 {
+                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
             }
             let reasons = unreachable.sorted { $0.key < $1.key }.map { "\(config.servers[$0.key].name): \($0.value)" }
             throw ClientError.notEnoughNodes("no node reachable (\(reasons.joined(separator: "; "))); start the nodes or check the config")
@@ -106,15 +116,31 @@ public final class ClusterSession: Sendable {
 
     // MARK: Keys
 
+    /// Most PBKDF2 iterations a client will run for a stored keyslot: a node cannot make it spin for hours.
+    static let maximumKDFIterations: UInt32 = 100_000_000
+
     private static func unlockOrCreateKeys(links: [(any NodeLink)?], user: String, password: SecureBytes,
-                                           kdfIterations: UInt32, notices: Notices) async throws
+                                           kdfIterations: UInt32, notices: Notices, retried: Bool = false) async throws
         -> (Keyslot, SymmetricKey, [KeyBundle]) {
         let stored = await fetchKeyslots(links: links)
         var newest: Keyslot?
-        for case let (_, .some(slot)) in stored where newest.map({ slot.header.supersedes($0.header) }) ?? true {
-            newest = slot
+        for case let (_, .slot(slot)) in stored {
+            guard let current = newest else {
+                newest = slot
+                continue
+            }
+            if slot.header.supersedes(current.header) {
+                newest = slot
+            } else if !current.header.supersedes(slot.header) && slot.bytes != current.bytes {
+                throw ClientError.integrity("nodes hold two different keyslots of user \(user) at epoch \(slot.header.epoch) "
+                                            + "revision \(slot.header.revision); refusing to guess which holds the keys")
+            }
         }
         if let newest {
+            guard newest.header.kdf.iterations <= maximumKDFIterations else {
+                throw ClientError.integrity("the keyslot of user \(user) asks for \(newest.header.kdf.iterations) PBKDF2 "
+                                            + "iterations (more than \(maximumKDFIterations)); refusing it")
+            }
             let kek: SymmetricKey
             let bundles: [KeyBundle]
             do {
@@ -124,7 +150,9 @@ public final class ClusterSession: Sendable {
                 throw ClientError.authenticationFailed("wrong password: the keyslot of user \(user) does not open")
             }
             // Nodes that lack the newest keyslot (down during a password change or rotation) get it now.
-            for (index, slot) in stored where slot.map({ newest.header.supersedes($0.header) }) ?? true {
+            for (index, state) in stored {
+                if case let .slot(slot) = state, !newest.header.supersedes(slot.header) { continue }
+                if case .failed = state { continue }
                 guard let link = links[index] else { continue }
                 do { try await link.putKeyslot(newest.bytes) } catch {
                     notices.add("node \(link.nodeName): could not update the keyslot: \(error)")
@@ -132,40 +160,61 @@ public final class ClusterSession: Sendable {
             }
             return (newest, kek, bundles)
         }
-        // No keyslot anywhere: the first login of this user makes the keys.
+        // No keyslot anywhere. New keys are made only when every node of the config answered that it has none:
+        // keys made while the node that holds the real keyslot is down would split the user's data in two.
+        let failures = stored.compactMap { index, state -> String? in
+            if case let .failed(reason) = state { return "node \(index + 1): \(reason)" }
+            return nil
+        }
+        guard links.allSatisfy({ $0 != nil }), failures.isEmpty else {
+            throw ClientError.notEnoughNodes("no keyslot of user \(user) could be read and not every node answered "
+                                             + "(\(failures.isEmpty ? "some are unreachable" : failures.joined(separator: "; "))); "
+                                             + "not creating new keys until every node is reachable")
+        }
         let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
         let kek = try kdf.deriveKEK(password: password)
         let bundle = try KeyBundle.generate(epoch: 1)
         let slot = try Keyslot.seal(user: user, kek: kek, kdf: kdf, revision: 1, bundles: [bundle])
-        var stored1 = 0
         for link in links.compactMap({ $0 }) {
             do {
                 try await link.putKeyslot(slot.bytes)
-                stored1 += 1
-            } catch NodeLinkError.stale {
-                // Another client created the keys first: use theirs.
+            } catch NodeLinkError.stale where !retried {
+                // Another client created the keys first: use theirs (once; a second conflict is an error).
                 return try await unlockOrCreateKeys(links: links, user: user, password: password,
-                                                    kdfIterations: kdfIterations, notices: notices)
+                                                    kdfIterations: kdfIterations, notices: notices, retried: true)
             } catch {
-                notices.add("node \(link.nodeName): could not store the new keyslot: \(error)")
+                throw ClientError.notEnoughNodes("node \(link.nodeName) did not store the new keyslot (\(error)); "
+                                                 + "run the command again")
             }
         }
-        guard stored1 > 0 else { throw ClientError.notEnoughNodes("no node accepted the new keyslot") }
         notices.add("created the key bundle and keyslot of user \(user) (epoch 1)")
         return (slot, kek, [bundle])
     }
 
-    /// Every reachable node's keyslot (nil where it has none or it does not decode).
-    static func fetchKeyslots(links: [(any NodeLink)?]) async -> [(Int, Keyslot?)] {
-        await withTaskGroup(of: (Int, Keyslot?).self) { group in
+    /// What one node said about the user's keyslot.
+    enum KeyslotState: Sendable {
+        case slot(Keyslot)
+        case absent
+        case failed(String)
+    }
+
+    /// Every reachable node's keyslot answer, by node index.
+    static func fetchKeyslots(links: [(any NodeLink)?]) async -> [(Int, KeyslotState)] {
+        await withTaskGroup(of: (Int, KeyslotState).self) { group in
             for (index, link) in links.enumerated() {
                 guard let link else { continue }
                 group.addTask {
-                    guard let bytes = try? await link.getKeyslot(), let slot = try? Keyslot.decode(bytes) else { return (index, nil) }
-                    return (index, slot)
+                    do {
+                        guard let bytes = try await withDeadline(ClusterSession.requestTimeout, "keyslot", {
+                            try await link.getKeyslot()
+                        }) else { return (index, .absent) }
+                        return (index, .slot(try Keyslot.decode(bytes)))
+                    } catch {
+                        return (index, .failed(String(describing: error)))
+                    }
                 }
             }
-            var result = [(Int, Keyslot?)]()
+            var result = [(Int, KeyslotState)]()
             for await item in group { result.append(item) }
             return result.sorted { $0.0 < $1.0 }
         }
@@ -194,7 +243,11 @@ public final class ClusterSession: Sendable {
             for (index, link) in links.enumerated() {
                 guard let link else { continue }
                 group.addTask {
-                    do { return (index, .success(try await body(index, link))) } catch { return (index, .failure(error)) }
+                    do {
+                        return (index, .success(try await withDeadline(ClusterSession.requestTimeout, link.nodeName) {
+                            try await body(index, link)
+                        }))
+                    } catch { return (index, .failure(error)) }
                 }
             }
             var results = [Int: Result<T, any Error>]()

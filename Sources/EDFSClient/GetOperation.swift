@@ -1,6 +1,8 @@
 import EDFSCrypto
+import Foundation
 import EDFSFormat
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +24,17 @@ extension ClusterSession {
     @discardableResult
     public func get(name: String, to destination: GetDestination, progress: TransferProgress? = nil) async throws
         -> ManifestRecord {
-        guard let record = try await lookUp(path: name).live else {
-            throw ClientError.noSuchFile("no file named \"\(name)\" is stored (see edfs ls)")
+        let (record, _) = try await liveManifest(path: name)
+        guard Int(record.body.nodeCount) <= nodeCount else {
+            throw ClientError.usage("\(name) was stored on \(record.body.nodeCount) nodes; \(config.path) lists \(nodeCount)")
+        }
+        progress?.setTotal(record.body.size)
+        // Each stripe's offset in the file comes from the lengths the manifest records.
+        var offsets = [UInt64]()
+        var running: UInt64 = 0
+        for length in record.body.stripeLengths {
+            offsets.append(running)
+            running += length
         }
         switch destination {
         case .standardOutput:
@@ -35,10 +46,10 @@ extension ClusterSession {
             let output = try TemporaryOutput(target: path, size: record.body.size)
             do {
                 let sink = OutputSink(descriptor: output.descriptor, sequential: false)
-                let layout = try StripeLayout(fileSize: record.body.size, stripeCount: Int(record.body.nodeCount))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for stripe in 0..<Int(record.body.nodeCount) {
-                        let offset = layout.offset(ofStripe: stripe)
+                        if stripe >= Self.concurrentStripes { try await group.next() }
+                        let offset = offsets[stripe]
                         group.addTask {
                             try await self.fetchStripe(record, stripe: stripe, sink: sink, baseOffset: offset, progress: progress)
                         }
@@ -59,7 +70,8 @@ extension ClusterSession {
     private func fetchStripe(_ record: ManifestRecord, stripe: Int, sink: OutputSink, baseOffset: UInt64,
                              progress: TransferProgress?) async throws {
         let header = try record.stripeHeader(stripe)
-        let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey, batchSegments: Self.segmentsPerBatch)
+        let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
+                                      batchSegments: Self.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
         var failures = [(node: Int, reason: String, corrupt: Bool)]()
         let replicas = try record.nodes(ofStripe: stripe)
         for (attempt, node) in replicas.enumerated() {
@@ -76,6 +88,8 @@ extension ClusterSession {
                 return
             } catch let error as ClientError {
                 throw error  // local output failures are not the replica's fault
+            } catch where error is CancellationError || Task.isCancelled {
+                throw CancellationError()  // another stripe failed: stop, this replica did nothing wrong
             } catch {
                 let corrupt = Self.isIntegrityFailure(error)
                 failures.append((node, String(describing: error), corrupt))
@@ -84,7 +98,7 @@ extension ClusterSession {
             }
         }
         let summary = failures.map { "\(nodeName($0.node)): \($0.reason)" }.joined(separator: "; ")
-        if failures.contains(where: \.corrupt) {
+        if failures.allSatisfy(\.corrupt) {
             throw ClientError.integrity("stripe \(stripe) of \(record.body.name): no replica verified (\(summary)); nothing was written")
         }
         throw ClientError.notEnoughNodes("stripe \(stripe) of \(record.body.name): no replica reachable (\(summary))")
@@ -95,7 +109,9 @@ extension ClusterSession {
                        progress: TransferProgress?) async throws {
         let header = work.opener.header
         let start = work.headerVerified ? UInt64(StripeHeader.byteCount) + work.sealedDone : 0
-        let download = try await link.get(object: header.objectName, offset: start, length: nil)
+        let download = try await withDeadline(Self.requestTimeout, link.nodeName) {
+            try await link.get(object: header.objectName, offset: start, length: nil)
+        }
         guard download.objectLength == header.objectLength else {
             await download.cancel()
             throw StripeError.truncated(expected: header.objectLength, received: download.objectLength)
@@ -253,50 +269,81 @@ final class TemporaryOutput: Sendable {
     let descriptor: Int32
     let temporaryPath: String
     let target: String
+    let directory: String
+    /// The descriptor is closed exactly once, whichever of commit and discard gets there.
+    private let open = Mutex(true)
 
     init(target: String, size: UInt64) throws {
         let directory = target.contains("/") ? String(target[..<(target.lastIndex(of: "/") ?? target.endIndex)]) : "."
+        self.directory = directory.isEmpty ? "/" : directory
         let base = target.split(separator: "/").last.map(String.init) ?? target
-        var suffix = [UInt8](repeating: 0, count: 6)
-        _ = try? suffix.withUnsafeMutableBytes { try SecureRandom.fill($0) }
-        temporaryPath = (directory.isEmpty ? "/" : directory) + "/.\(base).edfs-\(Hex.encode(suffix)).part"
+        let suffix = Hex.encode(try SecureRandom.bytes(6))
+        temporaryPath = self.directory + "/.\(base).edfs-\(suffix).part"
         self.target = target
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = Glibc.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+            let code = errno
+            throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(code)))")
         }
         descriptor = fd
         guard ftruncate(fd, off_t(size)) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             discard()
-            throw ClientError.localIO("cannot size the output file: \(reason)")
+            throw ClientError.localIO("cannot size the output file: \(String(cString: strerror(code)))")
         }
     }
 
-    /// Flushes, sets the mode (per umask) and modification time, and renames the file into place.
+    private func closeOnce() {
+        let wasOpen = open.withLock { state in
+            defer { state = false }
+            return state
+        }
+        if wasOpen { Glibc.close(descriptor) }
+    }
+
+    /// Flushes, sets the mode (per umask) and modification time, and renames the file into place durably.
+    /// On failure the caller discards the temporary file.
     func commit(modificationSeconds: Int64, nanoseconds: UInt32) throws {
-        let mask = umask(0)
-        umask(mask)
-        _ = fchmod(descriptor, 0o666 & ~mask)
+        _ = fchmod(descriptor, 0o666 & ~ProcessUmask.value)
         var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
                      timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
         _ = futimens(descriptor, &times)
         guard fsync(descriptor) == 0 else {
-            let reason = String(cString: strerror(errno))
-            discard()
-            throw ClientError.localIO("cannot flush the output file: \(reason)")
+            let code = errno
+            throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
         }
-        Glibc.close(descriptor)
+        closeOnce()
         guard rename(temporaryPath, target) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporaryPath)
-            throw ClientError.localIO("cannot move the output into place at \(target): \(reason)")
+            let code = errno
+            throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+        }
+        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            Glibc.close(directoryFD)
         }
     }
 
     /// Removes the temporary file (nothing partial is left behind).
     func discard() {
-        Glibc.close(descriptor)
+        closeOnce()
         unlink(temporaryPath)
     }
+}
+
+/// The process umask, from /proc/self/status (reading it with umask(2) means setting it, which races with
+/// other threads creating files); 022 when the kernel does not say.
+enum ProcessUmask {
+    static let value: mode_t = {
+        guard let file = fopen("/proc/self/status", "r") else { return 0o022 }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("Umask:"), let mask = mode_t(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines), radix: 8) {
+                return mask
+            }
+        }
+        return 0o022
+    }()
 }

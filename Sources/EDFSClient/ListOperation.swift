@@ -91,18 +91,26 @@ extension ClusterSession {
     /// Removes `name` everywhere: manifests first (so nothing points at missing objects), then the objects. With a
     /// node unreachable, a tombstone version is written instead, so the file does not return with that node.
     public func remove(name: String) async throws {
-        let lookup = try await lookUp(path: name)
-        guard let record = lookup.live else {
-            throw ClientError.noSuchFile("no file named \"\(name)\" is stored (see edfs ls)")
-        }
-        if reachableNodes.count == nodeCount {
+        let (record, lookup) = try await liveManifest(path: name)
+        var removedEverywhere = false
+        if reachableNodes.count == nodeCount && lookup.unsettledNodes.isEmpty {
+            removedEverywhere = true
             for copy in lookup.copies {
                 guard let link = links[copy.node] else { continue }
-                do { try await link.deleteManifest(copy.id.hex, maxVersion: copy.version) } catch {
+                do {
+                    try await withDeadline(Self.requestTimeout, link.nodeName) {
+                        try await link.deleteManifest(copy.id.hex, maxVersion: copy.version)
+                    }
+                } catch NodeLinkError.notFound {
+                    continue
+                } catch {
                     notices.add("node \(nodeName(copy.node)): manifest not removed: \(error)")
+                    removedEverywhere = false
                 }
             }
-        } else {
+        }
+        if !removedEverywhere {
+            // Some node may still hold a copy: a newer tombstone version keeps the file removed when it answers again.
             let bundle = currentBundle
             let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
             let tombstone = ManifestBody(name: name, size: 0, modificationSeconds: 0, modificationNanoseconds: 0,
@@ -110,12 +118,12 @@ extension ClusterSession {
                                          nodeCount: record.body.nodeCount, replicas: record.body.replicas,
                                          stripeLengths: [UInt64](repeating: 0, count: Int(record.body.nodeCount)),
                                          missingReplicas: [], isDeleted: true, dataKeyEpoch: bundle.epoch)
-            let bytes = try Manifest.seal(manifestID: id, version: lookup.highestVersion + 1, fileID: .random(),
+            let bytes = try Manifest.seal(manifestID: id, version: try lookup.nextVersion(), fileID: .random(),
                                           keyEpoch: bundle.epoch, body: tombstone, masterKey: bundle.masterKey)
-            let stored = try await commitManifest(id: id, bytes: bytes)
+            let (stored, _) = try await commitManifest(id: id, bytes: bytes)
             guard !stored.isEmpty else { throw ClientError.notEnoughNodes("no node accepted the removal of \(name)") }
             await removeSupersededManifests(lookup, keeping: id)
-            notices.add("\(nodeCount - reachableNodes.count) node(s) unreachable: a tombstone keeps \(name) removed there")
+            notices.add("not every node answered: a tombstone keeps \(name) removed on the nodes that did not")
         }
         await removeObjects(of: record)
     }

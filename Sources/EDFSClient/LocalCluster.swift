@@ -97,6 +97,9 @@ public final class LocalCluster: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDFS_PASSWORD"] = nil  // nodes never need the user's password
+        process.environment = environment
         try process.run()
         try? log.close()
         lock.withLock { processes[index] = process }
@@ -176,13 +179,20 @@ public final class LocalCluster: @unchecked Sendable {
         return text.split(separator: "\n").last.map(String.init) ?? "exited without output"
     }
 
+    /// Writes `text` to `path` atomically, the file created with `mode` from the start (it may hold a login digest).
     static func writeFile(_ path: String, _ text: String, mode: Int) throws {
         let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw LocalClusterError.io("cannot write \(temp)")
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw LocalClusterError.io("cannot write \(temp)") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == bytes.count, synced == 0, rename(temp, path) == 0 else {
+            unlink(temp)
+            throw LocalClusterError.io("cannot write \(path)")
         }
-        _ = try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.moveItem(atPath: temp, toPath: path)
     }
 }
 

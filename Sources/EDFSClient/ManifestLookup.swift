@@ -18,6 +18,15 @@ public struct ManifestRecord: Sendable {
         try Placement(nodeCount: Int(body.nodeCount), replicas: Int(body.replicas))
     }
 
+    /// True when `self` is the newer of two versions: higher version, then higher key epoch, then — for two
+    /// writers that raced to the same version — the larger file id, so every reader picks the same one.
+    public func supersedes(_ other: ManifestRecord) -> Bool {
+        if (header.version, header.keyEpoch) != (other.header.version, other.header.keyEpoch) {
+            return (header.version, header.keyEpoch) > (other.header.version, other.header.keyEpoch)
+        }
+        return other.header.fileID.bytes.lexicographicallyPrecedes(header.fileID.bytes)
+    }
+
     /// Nodes of stripe `index`, primary first.
     public func nodes(ofStripe index: Int) throws -> [Int] {
         let placement = try placement()
@@ -29,10 +38,21 @@ public struct ManifestRecord: Sendable {
 public struct ManifestLookup: Sendable {
     /// The newest version that opened, if any (a tombstone is returned too: check `body.isDeleted`).
     public var newest: ManifestRecord?
-    /// The highest version number any node holds under any of the path's ids (even one that did not open).
+    /// The highest version number among the authentic copies (a forged header cannot inflate it).
     public var highestVersion: UInt64
-    /// Every (id, node, version) seen, for cleanup of older copies.
+    /// Every authentic (id, node, version) seen, for cleanup of older copies.
     public var copies: [(id: ManifestID, node: Int, version: UInt64)]
+    /// Nodes whose answer was not definitive (an error, or a copy that failed authentication).
+    public var unsettledNodes: Set<Int>
+    /// Copies that failed authentication.
+    public var forgedCopies: Int
+
+    /// The version a new put or tombstone gets.
+    public func nextVersion() throws -> UInt64 {
+        let (next, overflow) = highestVersion.addingReportingOverflow(1)
+        guard !overflow else { throw ClientError.integrity("the version counter of this file is exhausted") }
+        return next
+    }
 
     /// The live file, or nil if absent or removed.
     public var live: ManifestRecord? { newest.flatMap { $0.body.isDeleted ? nil : $0 } }
@@ -48,32 +68,38 @@ extension ClusterSession {
     /// A manifest that fails authentication is reported and skipped, never trusted.
     public func lookUp(path: String) async throws -> ManifestLookup {
         let ids = manifestIDs(path: path)
-        var lookup = ManifestLookup(newest: nil, highestVersion: 0, copies: [])
+        var lookup = ManifestLookup(newest: nil, highestVersion: 0, copies: [], unsettledNodes: [], forgedCopies: 0)
         var holders: [String: [Int]] = [:]
         var opened: [String: ManifestRecord] = [:]
         for id in ids {
             let fetched = await onEveryNode { _, link in try await link.getManifest(id.hex) }
             for (node, result) in fetched.sorted(by: { $0.key < $1.key }) {
-                guard case let .success(.some(bytes)) = result else {
-                    if case let .failure(error) = result, !(error is NodeLinkError && (error as? NodeLinkError) == .notFound) {
-                        notices.add("node \(nodeName(node)): could not read a manifest: \(error)")
-                    }
+                let bytes: [UInt8]
+                switch result {
+                case .success(.none), .failure(NodeLinkError.notFound):
+                    continue
+                case let .success(.some(found)):
+                    bytes = found
+                case let .failure(error):
+                    notices.add("node \(nodeName(node)): could not read a manifest: \(error)")
+                    lookup.unsettledNodes.insert(node)
                     continue
                 }
-                guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID == id else {
-                    notices.add("node \(nodeName(node)) holds a malformed manifest for this name; ignored")
-                    continue
-                }
-                lookup.copies.append((id, node, header.version))
-                lookup.highestVersion = max(lookup.highestVersion, header.version)
-                let key = "\(id.hex)/\(header.version)/\(Hex.encode(Digest.sha256(bytes)))"
+                let key = "\(id.hex)/\(Hex.encode(Digest.sha256(bytes)))"
                 if opened[key] == nil {
-                    guard let bundle = bundle(epoch: header.keyEpoch),
+                    guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID == id,
+                          let bundle = bundle(epoch: header.keyEpoch),
                           let (h, body) = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
                         notices.add("node \(nodeName(node)) holds a manifest for this name that fails authentication; ignored")
+                        lookup.unsettledNodes.insert(node)
+                        lookup.forgedCopies += 1
                         continue
                     }
                     opened[key] = ManifestRecord(id: id, header: h, body: body, bytes: bytes, holders: [])
+                }
+                if let record = opened[key] {
+                    lookup.copies.append((id, node, record.header.version))
+                    lookup.highestVersion = max(lookup.highestVersion, record.header.version)
                 }
                 holders[key, default: []].append(node)
             }
@@ -81,14 +107,19 @@ extension ClusterSession {
         for (key, record) in opened {
             let candidate = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
                                            holders: holders[key] ?? [])
-            if let current = lookup.newest {
-                if (candidate.header.version, candidate.header.keyEpoch) > (current.header.version, current.header.keyEpoch) {
-                    lookup.newest = candidate
-                }
-            } else {
-                lookup.newest = candidate
-            }
+            if lookup.newest.map({ candidate.supersedes($0) }) ?? true { lookup.newest = candidate }
         }
         return lookup
+    }
+
+    /// The live version of `path`, or the error the CLI contract asks for: 66 when nothing is stored,
+    /// 65 when copies exist but none is authentic.
+    public func liveManifest(path: String) async throws -> (ManifestRecord, ManifestLookup) {
+        let lookup = try await lookUp(path: path)
+        if let live = lookup.live { return (live, lookup) }
+        if lookup.newest == nil && lookup.forgedCopies > 0 {
+            throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication")
+        }
+        throw ClientError.noSuchFile("no file named \"\(path)\" is stored (see edfs ls)")
     }
 }

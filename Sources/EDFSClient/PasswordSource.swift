@@ -56,7 +56,7 @@ public enum PasswordSource: Sendable, Equatable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PasswordError.unreadable(path, String(cString: strerror(errno))) }
         defer { close(fd) }
-        return try readUpTo(fd: fd, stopAtNewline: false)
+        return try readUpTo(fd: fd, stopAtNewline: true)  // the first line is the password
     }
 
     private static func readLine(fd: Int32) throws -> [UInt8] { try readUpTo(fd: fd, stopAtNewline: true) }

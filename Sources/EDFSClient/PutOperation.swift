@@ -17,8 +17,14 @@ public struct PutResult: Sendable {
 }
 
 extension ClusterSession {
-    /// Segments sealed and sent per batch: 4 MiB batches with 1 MiB segments.
-    static let segmentsPerBatch = 4
+    /// Plaintext bytes sealed and sent per batch (whole segments, at least one).
+    static let batchBytes = 4 << 20
+
+    /// Segments per batch for `segmentSize`.
+    static func segmentsPerBatch(segmentSize: Int) -> Int { max(1, batchBytes / max(1, segmentSize)) }
+
+    /// Stripes transferred at once: enough to keep every core and node busy, few enough to bound memory.
+    static var concurrentStripes: Int { max(4, ProcessInfoCores.active) }
 
     /// Encrypts the local file at `path` and stores it as `name`: a new version, committed by its manifest.
     /// Fails (`ClientError.notEnoughNodes`) without touching the previous version when a stripe cannot reach
@@ -32,6 +38,13 @@ extension ClusterSession {
         let placement = config.placement
         guard placement.nodeCount == nodeCount else { throw ClientError.usage("placement does not match the server list") }
         let quorum = config.writeQuorum
+        guard (1...placement.replicas).contains(quorum) else {
+            throw ClientError.usage("\(config.path): WriteQuorum must be 1…\(placement.replicas)")
+        }
+        guard let segmentSize = UInt32(exactly: config.segmentSize),
+              (1...SegmentScheme.maximumSegmentSize).contains(config.segmentSize) else {
+            throw ClientError.usage("\(config.path): SegmentSize must be 1 B…64 MiB")
+        }
         let fileID = try FileID.random()
         let row = placement.row(for: fileID)
         // Fail fast, before any data moves, when some stripe cannot reach its write quorum.
@@ -46,12 +59,13 @@ extension ClusterSession {
         let previous = try await lookUp(path: name)
         let dataKey = try SymmetricKey.generate()
         let layout = try StripeLayout(fileSize: source.size, stripeCount: placement.stripeCount)
-        let segmentSize = UInt32(config.segmentSize)
 
         var durable = [Int: [Int]]()
         do {
             durable = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+                var result = [Int: [Int]]()
                 for stripe in 0..<placement.stripeCount {
+                    if stripe >= Self.concurrentStripes, let (done, nodes) = try await group.next() { result[done] = nodes }
                     let header = try StripeHeader(fileID: fileID, stripeIndex: UInt32(stripe),
                                                   stripeCount: UInt32(placement.stripeCount), segmentSize: segmentSize,
                                                   plaintextLength: layout.length(ofStripe: stripe))
@@ -63,7 +77,6 @@ extension ClusterSession {
                         return (stripe, nodes)
                     }
                 }
-                var result = [Int: [Int]]()
                 for try await (stripe, nodes) in group { result[stripe] = nodes }
                 return result
             }
@@ -85,19 +98,39 @@ extension ClusterSession {
                                 replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
                                 missingReplicas: missing, dataKeyEpoch: bundle.epoch)
         let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
-        let version = previous.highestVersion + 1
+        // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
+        // removes what it uploaded instead of overwriting that version or deleting its objects.
+        let current = try await lookUp(path: name)
+        guard current.highestVersion == previous.highestVersion else {
+            await removeObjects(fileID: fileID, placement: placement, row: row)
+            throw ClientError.failed("\(name) was stored by another client during this put; run the put again")
+        }
+        let version = try current.nextVersion()
         let manifest = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
                                          body: body, masterKey: bundle.masterKey)
-        let committed = try await commitManifest(id: id, bytes: manifest)
+        let (committed, stale) = try await commitManifest(id: id, bytes: manifest)
         guard !committed.isEmpty else {
             await removeObjects(fileID: fileID, placement: placement, row: row)
+            if !stale.isEmpty {
+                throw ClientError.failed("\(name) was stored by another client at the same time; run the put again")
+            }
             throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
         }
-        // The new version is committed: the previous one's objects, and its manifests under older key epochs, go.
-        if let old = previous.newest, old.header.fileID != fileID {
-            await removeObjects(of: old)
+        if !stale.isEmpty {
+            // Committed on some nodes while another writer committed the same version elsewhere: readers agree on
+            // one of them (ManifestRecord.supersedes); keep every object so that neither version loses data.
+            throw ClientError.failed("\(name) was stored by another client at the same time on "
+                                     + stale.map(nodeName).joined(separator: ",") + "; check it with edfs ls")
         }
-        await removeSupersededManifests(previous, keeping: id)
+        // The old version's objects go only once every reachable node holds the new manifest: a node that still
+        // serves the old one must not point at deleted objects while the new one's holders are down.
+        if committed.count == reachableNodes.count {
+            if let old = current.newest, !old.body.isDeleted, old.header.fileID != fileID { await removeObjects(of: old) }
+            await removeSupersededManifests(current, keeping: id)
+        } else {
+            notices.add("\(name): manifest stored on \(committed.count) of \(reachableNodes.count) reachable nodes; "
+                        + "the previous version's objects are kept")
+        }
         return PutResult(name: name, size: source.size, version: version, missingReplicas: missing, manifestNodes: committed)
     }
 
@@ -105,7 +138,8 @@ extension ClusterSession {
     private func putStripe(header: StripeHeader, targets: [Int], quorum: Int, dataKey: SymmetricKey, source: LocalSource,
                            fileOffset: UInt64, progress: TransferProgress?) async throws -> [Int] {
         let work = try StripeSealWork(header: header, dataKey: dataKey,
-                                      batchBytes: Self.segmentsPerBatch * Int(header.segmentSize))
+                                      batchBytes: Self.segmentsPerBatch(segmentSize: Int(header.segmentSize))
+                                          * Int(header.segmentSize))
         var uploads = [(node: Int, upload: any ObjectUpload)]()
         for node in targets {
             guard let link = links[node] else { continue }
@@ -123,25 +157,31 @@ extension ClusterSession {
             }
         }
         try await requireQuorum()
-        uploads = await send(ByteBuffer(bytes: work.sealer.headerBytes), to: uploads, stripe: header.stripeIndex)
-        try await requireQuorum()
-        var done: UInt64 = 0
-        repeat {
-            let count = Int(min(UInt64(work.batchBytes), header.plaintextLength - done))
-            let offset = fileOffset + done
-            let sealed = try await runBlocking {
-                try work.readAndSeal(source: source, offset: offset, count: count)
-            }
-            uploads = await send(sealed, to: uploads, stripe: header.stripeIndex)
+        do {
+            uploads = await send(ByteBuffer(bytes: work.sealer.headerBytes), to: uploads, stripe: header.stripeIndex)
             try await requireQuorum()
-            done += UInt64(count)
-            progress?.advance(count)
-        } while done < header.plaintextLength
+            var done: UInt64 = 0
+            repeat {
+                let count = Int(min(UInt64(work.batchBytes), header.plaintextLength - done))
+                let offset = fileOffset + done
+                let sealed = try await runBlocking {
+                    try work.readAndSeal(source: source, offset: offset, count: count)
+                }
+                uploads = await send(sealed, to: uploads, stripe: header.stripeIndex)
+                try await requireQuorum()
+                done += UInt64(count)
+                progress?.advance(count)
+            } while done < header.plaintextLength
+        } catch {
+            // A read, seal or quorum failure: the nodes drop the unfinished uploads and store nothing.
+            for (_, upload) in uploads { await upload.cancel() }
+            throw error
+        }
         let acknowledged = await withTaskGroup(of: Int?.self) { group in
             for (node, upload) in uploads {
                 group.addTask {
                     do {
-                        try await upload.finish()
+                        try await withDeadline(ClusterSession.requestTimeout, self.nodeName(node)) { try await upload.finish() }
                         return node
                     } catch {
                         self.notices.add("node \(self.nodeName(node)): stripe \(header.stripeIndex) not stored: \(error)")
@@ -167,7 +207,7 @@ extension ClusterSession {
             for (node, upload) in uploads {
                 group.addTask {
                     do {
-                        try await upload.write(chunk)
+                        try await withDeadline(ClusterSession.requestTimeout, self.nodeName(node)) { try await upload.write(chunk) }
                         return (node, upload)
                     } catch {
                         self.notices.add("node \(self.nodeName(node)): stripe \(stripe) upload failed: \(error)")
@@ -182,17 +222,20 @@ extension ClusterSession {
         }
     }
 
-    /// Stores a manifest on every reachable node; returns the nodes that accepted it.
-    func commitManifest(id: ManifestID, bytes: [UInt8]) async throws -> [Int] {
+    /// Stores a manifest on every reachable node; returns the nodes that accepted it and those that hold a
+    /// version at least as new (another writer).
+    func commitManifest(id: ManifestID, bytes: [UInt8]) async throws -> (accepted: [Int], stale: [Int]) {
         let results = await onEveryNode { _, link in try await link.putManifest(id.hex, bytes: bytes) }
         var accepted = [Int]()
+        var stale = [Int]()
         for (node, result) in results.sorted(by: { $0.key < $1.key }) {
             switch result {
             case .success: accepted.append(node)
+            case .failure(NodeLinkError.stale): stale.append(node)
             case let .failure(error): notices.add("node \(nodeName(node)): manifest not stored: \(error)")
             }
         }
-        return accepted
+        return (accepted, stale)
     }
 
     /// Deletes the objects of a file version from every reachable node of its placement (best effort).
@@ -231,10 +274,12 @@ final class LocalSource: Sendable {
     let modificationNanoseconds: UInt32
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read, with pread.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw errno == ENOENT ? ClientError.noSuchFile("\(path): no such file") : ClientError.localIO("cannot open \(path): \(reason)")
+            let code = errno
+            let reason = String(cString: strerror(code))
+            throw code == ENOENT ? ClientError.noSuchFile("\(path): no such file") : ClientError.localIO("cannot open \(path): \(reason)")
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
@@ -283,8 +328,8 @@ final class StripeSealWork: @unchecked Sendable {
     /// Reads `count` bytes at `offset` and seals them into a new buffer ready to send.
     func readAndSeal(source: LocalSource, offset: UInt64, count: Int) throws -> ByteBuffer {
         let input = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
-        try source.read(into: input, at: offset)
         defer { input.initializeMemory(as: UInt8.self, repeating: 0) }  // plaintext does not linger in the buffer
+        try source.read(into: input, at: offset)
         let sealedCount = sealer.sealedLength(ofBatch: count)
         var buffer = allocator.buffer(capacity: sealedCount)
         try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedCount) { out in

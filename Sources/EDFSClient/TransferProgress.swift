@@ -9,21 +9,21 @@ import Glibc
 /// Safe to update from any thread; redraws at most ten times a second.
 public final class TransferProgress: Sendable {
     private struct State {
+        var total: UInt64
         var done: UInt64 = 0
         var lastDraw: UInt64 = 0
         var drawn = false
     }
 
     public let label: String
-    public let total: UInt64
     public let isEnabled: Bool
     private let started = DispatchTime.now().uptimeNanoseconds
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// A bar for `total` bytes; `enabled` nil means "only when stderr is a terminal".
     public init(label: String, total: UInt64, enabled: Bool? = nil) {
         self.label = label
-        self.total = total
+        state = Mutex(State(total: total))
         isEnabled = enabled ?? (isatty(2) == 1)
     }
 
@@ -33,10 +33,10 @@ public final class TransferProgress: Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         let line: String? = state.withLock { s in
             s.done += UInt64(count)
-            guard now - s.lastDraw >= 100_000_000 || s.done >= total else { return nil }
+            guard now - s.lastDraw >= 100_000_000 || s.done >= s.total else { return nil }
             s.lastDraw = now
             s.drawn = true
-            return render(done: s.done, now: now)
+            return render(done: s.done, total: s.total, now: now)
         }
         if let line { Self.write("\r\u{1B}[K" + line) }
     }
@@ -48,7 +48,10 @@ public final class TransferProgress: Sendable {
         if drawn { Self.write("\r\u{1B}[K") }
     }
 
-    private func render(done: UInt64, now: UInt64) -> String {
+    /// Sets the total once it is known (a get learns it from the manifest).
+    public func setTotal(_ total: UInt64) { state.withLock { $0.total = total } }
+
+    private func render(done: UInt64, total: UInt64, now: UInt64) -> String {
         let seconds = max(Double(now - started) / 1e9, 0.001)
         let rate = Double(done) / seconds
         let fraction = total == 0 ? 1 : min(1, Double(done) / Double(total))

@@ -1,3 +1,5 @@
+import EDFSCrypto
+
 /// Appends big-endian integers and byte strings to a growing buffer.
 public struct BinaryWriter {
     public private(set) var bytes: [UInt8]
@@ -14,6 +16,12 @@ public struct BinaryWriter {
     public mutating func i64(_ value: Int64) { append(value.bigEndian) }
     public mutating func raw(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
     public mutating func zeros(_ count: Int) { bytes.append(contentsOf: repeatElement(0, count: count)) }
+
+    /// Overwrites the written bytes in place (for buffers that held a key) and empties the writer.
+    public mutating func wipe() {
+        secureWipe(&bytes)
+        bytes.removeAll()
+    }
 
     /// A UTF-8 string behind a u16 byte count.
     public mutating func string16(_ text: String) {

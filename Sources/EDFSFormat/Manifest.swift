@@ -167,7 +167,8 @@ public struct ManifestBody: Sendable {
             throw FormatError.invalidField("file name", "is longer than \(Self.maximumNameBytes) bytes")
         }
         try validate()
-        var writer = BinaryWriter(capacity: 128 + nameBytes.count + stripeLengths.count * 8)
+        // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
+        var writer = BinaryWriter(capacity: 76 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
         writer.u8(Self.bodyVersion)
         writer.u8(isDeleted ? Self.deletedFlag : 0)
         writer.u32(dataKeyEpoch)
@@ -186,9 +187,8 @@ public struct ManifestBody: Sendable {
             writer.u32(missing.stripe)
             writer.u16(missing.node)
         }
-        var plain = writer.bytes
-        defer { secureWipe(&plain) }
-        return SecureBytes(copying: plain)
+        defer { writer.wipe() }
+        return SecureBytes(copying: writer.bytes)
     }
 
     static func decode(_ plain: SecureBytes) throws -> ManifestBody {

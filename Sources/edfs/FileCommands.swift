@@ -149,8 +149,13 @@ enum LocalFiles {
                 guard let walker = manager.enumerator(atPath: path) else { throw ClientError.localIO("cannot read \(path)") }
                 for case let relative as String in walker {
                     let full = path + "/" + relative
-                    guard let attributes = try? manager.attributesOfItem(atPath: full),
-                          attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+                    guard let attributes = try? manager.attributesOfItem(atPath: full) else { continue }
+                    guard attributes[.type] as? FileAttributeType == .typeRegular else {
+                        if attributes[.type] as? FileAttributeType == .typeSymbolicLink {
+                            printError("note: skipped symbolic link \(full)")
+                        }
+                        continue
+                    }
                     items.append(Item(path: full, name: base + "/" + relative,
                                       size: (attributes[.size] as? NSNumber)?.uint64Value ?? 0))
                 }
@@ -159,6 +164,10 @@ enum LocalFiles {
                 items.append(Item(path: path, name: name ?? base, size: (attributes?[.size] as? NSNumber)?.uint64Value ?? 0))
             }
         }
-        return items.sorted { $0.name < $1.name }
+        let sorted = items.sorted { $0.name < $1.name }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.name == b.name {
+            throw ClientError.usage("\(a.path) and \(b.path) would both be stored as \"\(a.name)\"; use --as or put them separately")
+        }
+        return sorted
     }
 }

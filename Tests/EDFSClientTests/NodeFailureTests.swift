@@ -60,6 +60,7 @@ struct NodeFailureTests {
     func putDegradedThenSwap() async throws {
         let cluster = try TestCluster(nodes: 4, replicas: 3)
         let content = try randomContent(400_000)
+        try await cluster.withSession { _ in }  // the first login, with every node up, creates the user's keys
         cluster.cluster.stopNode(1)
         let result = try await cluster.withSession { session in
             try await session.put(file: cluster.writeScratch("src", content), as: "degraded.bin")
@@ -102,6 +103,22 @@ struct NodeFailureTests {
         }
         // No orphans of the failed version on the nodes that were up.
         for node in 0..<3 { #expect(Set(cluster.objectFiles(node: node).keys) == objectsBefore[node]) }
+    }
+
+    @Test("no keys are made for a new user while a node is unreachable (it could hold the real keyslot)")
+    func noNewKeysWithANodeDown() async throws {
+        let cluster = try TestCluster(nodes: 4, replicas: 2)
+        cluster.cluster.stopNode(2)
+        await #expect(throws: ClientError.self) { _ = try await cluster.session() }
+        for name in cluster.cluster.nodeNames {
+            #expect(!FileManager.default.fileExists(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/keyslot"))
+        }
+        try cluster.cluster.startNode(2)
+        try await cluster.withSession { _ in }
+        cluster.cluster.stopNode(2)
+        try await cluster.withSession { session in  // with the keys made, a node down is fine
+            #expect(session.reachableNodes.count == 3)
+        }
     }
 
     @Test("rm with a node down writes a tombstone: the file does not come back with the node")
