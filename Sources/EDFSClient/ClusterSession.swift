@@ -57,54 +57,23 @@ public final class ClusterSession: Sendable {
     public static func open(config: ClusterConfig, user: String, password: SecureBytes, connector: @escaping NodeConnector,
                             kdfIterations: UInt32 = PBKDF2.defaultIterations, notices: Notices = Notices()) async throws
         -> ClusterSession {
-        guard !config.servers.isEmpty else { throw ClientError.usage("\(config.path): no Server lines") }
-        let attempts = await withTaskGroup(of: (Int, Result<any NodeLink, any Error>).self) { group in
-            for (index, server) in config.servers.enumerated() {
-                group.addTask {
-                    do {
-                        let link = try await withDeadline(ClusterSession.requestTimeout, "login") { try await connector(index, server) }
-                        return (index, .success(link))
-                    } catch { return (index, .failure(error)) }
-                }
-            }
-            var results = [(Int, Result<any NodeLink, any Error>)]()
-            for await result in group { results.append(result) }
-            return results
-        }
-        var links = [(any NodeLink)?](repeating: nil, count: config.servers.count)
-        var unreachable = [Int: String]()
-        var loginRefusals = 0
-        var throttled = 0
-        for (index, result) in attempts {
-            switch result {
-            case let .success(link): links[index] = link
-            case let .failure(error):
-                if case NodeLinkError.authenticationFailed = error { loginRefusals += 1 }
-                if case NodeLinkError.throttled = error { throttled += 1 }
-                unreachable[index] = String(describing: error)
-            }
-        }
-        let reachable = links.compactMap { $0 }
-        if reachable.isEmpty {
-            if loginRefusals > 0 {
-                throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s))")
-            }
-            if throttled > 0 {
-                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
-            }
-            let reasons = unreachable.sorted { $0.key < $1.key }.map { "\(config.servers[$0.key].name): \($0.value)" }
-            throw ClientError.notEnoughNodes("no node reachable (\(reasons.joined(separator: "; "))); start the nodes or check the config")
-        }
-        for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
-            notices.add("node \(config.servers[index].name) unavailable: \(reason)")
-        }
+        let links = try await ClusterLinks.connect(config: config, user: user, connectors: [connector], notices: notices)
+        return try await open(links: links, user: user, passwords: [password], kdfIterations: kdfIterations, notices: notices)
+    }
+
+    /// Unlocks (or creates) the user's keys over links already logged in. `passwords` are tried in order against the
+    /// newest keyslot (a resumed password change knows two). Closes the links if it fails.
+    public static func open(links: ClusterLinks, user: String, passwords: [SecureBytes],
+                            kdfIterations: UInt32 = PBKDF2.defaultIterations, notices: Notices = Notices(),
+                            createKeys: Bool = true) async throws -> ClusterSession {
         do {
-            let (slot, kek, bundles) = try await unlockOrCreateKeys(links: links, user: user, password: password,
-                                                                      kdfIterations: kdfIterations, notices: notices)
-            return ClusterSession(config: config, user: user, links: links, unreachable: unreachable, bundles: bundles,
-                                  keyslot: slot, kek: kek, notices: notices)
+            let (slot, kek, bundles) = try await unlockOrCreateKeys(links: links.links, user: user, passwords: passwords,
+                                                                      kdfIterations: kdfIterations, notices: notices,
+                                                                      createKeys: createKeys)
+            return ClusterSession(config: links.config, user: user, links: links.links, unreachable: links.unreachable,
+                                  bundles: bundles, keyslot: slot, kek: kek, notices: notices)
         } catch {
-            for link in reachable { await link.close() }
+            await links.close()
             throw error
         }
     }
@@ -119,8 +88,9 @@ public final class ClusterSession: Sendable {
     /// Most PBKDF2 iterations a client will run for a stored keyslot: a node cannot make it spin for hours.
     static let maximumKDFIterations: UInt32 = 100_000_000
 
-    private static func unlockOrCreateKeys(links: [(any NodeLink)?], user: String, password: SecureBytes,
-                                           kdfIterations: UInt32, notices: Notices, retried: Bool = false) async throws
+    private static func unlockOrCreateKeys(links: [(any NodeLink)?], user: String, passwords: [SecureBytes],
+                                           kdfIterations: UInt32, notices: Notices, createKeys: Bool,
+                                           retried: Bool = false) async throws
         -> (Keyslot, SymmetricKey, [KeyBundle]) {
         let stored = await fetchKeyslots(links: links)
         var newest: Keyslot?
@@ -141,12 +111,28 @@ public final class ClusterSession: Sendable {
                 throw ClientError.integrity("the keyslot of user \(user) asks for \(newest.header.kdf.iterations) PBKDF2 "
                                             + "iterations (more than \(maximumKDFIterations)); refusing it")
             }
-            let kek: SymmetricKey
-            let bundles: [KeyBundle]
-            do {
-                (kek, bundles) = try newest.unlock(user: user, password: password,
-                                                   minimumIterations: min(kdfIterations, KeyslotKDF.minimumIterations))
-            } catch KeyslotError.wrongPassword {
+            var opened: (kek: SymmetricKey, bundles: [KeyBundle])?
+            for password in passwords where opened == nil {
+                do {
+                    opened = try newest.unlock(user: user, password: password,
+                                               minimumIterations: min(kdfIterations, KeyslotKDF.minimumIterations))
+                } catch KeyslotError.wrongPassword {
+                    continue
+                }
+            }
+            guard let (kek, bundles) = opened else {
+                // An older keyslot that does open means a password change stopped half-way.
+                let older = stored.compactMap { _, state -> Keyslot? in
+                    if case let .slot(slot) = state, newest.header.supersedes(slot.header) { return slot }
+                    return nil
+                }
+                for slot in older {
+                    for password in passwords where (try? slot.unlock(user: user, password: password,
+                                                                       minimumIterations: 1)) != nil {
+                        throw ClientError.authenticationFailed("this is the old password: a password change of user \(user) "
+                                                               + "did not finish on every node; run edfs passwd again")
+                    }
+                }
                 throw ClientError.authenticationFailed("wrong password: the keyslot of user \(user) does not open")
             }
             // Nodes that lack the newest keyslot (down during a password change or rotation) get it now.
@@ -162,6 +148,7 @@ public final class ClusterSession: Sendable {
         }
         // No keyslot anywhere. New keys are made only when every node of the config answered that it has none:
         // keys made while the node that holds the real keyslot is down would split the user's data in two.
+        guard createKeys else { throw ClientError.failed("user \(user) has no keyslot on the nodes") }
         let failures = stored.compactMap { index, state -> String? in
             if case let .failed(reason) = state { return "node \(index + 1): \(reason)" }
             return nil
@@ -171,6 +158,17 @@ public final class ClusterSession: Sendable {
                                              + "(\(failures.isEmpty ? "some are unreachable" : failures.joined(separator: "; "))); "
                                              + "not creating new keys until every node is reachable")
         }
+        // Manifests without any keyslot mean the keyslots were lost, not that the user is new: new keys would
+        // make that data unreadable. `edfs key import` restores an exported key bundle instead.
+        var manifests = 0
+        for link in links.compactMap({ $0 }) {
+            manifests += (try? await withDeadline(requestTimeout, link.nodeName) { try await link.listManifests() })?.count ?? 0
+        }
+        guard manifests == 0 else {
+            throw ClientError.failed("user \(user) has stored files but no keyslot on any node; restore the keys with "
+                                     + "edfs key import FILE instead of creating new ones")
+        }
+        guard let password = passwords.first else { throw ClientError.usage("no password") }
         let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
         let kek = try kdf.deriveKEK(password: password)
         let bundle = try KeyBundle.generate(epoch: 1)
@@ -180,8 +178,9 @@ public final class ClusterSession: Sendable {
                 try await link.putKeyslot(slot.bytes)
             } catch NodeLinkError.stale where !retried {
                 // Another client created the keys first: use theirs (once; a second conflict is an error).
-                return try await unlockOrCreateKeys(links: links, user: user, password: password,
-                                                    kdfIterations: kdfIterations, notices: notices, retried: true)
+                return try await unlockOrCreateKeys(links: links, user: user, passwords: passwords,
+                                                    kdfIterations: kdfIterations, notices: notices, createKeys: createKeys,
+                                                    retried: true)
             } catch {
                 throw ClientError.notEnoughNodes("node \(link.nodeName) did not store the new keyslot (\(error)); "
                                                  + "run the command again")
@@ -271,4 +270,81 @@ public final class Notices: Sendable {
     }
 
     public var all: [String] { lines.withLock { $0 } }
+}
+
+/// Logged-in links to the nodes of a config, before any key is touched.
+public struct ClusterLinks: Sendable {
+    public let config: ClusterConfig
+    /// By node index; nil where the node could not be reached or refused every login.
+    public let links: [(any NodeLink)?]
+    /// Why each missing node is missing.
+    public let unreachable: [Int: String]
+    /// For each logged-in node, the index of the connector that worked (a resumed password change logs some nodes
+    /// in with the old password and others with the new one).
+    public let connectorUsed: [Int: Int]
+
+    public var allReachable: Bool { links.allSatisfy { $0 != nil } }
+
+    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login.
+    public static func connect(config: ClusterConfig, user: String, connectors: [NodeConnector],
+                               notices: Notices) async throws -> ClusterLinks {
+        guard !config.servers.isEmpty else { throw ClientError.usage("\(config.path): no Server lines") }
+        let attempts = await withTaskGroup(of: (Int, Result<(any NodeLink, Int), any Error>).self) { group in
+            for (index, server) in config.servers.enumerated() {
+                group.addTask {
+                    var lastError: any Error = NodeLinkError.unreachable("no connector")
+                    for (which, connector) in connectors.enumerated() {
+                        do {
+                            let link = try await withDeadline(ClusterSession.requestTimeout, "login") {
+                                try await connector(index, server)
+                            }
+                            return (index, .success((link, which)))
+                        } catch {
+                            lastError = error
+                            guard case NodeLinkError.authenticationFailed = error else { break }
+                        }
+                    }
+                    return (index, .failure(lastError))
+                }
+            }
+            var results = [(Int, Result<(any NodeLink, Int), any Error>)]()
+            for await result in group { results.append(result) }
+            return results
+        }
+        var links = [(any NodeLink)?](repeating: nil, count: config.servers.count)
+        var unreachable = [Int: String]()
+        var used = [Int: Int]()
+        var loginRefusals = 0
+        var throttled = 0
+        for (index, result) in attempts {
+            switch result {
+            case let .success((link, which)):
+                links[index] = link
+                used[index] = which
+            case let .failure(error):
+                if case NodeLinkError.authenticationFailed = error { loginRefusals += 1 }
+                if case NodeLinkError.throttled = error { throttled += 1 }
+                unreachable[index] = String(describing: error)
+            }
+        }
+        if links.allSatisfy({ $0 == nil }) {
+            if loginRefusals > 0 {
+                throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s))")
+            }
+            if throttled > 0 {
+                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
+            }
+            let reasons = unreachable.sorted { $0.key < $1.key }.map { "\(config.servers[$0.key].name): \($0.value)" }
+            throw ClientError.notEnoughNodes("no node reachable (\(reasons.joined(separator: "; "))); start the nodes or check the config")
+        }
+        for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
+            notices.add("node \(config.servers[index].name) unavailable: \(reason)")
+        }
+        return ClusterLinks(config: config, links: links, unreachable: unreachable, connectorUsed: used)
+    }
+
+    /// Closes every link.
+    public func close() async {
+        for link in links.compactMap({ $0 }) { await link.close() }
+    }
 }

@@ -40,7 +40,8 @@ extension ClusterSession {
         case .standardOutput:
             let sink = OutputSink(descriptor: 1, sequential: true)
             for stripe in 0..<Int(record.body.nodeCount) {
-                try await fetchStripe(record, stripe: stripe, sink: sink, baseOffset: 0, progress: progress)
+                try await fetchStripe(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
+                                      afterBatch: { progress?.advance($0) })
             }
         case let .file(path):
             let output = try TemporaryOutput(target: path, size: record.body.size)
@@ -51,7 +52,9 @@ extension ClusterSession {
                         if stripe >= Self.concurrentStripes { try await group.next() }
                         let offset = offsets[stripe]
                         group.addTask {
-                            try await self.fetchStripe(record, stripe: stripe, sink: sink, baseOffset: offset, progress: progress)
+                            try await self.fetchStripe(record, stripe: stripe,
+                                                       consume: { bytes, at in try sink.write(bytes, at: offset + at) },
+                                                       afterBatch: { progress?.advance($0) })
                         }
                     }
                     try await group.waitForAll()
@@ -66,9 +69,12 @@ extension ClusterSession {
         return record
     }
 
-    /// Streams one stripe from its replicas through the opener into `sink`.
-    private func fetchStripe(_ record: ManifestRecord, stripe: Int, sink: OutputSink, baseOffset: UInt64,
-                             progress: TransferProgress?) async throws {
+    /// Streams one stripe from its replicas through the opener. `consume` gets each verified batch of plaintext
+    /// with its offset in the stripe, exactly once and in order, inside a blocking job; `afterBatch` then runs on the
+    /// task with the batch's size (its errors are not blamed on the replica).
+    func fetchStripe(_ record: ManifestRecord, stripe: Int,
+                     consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
+                     afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
         let header = try record.stripeHeader(stripe)
         let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
                                       batchSegments: Self.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
@@ -80,7 +86,7 @@ extension ClusterSession {
                 continue
             }
             do {
-                try await fetch(work: work, from: link, sink: sink, baseOffset: baseOffset, progress: progress)
+                try await fetch(work: work, from: link, consume: consume, afterBatch: afterBatch)
                 if attempt > 0 || !failures.isEmpty {
                     notices.add("stripe \(stripe) of \(record.body.name) came from \(nodeName(node)) after: "
                                 + failures.map { "\(nodeName($0.node)) \($0.reason)" }.joined(separator: "; "))
@@ -105,8 +111,9 @@ extension ClusterSession {
     }
 
     /// Reads one replica from the first unverified byte to the end, opening whole batches as they fill.
-    private func fetch(work: StripeOpenWork, from link: any NodeLink, sink: OutputSink, baseOffset: UInt64,
-                       progress: TransferProgress?) async throws {
+    private func fetch(work: StripeOpenWork, from link: any NodeLink,
+                       consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
+                       afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
         let header = work.opener.header
         let start = work.headerVerified ? UInt64(StripeHeader.byteCount) + work.sealedDone : 0
         let download = try await withDeadline(Self.requestTimeout, link.nodeName) {
@@ -123,19 +130,26 @@ extension ClusterSession {
                 while chunk.readableBytes > 0 {
                     try chunk.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
                     if work.batchIsFull {
-                        let opened = try await runBlocking { try work.openBatch(into: sink, baseOffset: baseOffset) }
-                        progress?.advance(opened)
+                        let opened = try await runBlocking { try work.openBatch(consume) }
+                        try await Self.notBlamingReplica { try await afterBatch(opened) }
                     }
                 }
             }
             if work.hasPartialBatch {
-                let opened = try await runBlocking { try work.openBatch(into: sink, baseOffset: baseOffset) }
-                progress?.advance(opened)
+                let opened = try await runBlocking { try work.openBatch(consume) }
+                try await Self.notBlamingReplica { try await afterBatch(opened) }
             }
             try work.opener.finish()
         } catch {
             await download.cancel()
             throw error
+        }
+    }
+
+    /// Runs work that is not the replica's business (writing output, uploading): its failures end the stripe.
+    private static func notBlamingReplica(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch let error as ClientError { throw error } catch {
+            throw ClientError.failed(String(describing: error))
         }
     }
 
@@ -248,15 +262,17 @@ final class StripeOpenWork: @unchecked Sendable {
         return take
     }
 
-    /// Opens the buffered batch (in parallel), writes its plaintext and returns its size.
-    func openBatch(into sink: OutputSink, baseOffset: UInt64) throws -> Int {
+    /// Opens the buffered batch (in parallel), hands its plaintext to `consume` and returns its size.
+    func openBatch(_ consume: (UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Int {
         guard let count = opener.plaintextLength(ofSealedBatch: filled) else {
             throw StripeError.truncated(expected: opener.header.objectLength, received: UInt64(filled))
         }
         let out = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
         defer { out.initializeMemory(as: UInt8.self, repeating: 0) }
         try opener.open(UnsafeRawBufferPointer(rebasing: sealed[0..<filled]), into: out)
-        try sink.write(UnsafeRawBufferPointer(out), at: baseOffset + plaintextDone)
+        do { try consume(UnsafeRawBufferPointer(out), plaintextDone) } catch let error as ClientError { throw error } catch {
+            throw ClientError.failed(String(describing: error))
+        }
         sealedDone += UInt64(filled)
         plaintextDone += UInt64(count)
         filled = 0

@@ -18,50 +18,12 @@ public struct FileListing: Sendable, Codable, Equatable {
 extension ClusterSession {
     /// Every live file of the user, newest version of each, with per-stripe replica health over reachable nodes.
     public func list() async throws -> [FileListing] {
-        let inventories = await onEveryNode { _, link in
-            (manifests: try await link.listManifests(), objects: try await link.listObjects())
-        }
-        var objectsByNode = [Int: [String: UInt64]]()
-        var manifestHolders = [String: [Int]]()
-        for (node, result) in inventories.sorted(by: { $0.key < $1.key }) {
-            switch result {
-            case let .success(inventory):
-                objectsByNode[node] = inventory.objects
-                for id in inventory.manifests.keys { manifestHolders[id, default: []].append(node) }
-            case let .failure(error):
-                notices.add("node \(nodeName(node)): cannot list: \(error)")
-            }
-        }
+        let inventory = await takeInventory()
+        let (records, unreadable) = await newestManifests(holders: inventory.manifestHolders)
         // Newest authentic version per name (a name may sit under two ids while a key rotation is unfinished).
         var newest = [String: ManifestRecord]()
-        var unreadable = 0
-        for (id, holders) in manifestHolders.sorted(by: { $0.key < $1.key }) {
-            var best: ManifestRecord?
-            var bestHolders = [Int]()
-            for node in holders {
-                guard let link = links[node], let bytes = try? await link.getManifest(id),
-                      let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
-                      let bundle = bundle(epoch: header.keyEpoch),
-                      let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                    unreadable += 1
-                    continue
-                }
-                if let current = best, current.header.version > opened.header.version { continue }
-                if let current = best, current.header.version == opened.header.version {
-                    bestHolders.append(node)
-                    continue
-                }
-                best = ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body, bytes: bytes, holders: [])
-                bestHolders = [node]
-            }
-            guard let record = best else { continue }
-            let withHolders = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
-                                             holders: bestHolders)
-            if let other = newest[record.body.name],
-               (other.header.version, other.header.keyEpoch) >= (record.header.version, record.header.keyEpoch) {
-                continue
-            }
-            newest[record.body.name] = withHolders
+        for record in records.values where newest[record.body.name].map({ record.supersedes($0) }) ?? true {
+            newest[record.body.name] = record
         }
         if unreadable > 0 {
             notices.add("\(unreadable) stored manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened and "
@@ -70,9 +32,67 @@ extension ClusterSession {
         return try newest.values.filter { !$0.body.isDeleted }.sorted { $0.body.name < $1.body.name }.map { record in
             FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
-                        health: try health(of: record, objects: objectsByNode),
+                        health: try health(of: record, objects: inventory.objectsByNode),
                         manifestNodes: record.holders.map(nodeName))
         }
+    }
+
+    /// What every reachable node holds: objects with lengths, and which nodes list each manifest id.
+    struct Inventory {
+        var objectsByNode: [Int: [String: UInt64]] = [:]
+        var manifestHolders: [String: [Int]] = [:]
+        var failedNodes: [Int] = []
+    }
+
+    func takeInventory() async -> Inventory {
+        let answers = await onEveryNode { _, link in
+            (manifests: try await link.listManifests(), objects: try await link.listObjects())
+        }
+        var inventory = Inventory()
+        for (node, result) in answers.sorted(by: { $0.key < $1.key }) {
+            switch result {
+            case let .success(answer):
+                inventory.objectsByNode[node] = answer.objects
+                for id in answer.manifests.keys { inventory.manifestHolders[id, default: []].append(node) }
+            case let .failure(error):
+                inventory.failedNodes.append(node)
+                notices.add("node \(nodeName(node)): cannot list: \(error)")
+            }
+        }
+        return inventory
+    }
+
+    /// The newest authentic copy of each manifest id (with the nodes holding that version), and how many copies
+    /// could not be opened.
+    func newestManifests(holders: [String: [Int]]) async -> (records: [String: ManifestRecord], unreadable: Int) {
+        var records = [String: ManifestRecord]()
+        var unreadable = 0
+        for (id, nodes) in holders.sorted(by: { $0.key < $1.key }) {
+            var best: ManifestRecord?
+            var bestHolders = [Int]()
+            for node in nodes {
+                guard let link = links[node],
+                      let bytes = try? await withDeadline(Self.requestTimeout, link.nodeName, { try await link.getManifest(id) }),
+                      let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                      let bundle = bundle(epoch: header.keyEpoch),
+                      let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
+                    unreadable += 1
+                    continue
+                }
+                let candidate = ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body,
+                                               bytes: bytes, holders: [])
+                if let current = best, current.bytes == bytes {
+                    bestHolders.append(node)
+                } else if best.map({ candidate.supersedes($0) }) ?? true {
+                    best = candidate
+                    bestHolders = [node]
+                }
+            }
+            guard let record = best else { continue }
+            records[id] = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
+                                         holders: bestHolders)
+        }
+        return (records, unreadable)
     }
 
     /// "healthy" when every stripe has all R replicas on reachable nodes with the right length.

@@ -29,6 +29,10 @@ public protocol NodeLink: AnyObject, Sendable {
     /// Stores a keyslot; the node refuses a stale one (`NodeLinkError.stale`).
     func putKeyslot(_ bytes: [UInt8]) async throws
 
+    /// Replaces this user's login verifier on the node (the legacy MD5 digest of the new password); the node
+    /// keeps it in its data directory, where it overrides the config's `Password:` line.
+    func setLoginVerifier(digest: [UInt8]) async throws
+
     /// Closes the connection.
     func close() async
 }
@@ -87,5 +91,12 @@ public enum NodeLinkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .throttled: self = .throttled(error.message)
         default: self = .refused(error.code, error.message)
         }
+    }
+}
+
+extension NodeLink {
+    /// Nodes that predate SET_VERIFIER refuse it.
+    public func setLoginVerifier(digest: [UInt8]) async throws {
+        throw NodeLinkError.refused(.unsupported, "this node cannot change a login verifier")
     }
 }

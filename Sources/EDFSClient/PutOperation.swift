@@ -201,7 +201,7 @@ extension ClusterSession {
     }
 
     /// Writes `chunk` to every upload at once; returns those that took it (a failed one is cancelled and reported).
-    private func send(_ chunk: ByteBuffer, to uploads: [(node: Int, upload: any ObjectUpload)],
+    func send(_ chunk: ByteBuffer, to uploads: [(node: Int, upload: any ObjectUpload)],
                       stripe: UInt32) async -> [(node: Int, upload: any ObjectUpload)] {
         await withTaskGroup(of: (Int, (any ObjectUpload)?).self) { group in
             for (node, upload) in uploads {
@@ -330,10 +330,15 @@ final class StripeSealWork: @unchecked Sendable {
         let input = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
         defer { input.initializeMemory(as: UInt8.self, repeating: 0) }  // plaintext does not linger in the buffer
         try source.read(into: input, at: offset)
-        let sealedCount = sealer.sealedLength(ofBatch: count)
+        return try seal(UnsafeRawBufferPointer(input))
+    }
+
+    /// Seals the next batch of plaintext into a new buffer ready to send.
+    func seal(_ input: UnsafeRawBufferPointer) throws -> ByteBuffer {
+        let sealedCount = sealer.sealedLength(ofBatch: input.count)
         var buffer = allocator.buffer(capacity: sealedCount)
         try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedCount) { out in
-            try sealer.seal(UnsafeRawBufferPointer(input), into: UnsafeMutableRawBufferPointer(rebasing: out[0..<sealedCount]))
+            try sealer.seal(input, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<sealedCount]))
             return sealedCount
         }
         return buffer

@@ -61,13 +61,19 @@ public struct KeyslotHeader: Equatable, Sendable {
     public var revision: UInt64
     /// How many wrapped bundles follow: 1, or 2 while a rotation is unfinished.
     public var bundleCount: UInt8
+    /// Set while an unfinished rotation also re-encrypts every file (`key rotate --reencrypt`), so a resumed
+    /// rotation finishes the same job.
+    public var reencrypting: Bool
 
-    public init(kdf: KeyslotKDF, epoch: UInt32, revision: UInt64, bundleCount: UInt8) {
+    public init(kdf: KeyslotKDF, epoch: UInt32, revision: UInt64, bundleCount: UInt8, reencrypting: Bool = false) {
         self.kdf = kdf
         self.epoch = epoch
         self.revision = revision
         self.bundleCount = bundleCount
+        self.reencrypting = reencrypting
     }
+
+    static let reencryptingFlag: UInt8 = 0x01
 
     public func encoded() -> [UInt8] {
         var writer = BinaryWriter(capacity: Self.byteCount)
@@ -80,7 +86,8 @@ public struct KeyslotHeader: Equatable, Sendable {
         writer.u32(epoch)
         writer.u64(revision)
         writer.u8(bundleCount)
-        writer.zeros(3)
+        writer.u8(reencrypting ? Self.reencryptingFlag : 0)
+        writer.zeros(2)
         return writer.bytes
     }
 
@@ -95,8 +102,14 @@ public struct KeyslotHeader: Equatable, Sendable {
         guard kdfID == KeyslotKDF.pbkdf2SHA256 else { throw FormatError.invalidField("keyslot KDF", "is unknown (\(kdfID))") }
         try reader.reserved(2)
         let kdf = try KeyslotKDF(iterations: reader.u32(), salt: reader.raw(KeyslotKDF.saltByteCount))
-        let header = KeyslotHeader(kdf: kdf, epoch: try reader.u32(), revision: try reader.u64(), bundleCount: try reader.u8())
-        try reader.reserved(3)
+        let epoch = try reader.u32()
+        let revision = try reader.u64()
+        let bundleCount = try reader.u8()
+        let flags = try reader.u8()
+        guard flags & ~reencryptingFlag == 0 else { throw FormatError.invalidField("keyslot flags", "has unknown bits") }
+        try reader.reserved(2)
+        let header = KeyslotHeader(kdf: kdf, epoch: epoch, revision: revision, bundleCount: bundleCount,
+                                   reencrypting: flags & reencryptingFlag != 0)
         guard header.bundleCount == 1 || header.bundleCount == 2 else {
             throw FormatError.invalidField("keyslot bundle count", "must be 1 or 2")
         }
@@ -141,11 +154,12 @@ public struct Keyslot: Sendable {
 
     /// Wraps `bundles` (newest first; one or two) for `user` under `kek`.
     public static func seal(user: String, kek: SymmetricKey, kdf: KeyslotKDF, revision: UInt64,
-                            bundles: [KeyBundle]) throws -> Keyslot {
+                            bundles: [KeyBundle], reencrypting: Bool = false) throws -> Keyslot {
         guard bundles.count == 1 || bundles.count == 2 else {
             throw FormatError.invalidField("keyslot bundles", "must be one or two")
         }
-        let header = KeyslotHeader(kdf: kdf, epoch: bundles[0].epoch, revision: revision, bundleCount: UInt8(bundles.count))
+        let header = KeyslotHeader(kdf: kdf, epoch: bundles[0].epoch, revision: revision, bundleCount: UInt8(bundles.count),
+                                   reencrypting: reencrypting && bundles.count == 2)
         let headerBytes = header.encoded()
         var bytes = headerBytes
         for bundle in bundles {

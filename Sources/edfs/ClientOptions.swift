@@ -25,22 +25,44 @@ struct ClientOptions: ParsableArguments {
         config ?? ProcessInfo.processInfo.environment["EDFS_CONFIG"] ?? "Config/dfc.conf"
     }
 
-    /// Loads the config, prints its warnings, reads the password, and opens the session.
-    func openSession() async throws -> ClusterSession {
+    /// Loads the config and prints its warnings.
+    func loadConfig() throws -> ClusterConfig {
         let config = try ClusterConfig.load(path: configPath)
         for warning in config.warnings { printError("warning: \(warning)") }
+        return config
+    }
+
+    /// `--user`, or the config's first `Username:`.
+    func userName(_ config: ClusterConfig) throws -> String {
         guard let user = user ?? config.defaultUser else {
             throw ClientError.usage("no user: pass --user NAME or add a Username: line to \(configPath)")
         }
         guard NameRules.isValidUserName(user) else { throw ClientError.usage("invalid user name \"\(user)\"") }
-        let environment = ProcessInfo.processInfo.environment
-        let password = try PasswordSource.choose(file: passwordFile, standardInput: passwordStdin, environment: environment,
-                                                 prompt: "Password for \(user): ").read(environment: environment)
-        let iterations = try config.integer("KDFIterations").map { UInt32(clamping: $0) } ?? PBKDF2.defaultIterations
-        let notices = Notices(echo: { printError("note: \($0)") })
+        return user
+    }
+
+    /// Where the (current) password comes from.
+    func passwordSource(prompt: String) -> PasswordSource {
+        PasswordSource.choose(file: passwordFile, standardInput: passwordStdin,
+                              environment: ProcessInfo.processInfo.environment, prompt: prompt)
+    }
+
+    /// The config's `KDFIterations:`, or the default.
+    func kdfIterations(_ config: ClusterConfig) throws -> UInt32 {
+        try config.integer("KDFIterations").map { UInt32(clamping: $0) } ?? PBKDF2.defaultIterations
+    }
+
+    /// Notices printed on stderr as they come.
+    func notices() -> Notices { Notices(echo: { printError("note: \($0)") }) }
+
+    /// Loads the config, reads the password, and opens the session.
+    func openSession() async throws -> ClusterSession {
+        let config = try loadConfig()
+        let user = try userName(config)
+        let password = try passwordSource(prompt: "Password for \(user): ").read(environment: ProcessInfo.processInfo.environment)
         return try await ClusterSession.open(config: config, user: user, password: password,
                                              connector: NodeConnection.connector(config: config, user: user, password: password),
-                                             kdfIterations: iterations, notices: notices)
+                                             kdfIterations: kdfIterations(config), notices: notices())
     }
 
     func progress(_ label: String, total: UInt64) -> TransferProgress? {

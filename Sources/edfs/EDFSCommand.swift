@@ -8,6 +8,7 @@ struct EDFSCommand: AsyncParsableCommand {
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self,
+            PasswdCommand.self, KeyCommand.self,
             DemoCommand.self, ClusterCommand.self, BenchCommand.self, CertsCommand.self, NodeCommand.self,
         ]
     )
