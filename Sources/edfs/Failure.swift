@@ -22,6 +22,12 @@ func printError(_ message: String) {
     line.withUnsafeBytes { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
 }
 
+/// Writes one line to stdout at once (not through stdio's buffer), for progress lines that must survive a crash.
+func printUnbuffered(_ message: String) {
+    let line = Array("\(message)\n".utf8)
+    line.withUnsafeBytes { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
+}
+
 /// Runs `body`; any error becomes one line on stderr and the exit code its kind maps to.
 func reportingFailures<T>(_ body: () async throws -> T) async throws -> T {
     do {

@@ -86,7 +86,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
                 }
                 return try await session.rotateKeys(reencrypt: reencrypt) { name in
                     let done = counter.increment()
-                    if !quiet { print("rotated \(name)") }
+                    if !quiet { printUnbuffered("rotated \(name)") }  // each line out before anything else happens
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
                     if let crashAfter, done >= crashAfter { kill(getpid(), SIGKILL) }
                 }

@@ -1,0 +1,233 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+
+/// Key rotation, re-encryption, interruption and export/import against real node processes.
+@Suite("Key management", .serialized)
+struct KeyManagementTests {
+    /// Stores `count` files of mixed sizes; returns name → content.
+    private func storeFiles(_ cluster: TestCluster, count: Int) async throws -> [String: [UInt8]] {
+        var files = [String: [UInt8]]()
+        let sizes = [0, 1, 100, 4095, 65_536, 65_537, 150_001, 300_000]
+        try await cluster.withSession { session in
+            for index in 0..<count {
+                let content = try randomContent(sizes[index % sizes.count] + index)
+                let name = "dir \(index % 5)/file-\(index).bin"
+                _ = try await session.put(file: cluster.writeScratch("src", content), as: name)
+                files[name] = content
+            }
+        }
+        return files
+    }
+
+    private func expectAllReadable(_ cluster: TestCluster, _ files: [String: [UInt8]]) async throws {
+        try await cluster.withSession { session in
+            let listed = try await session.list()
+            #expect(Set(listed.map(\.name)) == Set(files.keys))
+            for (name, content) in files {
+                let out = cluster.scratch("out")
+                try await session.get(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name)")
+            }
+        }
+    }
+
+    /// Every stored manifest copy on every node, trimmed to its own length (the node may keep a footer).
+    private func storedManifests(_ cluster: TestCluster) throws -> [[UInt8]] {
+        var result = [[UInt8]]()
+        for name in cluster.cluster.nodeNames {
+            let root = cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/manifests"
+            for file in try FileManager.default.contentsOfDirectory(atPath: root) where !file.hasPrefix(".") {
+                let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: root + "/" + file)))
+                let header = try ManifestHeader.decode(prefixOf: bytes)
+                result.append(Array(bytes[0..<header.manifestLength]))
+            }
+        }
+        return result
+    }
+
+    /// Object name → SHA-256 of its stored file, over every node.
+    private func objectDigests(_ cluster: TestCluster) throws -> [String: [UInt8]] {
+        var result = [String: [UInt8]]()
+        for node in 0..<cluster.cluster.options.nodes {
+            for (name, path) in cluster.objectFiles(node: node) {
+                result["\(node)/\(name)"] = Digest.sha256(try Array(Data(contentsOf: URL(fileURLWithPath: path))))
+            }
+        }
+        return result
+    }
+
+    /// True when every stored object belongs to a live file version.
+    private func expectNoOrphans(_ cluster: TestCluster) async throws {
+        let live = try await cluster.withSession { session in
+            var ids = Set<String>()
+            for file in try await session.list() {
+                ids.insert(try #require(try await session.lookUp(path: file.name).live).header.fileID.hex)
+            }
+            return ids
+        }
+        for node in 0..<cluster.cluster.options.nodes {
+            for name in cluster.objectFiles(node: node).keys {
+                #expect(live.contains(String(name.prefix(32))), "orphan object \(name) on node \(node)")
+            }
+        }
+    }
+
+    @Test("rotate over 50 files: all read back, every manifest at the new epoch, old key opens none, objects untouched")
+    func rotate() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 50)
+        let oldBundle = try await cluster.withSession { $0.currentBundle }
+        let objectsBefore = try objectDigests(cluster)
+        let report = try await cluster.withSession { try await $0.rotateKeys(reencrypt: false) }
+        #expect(report.epoch == 2 && report.rewrapped == 50 && report.reencrypted == 0)
+        try await expectAllReadable(cluster, files)
+        let newBundle = try await cluster.withSession { session in
+            #expect(!session.keyStatus.rotationUnfinished)
+            return session.currentBundle
+        }
+        let manifests = try storedManifests(cluster)
+        #expect(manifests.count == 50 * 4)
+        for bytes in manifests {
+            #expect(try ManifestHeader.decode(prefixOf: bytes).keyEpoch == 2)
+            #expect(throws: FormatError.self) { _ = try Manifest.open(bytes, masterKey: oldBundle.masterKey) }
+            #expect(throws: Never.self) { _ = try Manifest.open(bytes, masterKey: newBundle.masterKey) }
+        }
+        #expect(try objectDigests(cluster) == objectsBefore, "a re-wrap must not touch any object")
+    }
+
+    @Test("rotate --reencrypt: every object id changes, old objects are gone, content is byte-exact")
+    func reencrypt() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 12)
+        let namesBefore = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+        let report = try await cluster.withSession { try await $0.rotateKeys(reencrypt: true) }
+        #expect(report.reencrypted == 12)
+        let namesAfter = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+        #expect(namesBefore.isDisjoint(with: namesAfter))
+        #expect(namesAfter.count == namesBefore.count)
+        try await expectAllReadable(cluster, files)
+        try await expectNoOrphans(cluster)
+        try await cluster.withSession { session in
+            for name in files.keys {
+                let record = try #require(try await session.lookUp(path: name).live)
+                #expect(record.body.dataKeyEpoch == 2 && record.header.keyEpoch == 2)
+            }
+        }
+    }
+
+    @Test("a rotation killed part-way (kill -9), used, then resumed: nothing lost, nothing at the old epoch, no orphans",
+          arguments: [false, true])
+    func interruptedRotation(reencrypt: Bool) async throws {
+        let cluster = try TestCluster()
+        var files = try await storeFiles(cluster, count: 20)
+        let killed = try EDFSBinary.run(["key", "rotate", "--config", cluster.clientConfigPath] + (reencrypt ? ["--reencrypt"] : []),
+                                        environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_CRASH_AFTER_FILES": "7"])
+        #expect(killed.status != 0, "the test hook must have killed the rotation")
+        #expect(killed.stdout.split(separator: "\n").filter { $0.hasPrefix("rotated") }.count == 7)
+        // Mid-rotation the keyslot holds both epochs and gets and puts keep working.
+        try await cluster.withSession { session in
+            #expect(session.keyStatus.rotationUnfinished)
+            #expect(session.keyStatus.reencrypting == reencrypt)
+            let extra = try randomContent(77_777)
+            _ = try await session.put(file: cluster.writeScratch("extra", extra), as: "written mid-rotation")
+            files["written mid-rotation"] = extra
+            let replaced = try randomContent(1234)
+            _ = try await session.put(file: cluster.writeScratch("r", replaced), as: "dir 0/file-0.bin")
+            files["dir 0/file-0.bin"] = replaced
+        }
+        try await expectAllReadable(cluster, files)
+        // Resume (a plain rerun: the keyslot remembers whether to re-encrypt).
+        let resumed = try cluster.run(["key", "rotate", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("(resumed)"))
+        try await expectAllReadable(cluster, files)
+        try await cluster.withSession { session in
+            #expect(!session.keyStatus.rotationUnfinished)
+            #expect(session.bundles.map(\.epoch) == [2])
+            for name in files.keys {
+                let record = try #require(try await session.lookUp(path: name).live)
+                #expect(record.header.keyEpoch == 2)
+                if reencrypt { #expect(record.body.dataKeyEpoch == 2) }
+            }
+        }
+        for bytes in try storedManifests(cluster) { #expect(try ManifestHeader.decode(prefixOf: bytes).keyEpoch == 2) }
+        try await expectNoOrphans(cluster)
+    }
+
+    @Test("a re-encrypting rotation SIGKILLed from outside at an arbitrary moment, then rerun: nothing lost, no orphans")
+    func killedFromOutside() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 24)
+        let process = Process()
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["key", "rotate", "--reencrypt", "--config", cluster.clientConfigPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let lines = LineCounter()
+        output.fileHandleForReading.readabilityHandler = { handle in lines.add(handle.availableData) }
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while lines.count < 4 && process.isRunning && Date() < deadline { usleep(1_000) }
+        usleep(UInt32.random(in: 0...20_000))  // somewhere inside the next file
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+        #expect(process.terminationReason == .uncaughtSignal, "the rotation must have been killed before it finished")
+        let rerun = try cluster.run(["key", "rotate"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        try await expectAllReadable(cluster, files)
+        try await expectNoOrphans(cluster)
+        try await cluster.withSession { session in
+            for name in files.keys {
+                let record = try #require(try await session.lookUp(path: name).live)
+                #expect(record.header.keyEpoch == 2 && record.body.dataKeyEpoch == 2, "\(name) not re-encrypted")
+            }
+        }
+    }
+
+    @Test("export, lose every keyslot, import: every file reads again; no new keys are made in between")
+    func exportImport() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 6)
+        let keyFile = cluster.scratch("keys.edfs")
+        let exported = try EDFSBinary.run(["key", "export", "--out", keyFile, "--config", cluster.clientConfigPath],
+                                          environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                        "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)
+        #expect(mode.intValue & 0o777 == 0o600)
+        for name in cluster.cluster.nodeNames {
+            try FileManager.default.removeItem(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/keyslot")
+        }
+        // With manifests on the nodes and no keyslot, a session must not invent new keys.
+        let refused = try cluster.run(["ls"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("key import"))
+        let wrongPassphrase = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
+                                                 environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                               "EDFS_EXPORT_PASSPHRASE": "not it"])
+        #expect(wrongPassphrase.status == 77)
+        let imported = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
+                                          environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                        "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        try await expectAllReadable(cluster, files)
+        let status = try cluster.run(["key", "status", "--json"])
+        #expect(status.status == 0 && status.stdout.contains("\"epoch\":1"))
+    }
+}
+
+/// Counts newline-terminated lines arriving from a pipe; safe from the pipe's handler thread.
+final class LineCounter: @unchecked Sendable {
+    // @unchecked Sendable: `lines` is only touched under `lock`.
+    private let lock = NSLock()
+    private var lines = 0
+    func add(_ data: Data) { lock.withLock { lines += data.filter { $0 == 0x0A }.count } }
+    var count: Int { lock.withLock { lines } }
+}
