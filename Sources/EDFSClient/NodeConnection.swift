@@ -1,0 +1,414 @@
+import EDFSCrypto
+import EDFSFormat
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The I/O half of a connection: the channel, the router, and bounded writing.
+final class NodeConnectionCore: Sendable {
+    let channel: any Channel
+    let router: NodeConnectionRouter
+    private let limits = Mutex<WireNodeLimits?>(nil)
+
+    init(channel: any Channel, router: NodeConnectionRouter) {
+        self.channel = channel
+        self.router = router
+    }
+
+    func setLimits(_ value: WireNodeLimits) { limits.withLock { $0 = value } }
+
+    /// Largest DATA payload to send: the node's announced limit (1 MiB by default).
+    var maxDataPayload: Int {
+        limits.withLock { Int(max(1, $0?.maxDataPayload ?? UInt32(WireProtocol.maxDataPayload))) }
+    }
+
+    private func budgetCost(_ frame: ClientFrame) -> Int {
+        min(WireProtocol.headerLength + frame.payload.readableBytes, NodeConnection.Options.maxWriteBudget)
+    }
+
+    private func takeBudget(_ cost: Int) async throws {
+        do {
+            _ = try await router.writeBudget.take(minimum: cost, maximum: cost)
+        } catch is AsyncAllowance.Closed {
+            throw router.failure ?? .closed(node: router.label, reason: "closed")
+        }
+    }
+
+    /// Queues a stream frame (DATA, END) once the bytes queued before it are few enough.
+    func send(_ frame: ClientFrame) async throws {
+        if let failure = router.failure { throw failure }
+        let cost = budgetCost(frame)
+        try await takeBudget(cost)
+        let budget = router.writeBudget
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in budget.add(cost) }
+        channel.writeAndFlush(frame, promise: promise)
+    }
+
+    /// Queues a small control frame (WINDOW, CANCEL) at once.
+    func sendControl(_ type: WireFrameType, id: UInt32, payload: [UInt8]) {
+        channel.writeAndFlush(ClientFrame(type: type, requestID: id, payload: ByteBuffer(bytes: payload)), promise: nil)
+    }
+
+    /// Starts a request: allocates its id and queues its frame on the event loop, so ids reach the wire in order.
+    func start(_ request: WireRequest, route: @escaping @Sendable (UInt32) -> NodeConnectionRouter.Route) async throws -> UInt32 {
+        let payload: [UInt8]
+        do throws(WireError) {
+            payload = try request.encodePayload()
+        } catch {
+            throw NodeConnectionError.invalidRequest(error.message)
+        }
+        let frame = ClientFrame(type: request.frameType, requestID: 0, payload: ByteBuffer(bytes: payload))
+        let cost = budgetCost(frame)
+        try await takeBudget(cost)
+        let router = self.router
+        let channel = self.channel
+        let budget = router.writeBudget
+        return try await channel.eventLoop.submit { () throws -> UInt32 in
+            let id: UInt32
+            do {
+                id = try router.register(route)
+            } catch {
+                budget.add(cost)
+                throw error
+            }
+            var numbered = frame
+            numbered.header.requestID = id
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in budget.add(cost) }
+            channel.writeAndFlush(numbered, promise: promise)
+            return id
+        }.get()
+    }
+
+    /// Sends a single-reply request and waits for its reply (an ERROR throws `NodeLinkError`).
+    func call(_ request: WireRequest) async throws -> WireReply {
+        let promise = channel.eventLoop.makePromise(of: ClientFrame.self)
+        let id: UInt32
+        do {
+            id = try await start(request) { _ in .reply(promise) }
+        } catch {
+            promise.fail(error)  // never registered: nobody else completes it
+            throw error
+        }
+        let frame = try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            if case let .reply(pending)? = router.remove(id) {
+                pending.fail(CancellationError())
+                sendControl(.cancel, id: id, payload: [])
+            }
+        }
+        guard let reply = try? WireReply.decode(type: frame.type, payload: frame.payloadBytes),
+              reply.frameType == request.frameType.reply else {
+            throw NodeConnectionError.protocolViolation(node: router.label, reason: "\(frame.type) does not answer \(request.frameType)")
+        }
+        return reply
+    }
+}
+
+/// One TLS connection to one storage node (docs/PROTOCOL.md): HELLO on connect, LOGIN, then any number of requests
+/// in flight at once, multiplexed by request id. PUTs stream from chunks the caller writes (waiting while the
+/// connection is behind); GETs deliver chunks as they arrive, with at most `Options.getWindow` bytes buffered each.
+/// Node refusals throw `NodeLinkError`; connection failures throw `NodeConnectionError`.
+public final class NodeConnection: NodeLink {
+    /// Connection settings.
+    public struct Options: Sendable {
+        /// Largest write budget accepted (bytes queued but not yet written).
+        static let maxWriteBudget = 64 << 20
+
+        public var connectTimeout: Duration = .seconds(5)
+        /// Time for TLS and HELLO to complete.
+        public var handshakeTimeout: Duration = .seconds(10)
+        /// Bytes a GET may have in flight towards us (per GET).
+        public var getWindow: Int = 8 << 20
+        /// Bytes queued for writing before writers wait.
+        public var writeBudget: Int = 4 << 20
+        /// Client name sent in HELLO.
+        public var clientName = "edfs"
+        /// Event loops to use (default: NIO's shared group).
+        public var eventLoopGroup: (any EventLoopGroup)?
+
+        public init() {}
+    }
+
+    /// The node's name from its HELLO.
+    public let nodeName: String
+    /// The node's limits from its HELLO.
+    public let limits: WireNodeLimits
+    /// The protocol version in use.
+    public let protocolVersion: UInt16
+    /// "HOST:PORT" as dialled.
+    public let address: String
+    let core: NodeConnectionCore
+    let options: Options
+
+    private init(nodeName: String, limits: WireNodeLimits, protocolVersion: UInt16, address: String,
+                 core: NodeConnectionCore, options: Options) {
+        self.nodeName = nodeName
+        self.limits = limits
+        self.protocolVersion = protocolVersion
+        self.address = address
+        self.core = core
+        self.options = options
+    }
+
+    /// Connects over TLS 1.3 (verifying the cluster CA and `host` against the certificate) and says HELLO.
+    public static func connect(host: String, port: Int, trust: NodeTLSTrust,
+                               options: Options = Options()) async throws -> NodeConnection {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let isIPAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        let router = NodeConnectionRouter(label: address, writeBudget: AsyncAllowance(
+            min(max(options.writeBudget, WireProtocol.maxDataPayload + WireProtocol.headerLength), Options.maxWriteBudget)))
+        let group = options.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(TimeAmount(options.connectTimeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.writeBufferWaterMark, value: .init(low: 512 << 10, high: 2 << 20))
+                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(NIOSSLClientHandler(context: trust.context,
+                                                                serverHostname: isIPAddress ? nil : host))
+                        try sync.addHandler(ClientFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
+                        try sync.addHandler(ClientFrameEncoder())
+                        try sync.addHandler(ClientFrameRouterHandler(router: router))
+                    }
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            throw NodeConnectionError.connectFailed(node: address, reason: "\(error)")
+        }
+        let core = NodeConnectionCore(channel: channel, router: router)
+        let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(options.handshakeTimeout)) {
+            router.failAll(.closed(node: address, reason: "no answer to HELLO within \(options.handshakeTimeout)"))
+            channel.close(promise: nil)
+        }
+        defer { timeout.cancel() }
+        do {
+            let reply = try await core.call(.hello(versions: WireProtocol.supportedVersions, client: options.clientName))
+            guard case let .hello(version, nodeName, limits) = reply,
+                  WireProtocol.supportedVersions.contains(version) else {
+                throw NodeConnectionError.protocolViolation(node: address, reason: "bad HELLO reply")
+            }
+            core.setLimits(limits)
+            router.setLabel("\(nodeName) (\(address))")
+            return NodeConnection(nodeName: nodeName, limits: limits, protocolVersion: version, address: address,
+                                  core: core, options: options)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// The legacy login digest: MD5 of the password (the seed's `Password:` lines hold its hex).
+    public static func legacyPasswordDigest(_ password: SecureBytes) -> [UInt8] {
+        password.withUnsafeBytes { Digest.md5($0) }
+    }
+
+    /// Logs in with the legacy MD5 method. A wrong password or unknown user throws
+    /// `NodeLinkError.authenticationFailed`; too many failures `NodeLinkError.throttled`.
+    public func login(user: String, passwordDigest: [UInt8]) async throws {
+        _ = try await core.call(.login(method: WireRequest.loginMethodMD5, user: user, proof: Hex.encode(passwordDigest)))
+    }
+
+    /// Connects and logs in; closes the connection if the login fails.
+    public static func open(host: String, port: Int, trust: NodeTLSTrust, user: String, passwordDigest: [UInt8],
+                            options: Options = Options()) async throws -> NodeConnection {
+        let connection = try await connect(host: host, port: port, trust: trust, options: options)
+        do {
+            try await connection.login(user: user, passwordDigest: passwordDigest)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// A `NodeConnector` for `ClusterSession`: trusts the config's CA file and logs every node in as `user`.
+    public static func connector(config: ClusterConfig, user: String, password: SecureBytes,
+                                 options: Options = Options()) -> NodeConnector {
+        let trust = Result { () throws(NodeConnectionError) -> NodeTLSTrust in try NodeTLSTrust(caFile: config.caFile) }
+        let digest = legacyPasswordDigest(password)
+        return { _, server in
+            try await open(host: server.host, port: server.port, trust: trust.get(), user: user,
+                           passwordDigest: digest, options: options)
+        }
+    }
+
+    /// True once the connection has ended (it cannot be used again).
+    public var isClosed: Bool { core.router.failure != nil }
+
+    /// Closes the connection; requests in flight fail.
+    public func close() async {
+        try? await core.channel.close()
+    }
+
+    // MARK: Objects
+
+    /// Starts a PUT of exactly `length` bytes.
+    public func beginPut(object name: String, length: UInt64) async throws -> any ObjectUpload {
+        try await startPut(object: name, length: length)
+    }
+
+    /// Starts a PUT of exactly `length` bytes (the concrete type).
+    public func startPut(object name: String, length: UInt64) async throws -> NodeConnectionUpload {
+        let promise = core.channel.eventLoop.makePromise(of: ClientFrame.self)
+        let id: UInt32
+        do {
+            id = try await core.start(.putObject(id: name, length: length)) { _ in .reply(promise) }
+        } catch {
+            promise.fail(error)
+            throw error
+        }
+        return NodeConnectionUpload(objectID: name, length: length, id: id, core: core, reply: promise.futureResult)
+    }
+
+    /// Stores `bytes` as object `name` and waits for the durable acknowledgement.
+    public func putObject(_ name: String, bytes: [UInt8]) async throws {
+        let upload = try await startPut(object: name, length: UInt64(bytes.count))
+        if !bytes.isEmpty { try await upload.write(bytes: bytes) }
+        try await upload.finish()
+    }
+
+    /// Streams `length` bytes (nil: to the end) of object `name` from `offset`.
+    public func get(object name: String, offset: UInt64, length: UInt64?) async throws -> any ObjectDownload {
+        try await startGet(object: name, offset: offset, length: length)
+    }
+
+    /// Streams part of an object (the concrete type).
+    public func startGet(object name: String, offset: UInt64 = 0, length: UInt64? = nil) async throws -> NodeConnectionDownload {
+        let header = core.channel.eventLoop.makePromise(of: DownloadStream.Header.self)
+        let window = max(1, options.getWindow)
+        let stream = DownloadStream(header: header, window: window)
+        let request = WireRequest.getObject(id: name, offset: offset, length: length ?? WireProtocol.toEnd,
+                                            window: UInt32(clamping: window))
+        let id: UInt32
+        do {
+            id = try await core.start(request) { _ in .download(stream) }
+        } catch {
+            stream.fail(error)
+            throw error
+        }
+        let core = self.core
+        let reply = try await withTaskCancellationHandler {
+            try await header.futureResult.get()
+        } onCancel: {
+            if stream.cancel() {
+                core.router.remove(id)
+                core.sendControl(.cancel, id: id, payload: [])
+            }
+        }
+        return NodeConnectionDownload(objectLength: reply.objectLength, length: reply.sendLength, id: id, stream: stream,
+                                      core: core)
+    }
+
+    /// The whole object (for small objects and tests).
+    public func getObject(_ name: String, offset: UInt64 = 0, length: UInt64? = nil) async throws -> [UInt8] {
+        try await startGet(object: name, offset: offset, length: length).collect()
+    }
+
+    /// What a node knows about a stored object.
+    public struct ObjectStat: Equatable, Sendable {
+        public let length: UInt64
+        public let blockSize: Int
+        public let checksumState: WireChecksumState
+    }
+
+    /// Length and checksum state of an object; `verify` makes the node read and check every block.
+    public func stat(object name: String, verify: Bool = false) async throws -> ObjectStat {
+        guard case let .statObject(length, blockSize, state) = try await core.call(.statObject(id: name, verify: verify)) else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad STAT_OBJECT_OK")
+        }
+        return ObjectStat(length: length, blockSize: Int(blockSize), checksumState: state)
+    }
+
+    /// Removes an object; `NodeLinkError.notFound` if there is none.
+    public func delete(object name: String) async throws {
+        _ = try await core.call(.deleteObject(id: name))
+    }
+
+    /// One page of a listing: names after `startAfter` in byte order, at most `limit`.
+    public func list(_ kind: WireListKind, startAfter: String = "", limit: Int = WireProtocol.maxListLimit) async throws
+        -> (entries: [WireListEntry], more: Bool) {
+        let limit = UInt16(clamping: min(max(1, limit), WireProtocol.maxListLimit))
+        guard case let .list(entries, more) = try await core.call(.list(kind: kind, startAfter: startAfter, limit: limit)) else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad LIST_OK")
+        }
+        return (entries, more)
+    }
+
+    /// Every entry of a listing, page by page.
+    public func listAll(_ kind: WireListKind) async throws -> [WireListEntry] {
+        var all: [WireListEntry] = []
+        var after = ""
+        while true {
+            let page = try await list(kind, startAfter: after)
+            all += page.entries
+            guard page.more, let last = page.entries.last else { return all }
+            after = last.name
+        }
+    }
+
+    /// Every object of the user on this node with its length (`UInt64.max` where the stored footer is corrupt).
+    public func listObjects() async throws -> [String: UInt64] {
+        Dictionary(try await listAll(.objects).map { ($0.name, $0.length) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Every manifest id of the user on this node with its byte count.
+    public func listManifests() async throws -> [String: UInt64] {
+        Dictionary(try await listAll(.manifests).map { ($0.name, $0.length) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    // MARK: Manifests and keyslot
+
+    /// The manifest stored under `id`, or nil when there is none.
+    public func getManifest(_ id: String) async throws -> [UInt8]? {
+        do {
+            guard case let .getManifest(bytes) = try await core.call(.getManifest(id: id)) else { return nil }
+            return bytes
+        } catch NodeLinkError.notFound {
+            return nil
+        }
+    }
+
+    /// Stores a manifest; `NodeLinkError.stale` unless its version is newer than the stored one.
+    public func putManifest(_ id: String, bytes: [UInt8]) async throws {
+        _ = try await core.call(.putManifest(id: id, bytes: bytes))
+    }
+
+    /// Removes a manifest if its stored version is at most `maxVersion` (`UInt64.max`: unconditionally).
+    public func deleteManifest(_ id: String, maxVersion: UInt64) async throws {
+        _ = try await core.call(.deleteManifest(id: id, ifVersionAtMost: maxVersion))
+    }
+
+    /// The user's keyslot, or nil when there is none.
+    public func getKeyslot() async throws -> [UInt8]? {
+        do {
+            guard case let .getKeyslot(bytes) = try await core.call(.getKeyslot) else { return nil }
+            return bytes
+        } catch NodeLinkError.notFound {
+            return nil
+        }
+    }
+
+    /// Stores the keyslot; `NodeLinkError.stale` unless (epoch, revision) is newer, or equal with the same bytes.
+    public func putKeyslot(_ bytes: [UInt8]) async throws {
+        _ = try await core.call(.putKeyslot(bytes: bytes))
+    }
+
+    // MARK: Node
+
+    /// Name, free space and the caller's object and manifest counts.
+    public func status() async throws -> WireNodeStatus {
+        guard case let .status(status) = try await core.call(.status) else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad STATUS_OK")
+        }
+        return status
+    }
+}

@@ -1,0 +1,338 @@
+import EDFSFormat
+import NIOCore
+import Synchronization
+
+/// The receiving end of one GET: the reply, then DATA frames within the credit granted, then END.
+/// Fed on the event loop by the router; read by one consumer at a time through `next()`.
+final class DownloadStream: Sendable {
+    enum Delivery {
+        case more
+        case finished
+        case violation(String)
+    }
+
+    struct Header: Sendable {
+        let objectLength: UInt64
+        let sendLength: UInt64
+    }
+
+    private struct State {
+        var header: EventLoopPromise<Header>?
+        var expected: UInt64 = 0
+        var received: UInt64 = 0
+        var chunks: [ByteBuffer] = []
+        var head = 0
+        /// Bytes the node may still send without more WINDOW.
+        var credit: Int
+        var consumedSinceGrant = 0
+        /// Set by END, ERROR, a failed connection or cancel; delivered after the buffered chunks.
+        var end: Result<Void, any Error>?
+        var waiter: CheckedContinuation<(ByteBuffer?, Int), any Error>?
+    }
+
+    private let state: Mutex<State>
+    /// Credit granted up front; more is granted each time a quarter of it has been consumed.
+    let window: Int
+
+    init(header: EventLoopPromise<Header>, window: Int) {
+        self.window = window
+        state = Mutex(State(header: header, credit: window))
+    }
+
+    /// Takes the next buffered chunk, granting credit for what has been consumed.
+    private func take(_ s: inout State) -> (ByteBuffer, Int)? {
+        guard s.head < s.chunks.count else { return nil }
+        let chunk = s.chunks[s.head]
+        s.head += 1
+        if s.head == s.chunks.count {
+            s.chunks.removeAll(keepingCapacity: true)
+            s.head = 0
+        }
+        s.consumedSinceGrant += chunk.readableBytes
+        var grant = 0
+        if s.consumedSinceGrant >= max(1, window / 4) {
+            grant = s.consumedSinceGrant
+            s.credit += grant
+            s.consumedSinceGrant = 0
+        }
+        return (chunk, grant)
+    }
+
+    /// A frame for this GET (event loop).
+    func deliver(_ frame: ClientFrame) -> Delivery {
+        var resume: (CheckedContinuation<(ByteBuffer?, Int), any Error>, Result<(ByteBuffer?, Int), any Error>)?
+        var headerOutcome: (EventLoopPromise<Header>, Result<Header, any Error>)?
+        let delivery = state.withLock { s -> Delivery in
+            if frame.type == .error {
+                guard let wire = try? WireError.decode(payload: frame.payloadBytes, flags: frame.header.flags) else {
+                    return .violation("a malformed ERROR frame")
+                }
+                let error = NodeLinkError(wire)
+                if let header = s.header {
+                    s.header = nil
+                    headerOutcome = (header, .failure(error))
+                } else {
+                    s.end = .failure(error)
+                    if let waiter = s.waiter, s.head == s.chunks.count {
+                        s.waiter = nil
+                        resume = (waiter, .failure(error))
+                    }
+                }
+                return .finished
+            }
+            if let header = s.header {
+                guard frame.type == WireFrameType.getObject.reply,
+                      case let .getObject(objectLength, sendLength)? = try? WireReply.decode(type: frame.type,
+                                                                                              payload: frame.payloadBytes),
+                      sendLength <= objectLength else {
+                    return .violation("expected GET_OBJECT_OK, got \(frame.type)")
+                }
+                s.header = nil
+                s.expected = sendLength
+                headerOutcome = (header, .success(Header(objectLength: objectLength, sendLength: sendLength)))
+                return .more
+            }
+            guard s.end == nil else { return .violation("\(frame.type) after the end of a GET") }
+            switch frame.type {
+            case .data:
+                let count = frame.payload.readableBytes
+                guard count > 0, s.received + UInt64(count) <= s.expected else {
+                    return .violation("GET DATA beyond the announced length")
+                }
+                guard count <= s.credit else { return .violation("GET DATA beyond the granted window") }
+                s.credit -= count
+                s.received += UInt64(count)
+                s.chunks.append(frame.payload)
+                if let waiter = s.waiter, let taken = take(&s) {
+                    s.waiter = nil
+                    resume = (waiter, .success((taken.0, taken.1)))
+                }
+                return .more
+            case .end:
+                guard frame.payload.readableBytes == 0, s.received == s.expected else {
+                    return .violation("GET END after \(s.received) of \(s.expected) bytes")
+                }
+                s.end = .success(())
+                if let waiter = s.waiter, s.head == s.chunks.count {
+                    s.waiter = nil
+                    resume = (waiter, .success((nil, 0)))
+                }
+                return .finished
+            default:
+                return .violation("a \(frame.type) frame inside a GET")
+            }
+        }
+        if let (promise, outcome) = headerOutcome { promise.completeWith(outcome) }
+        if let (waiter, outcome) = resume { waiter.resume(with: outcome) }
+        return delivery  // on a violation the router fails this stream and the connection
+    }
+
+    /// Ends the stream with `error` unless it already ended.
+    func fail(_ error: any Error) {
+        let (header, waiter) = state.withLock { s -> (EventLoopPromise<Header>?, CheckedContinuation<(ByteBuffer?, Int), any Error>?) in
+            let header = s.header
+            s.header = nil
+            if s.end == nil { s.end = .failure(error) }
+            let waiter = s.head == s.chunks.count ? s.waiter : nil
+            if waiter != nil { s.waiter = nil }
+            return (header, waiter)
+        }
+        header?.fail(error)
+        waiter?.resume(throwing: error)
+    }
+
+    /// Bytes received and not yet taken by the consumer.
+    var bufferedBytes: Int {
+        state.withLock { s in s.chunks[s.head...].reduce(0) { $0 + $1.readableBytes } }
+    }
+
+    /// Abandons the stream: drops buffered chunks; true if it had not ended yet (the caller sends CANCEL).
+    func cancel() -> Bool {
+        let (wasOpen, waiter, header) = state.withLock { s -> (Bool, CheckedContinuation<(ByteBuffer?, Int), any Error>?, EventLoopPromise<Header>?) in
+            let open = s.end == nil
+            if open { s.end = .failure(CancellationError()) }
+            s.chunks.removeAll()
+            s.head = 0
+            let waiter = s.waiter
+            s.waiter = nil
+            let header = s.header
+            s.header = nil
+            return (open, waiter, header)
+        }
+        header?.fail(CancellationError())
+        waiter?.resume(throwing: CancellationError())
+        return wasOpen
+    }
+
+    /// The next chunk (nil after the last) and the credit to grant the node for what was consumed.
+    func next() async throws -> (ByteBuffer?, Int) {
+        enum Immediate {
+            case value(ByteBuffer?, Int)
+            case failure(any Error)
+        }
+        func immediate(_ s: inout State) -> Immediate? {
+            if let (chunk, grant) = take(&s) { return .value(chunk, grant) }
+            switch s.end {
+            case .success?: return .value(nil, 0)
+            case let .failure(error)?: return .failure(error)
+            case nil: return nil
+            }
+        }
+        if let now = state.withLock({ immediate(&$0) }) {
+            switch now {
+            case let .value(chunk, grant): return (chunk, grant)
+            case let .failure(error): throw error
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(ByteBuffer?, Int), any Error>) in
+                let now = state.withLock { s -> Immediate? in
+                    if let now = immediate(&s) { return now }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    s.waiter = continuation
+                    return nil
+                }
+                switch now {
+                case let .value(chunk, grant)?: continuation.resume(returning: (chunk, grant))
+                case let .failure(error)?: continuation.resume(throwing: error)
+                case nil: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<(ByteBuffer?, Int), any Error>? in
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}
+
+/// A GET in progress on a `NodeConnection`: chunks in order, with bounded buffering (the window).
+public final class NodeConnectionDownload: ObjectDownload {
+    public let objectLength: UInt64
+    public let length: UInt64
+    let id: UInt32
+    let stream: DownloadStream
+    let core: NodeConnectionCore
+
+    init(objectLength: UInt64, length: UInt64, id: UInt32, stream: DownloadStream, core: NodeConnectionCore) {
+        self.objectLength = objectLength
+        self.length = length
+        self.id = id
+        self.stream = stream
+        self.core = core
+    }
+
+    /// The next bytes, or nil after the last. A node's refusal mid-stream (checksum mismatch) throws `NodeLinkError`.
+    public func next() async throws -> ByteBuffer? {
+        let (chunk, grant) = try await stream.next()
+        if grant > 0 { core.sendControl(.window, id: id, payload: WireWindow.encode(increment: UInt32(clamping: grant))) }
+        return chunk
+    }
+
+    /// Bytes received and not yet consumed (never more than the window).
+    package var bufferedBytes: Int { stream.bufferedBytes }
+
+    /// Every remaining byte (for small objects and tests).
+    public func collect() async throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(min(length, 64 << 20)))
+        while let chunk = try await next() { out.append(contentsOf: chunk.readableBytesView) }
+        return out
+    }
+
+    /// Abandons the download: the node stops sending, buffered bytes are dropped.
+    public func cancel() async {
+        if stream.cancel() {
+            core.router.remove(id)
+            core.sendControl(.cancel, id: id, payload: [])
+        }
+    }
+}
+
+/// A PUT in progress on a `NodeConnection`: write exactly the announced bytes, then `finish()`.
+public final class NodeConnectionUpload: ObjectUpload {
+    public let objectID: String
+    public let length: UInt64
+    let id: UInt32
+    let core: NodeConnectionCore
+    let reply: EventLoopFuture<ClientFrame>
+    private let state = Mutex<(sent: UInt64, ended: Bool, failure: (any Error)?)>((0, false, nil))
+
+    init(objectID: String, length: UInt64, id: UInt32, core: NodeConnectionCore, reply: EventLoopFuture<ClientFrame>) {
+        self.objectID = objectID
+        self.length = length
+        self.id = id
+        self.core = core
+        self.reply = reply
+        reply.whenFailure { [self] error in state.withLock { $0.failure = error } }
+    }
+
+    /// Bytes written so far.
+    public var bytesSent: UInt64 { state.withLock { $0.sent } }
+
+    /// Sends the next bytes as DATA frames of at most the node's data payload; suspends while too much is queued.
+    /// Throws the node's early refusal (`NodeLinkError`), or `invalidRequest` past the announced length.
+    public func write(_ chunk: ByteBuffer) async throws {
+        var chunk = chunk
+        let count = UInt64(chunk.readableBytes)
+        try state.withLock { (s: inout (sent: UInt64, ended: Bool, failure: (any Error)?)) throws in
+            if let failure = s.failure { throw failure }
+            guard !s.ended else { throw NodeConnectionError.invalidRequest("PUT of \(objectID) already ended") }
+            guard s.sent + count <= length else {
+                throw NodeConnectionError.invalidRequest("PUT of \(objectID): more than the announced \(length) bytes")
+            }
+            s.sent += count
+        }
+        let maxPayload = core.maxDataPayload
+        while chunk.readableBytes > 0 {
+            guard let piece = chunk.readSlice(length: min(maxPayload, chunk.readableBytes)) else { break }
+            try await core.send(ClientFrame(type: .data, requestID: id, payload: piece))
+        }
+    }
+
+    /// Copies `bytes` into buffers and sends them.
+    public func write(bytes: some Collection<UInt8>) async throws {
+        var remaining = bytes[...]
+        let maxPayload = core.maxDataPayload
+        repeat {
+            let piece = remaining.prefix(maxPayload)
+            try await write(ByteBuffer(bytes: piece))
+            remaining = remaining.dropFirst(piece.count)
+        } while !remaining.isEmpty
+    }
+
+    /// Sends END and waits for the node's durable acknowledgement (or its refusal, as `NodeLinkError`).
+    public func finish() async throws {
+        let sent = try state.withLock { (s: inout (sent: UInt64, ended: Bool, failure: (any Error)?)) throws -> UInt64 in
+            if let failure = s.failure { throw failure }
+            guard !s.ended else { throw NodeConnectionError.invalidRequest("PUT of \(objectID) already ended") }
+            s.ended = true
+            return s.sent
+        }
+        guard sent == length else {
+            await cancel()
+            throw NodeConnectionError.invalidRequest("PUT of \(objectID): \(sent) of the announced \(length) bytes written")
+        }
+        try await core.send(ClientFrame(type: .end, requestID: id, payload: ByteBuffer()))
+        let frame = try await reply.get()
+        guard case .putObject(let stored)? = try? WireReply.decode(type: frame.type, payload: frame.payloadBytes),
+              stored == length else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad PUT_OBJECT_OK")
+        }
+    }
+
+    /// Abandons the upload; the node discards what it received.
+    public func cancel() async {
+        let wasOpen = state.withLock { s -> Bool in
+            defer { s.ended = true }
+            return s.failure == nil
+        }
+        guard wasOpen else { return }
+        if case let .reply(promise)? = core.router.remove(id) {
+            promise.fail(CancellationError())
+            core.sendControl(.cancel, id: id, payload: [])
+        }
+    }
+}

@@ -1,0 +1,205 @@
+/// The limits a node announces in its HELLO reply; a client must stay within them.
+public struct WireNodeLimits: Equatable, Sendable {
+    /// Largest frame length field the node accepts.
+    public var maxFrameLength: UInt32
+    /// Largest DATA payload the node accepts and sends.
+    public var maxDataPayload: UInt32
+    /// Requests in flight per connection.
+    public var maxStreams: UInt16
+    /// Largest object the node stores.
+    public var maxObjectLength: UInt64
+
+    public init(maxFrameLength: UInt32, maxDataPayload: UInt32, maxStreams: UInt16, maxObjectLength: UInt64) {
+        self.maxFrameLength = maxFrameLength
+        self.maxDataPayload = maxDataPayload
+        self.maxStreams = maxStreams
+        self.maxObjectLength = maxObjectLength
+    }
+}
+
+/// What STATUS reports.
+public struct WireNodeStatus: Equatable, Sendable {
+    public var nodeName: String
+    public var freeBytes: UInt64
+    public var totalBytes: UInt64
+    /// The caller's objects and manifests on this node.
+    public var objectCount: UInt64
+    public var manifestCount: UInt64
+    public var uptimeSeconds: UInt64
+
+    public init(nodeName: String, freeBytes: UInt64, totalBytes: UInt64, objectCount: UInt64, manifestCount: UInt64,
+                uptimeSeconds: UInt64) {
+        self.nodeName = nodeName
+        self.freeBytes = freeBytes
+        self.totalBytes = totalBytes
+        self.objectCount = objectCount
+        self.manifestCount = manifestCount
+        self.uptimeSeconds = uptimeSeconds
+    }
+}
+
+/// How far a node checked a stored object's block checksums.
+public enum WireChecksumState: UInt8, Sendable {
+    /// The footer is intact; the blocks were not read.
+    case footerIntact = 0
+    /// Every block was read and matched.
+    case verified = 1
+    /// The footer is unreadable or a block did not match.
+    case corrupt = 2
+}
+
+/// One entry of a LIST page.
+public struct WireListEntry: Equatable, Sendable {
+    public var name: String
+    /// Data length of an object, byte count of a manifest; `UInt64.max` when the stored footer is corrupt.
+    public var length: UInt64
+
+    public init(name: String, length: UInt64) {
+        self.name = name
+        self.length = length
+    }
+}
+
+/// A node's success reply to a request (frame type = request type | 0x80).
+public enum WireReply: Equatable, Sendable {
+    case hello(version: UInt16, nodeName: String, limits: WireNodeLimits)
+    case login
+    case status(WireNodeStatus)
+    case putObject(length: UInt64)
+    /// Followed by `sendLength` bytes in DATA frames, then END.
+    case getObject(objectLength: UInt64, sendLength: UInt64)
+    case statObject(length: UInt64, blockSize: UInt32, state: WireChecksumState)
+    case deleteObject
+    case list(entries: [WireListEntry], more: Bool)
+    case putManifest
+    case getManifest(bytes: [UInt8])
+    case deleteManifest
+    case putKeyslot
+    case getKeyslot(bytes: [UInt8])
+
+    /// The frame type that carries this reply.
+    public var frameType: WireFrameType {
+        switch self {
+        case .hello: return WireFrameType.hello.reply
+        case .login: return WireFrameType.login.reply
+        case .status: return WireFrameType.status.reply
+        case .putObject: return WireFrameType.putObject.reply
+        case .getObject: return WireFrameType.getObject.reply
+        case .statObject: return WireFrameType.statObject.reply
+        case .deleteObject: return WireFrameType.deleteObject.reply
+        case .list: return WireFrameType.list.reply
+        case .putManifest: return WireFrameType.putManifest.reply
+        case .getManifest: return WireFrameType.getManifest.reply
+        case .deleteManifest: return WireFrameType.deleteManifest.reply
+        case .putKeyslot: return WireFrameType.putKeyslot.reply
+        case .getKeyslot: return WireFrameType.getKeyslot.reply
+        }
+    }
+
+    /// Bytes one LIST entry takes in a reply.
+    public static func encodedLength(of entry: WireListEntry) -> Int { 2 + entry.name.utf8.count + 8 }
+
+    public func encodePayload() throws(WireError) -> [UInt8] {
+        var w = WireWriter()
+        switch self {
+        case let .hello(version, nodeName, limits):
+            w.u16(version)
+            try w.str16(nodeName, field: "node name")
+            w.u32(limits.maxFrameLength)
+            w.u32(limits.maxDataPayload)
+            w.u16(limits.maxStreams)
+            w.u64(limits.maxObjectLength)
+        case .login, .deleteObject, .putManifest, .deleteManifest, .putKeyslot:
+            break
+        case let .status(status):
+            try w.str16(status.nodeName, field: "node name")
+            w.u64(status.freeBytes)
+            w.u64(status.totalBytes)
+            w.u64(status.objectCount)
+            w.u64(status.manifestCount)
+            w.u64(status.uptimeSeconds)
+        case let .putObject(length):
+            w.u64(length)
+        case let .getObject(objectLength, sendLength):
+            w.u64(objectLength)
+            w.u64(sendLength)
+        case let .statObject(length, blockSize, state):
+            w.u64(length)
+            w.u32(blockSize)
+            w.u8(state.rawValue)
+        case let .list(entries, more):
+            guard entries.count <= Int(UInt16.max) else { throw WireError(.tooLarge, "LIST page is too long") }
+            w.u8(more ? 1 : 0)
+            w.u16(UInt16(entries.count))
+            for entry in entries {
+                try w.str16(entry.name, field: "list entry")
+                w.u64(entry.length)
+            }
+        case let .getManifest(bytes), let .getKeyslot(bytes):
+            w.raw(bytes)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a reply frame's payload; nil when `type` is not a reply type this version knows.
+    public static func decode(type: WireFrameType, payload: [UInt8]) throws(WireError) -> WireReply? {
+        var r = WireReader(payload, what: type.description)
+        let reply: WireReply
+        switch type {
+        case WireFrameType.hello.reply:
+            let version = try r.u16()
+            let name = try r.str16()
+            let limits = WireNodeLimits(maxFrameLength: try r.u32(), maxDataPayload: try r.u32(),
+                                        maxStreams: try r.u16(), maxObjectLength: try r.u64())
+            reply = .hello(version: version, nodeName: name, limits: limits)
+        case WireFrameType.login.reply: reply = .login
+        case WireFrameType.status.reply:
+            reply = .status(WireNodeStatus(nodeName: try r.str16(), freeBytes: try r.u64(), totalBytes: try r.u64(),
+                                           objectCount: try r.u64(), manifestCount: try r.u64(),
+                                           uptimeSeconds: try r.u64()))
+        case WireFrameType.putObject.reply: reply = .putObject(length: try r.u64())
+        case WireFrameType.getObject.reply: reply = .getObject(objectLength: try r.u64(), sendLength: try r.u64())
+        case WireFrameType.statObject.reply:
+            let length = try r.u64()
+            let blockSize = try r.u32()
+            guard let state = WireChecksumState(rawValue: try r.u8()) else {
+                throw WireError(.malformed, "STAT_OBJECT_OK has an unknown checksum state", fatal: true)
+            }
+            reply = .statObject(length: length, blockSize: blockSize, state: state)
+        case WireFrameType.deleteObject.reply: reply = .deleteObject
+        case WireFrameType.list.reply:
+            let more = try r.u8()
+            guard more <= 1 else { throw WireError(.malformed, "LIST_OK more must be 0 or 1", fatal: true) }
+            let count = Int(try r.u16())
+            var entries: [WireListEntry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count { entries.append(WireListEntry(name: try r.str16(), length: try r.u64())) }
+            reply = .list(entries: entries, more: more == 1)
+        case WireFrameType.putManifest.reply: reply = .putManifest
+        case WireFrameType.getManifest.reply: reply = .getManifest(bytes: r.rest())
+        case WireFrameType.deleteManifest.reply: reply = .deleteManifest
+        case WireFrameType.putKeyslot.reply: reply = .putKeyslot
+        case WireFrameType.getKeyslot.reply: reply = .getKeyslot(bytes: r.rest())
+        default: return nil
+        }
+        try r.finish()
+        return reply
+    }
+}
+
+/// The payload of a WINDOW frame: a GET's credit increment.
+public enum WireWindow {
+    public static func encode(increment: UInt32) -> [UInt8] {
+        var w = WireWriter(capacity: 4)
+        w.u32(increment)
+        return w.bytes
+    }
+
+    public static func decode(payload: [UInt8]) throws(WireError) -> UInt32 {
+        var r = WireReader(payload, what: "WINDOW")
+        let increment = try r.u32()
+        try r.finish()
+        guard increment > 0 else { throw WireError(.malformed, "WINDOW increment must be at least 1", fatal: true) }
+        return increment
+    }
+}

@@ -1,0 +1,143 @@
+import EDFSFormat
+
+/// The limits a node enforces (docs/PROTOCOL.md, "Limits"). Defaults suit a node with a few clients.
+public struct NodeLimits: Sendable, Equatable {
+    /// Largest frame length field accepted.
+    public var maxFrameLength: Int = WireProtocol.defaultMaxFrameLength
+    /// Largest object accepted.
+    public var maxObjectLength: UInt64 = 64 << 30
+    /// Requests in flight per connection.
+    public var maxStreams: Int = 32
+    /// Connections served at once; more are refused with `limit exceeded`.
+    public var maxConnections: Int = 64
+    /// Time from accepting a connection to a successful LOGIN.
+    public var loginTimeout: Duration = .seconds(10)
+    /// Time without any byte read or written after which a connection is closed.
+    public var idleTimeout: Duration = .seconds(300)
+    /// Failed-login throttling.
+    public var loginThrottle = LoginThrottle()
+    /// Bytes of read buffers all GETs of the node may hold at once.
+    public var readBufferBudget: Int = 32 << 20
+    /// Frames buffered per connection before the node stops reading its socket (while disk writes catch up).
+    public var inboundFrameBuffer: Int = 4
+
+    public init() {}
+
+    /// Largest DATA payload: 1 MiB, or what the frame limit leaves.
+    public var maxDataPayload: Int {
+        min(WireProtocol.maxDataPayload, maxFrameLength - WireProtocol.lengthCountedHeaderBytes)
+    }
+}
+
+/// Everything a storage node needs to run.
+public struct NodeConfiguration: Sendable {
+    /// The node's name (its `Server` line; the name in HELLO and logs).
+    public var name: String
+    /// Address to listen on; port 0 picks a free port.
+    public var host: String
+    public var port: Int
+    /// The data directory (`users/…` lives under it).
+    public var dataDirectory: String
+    /// PEM files: the node's certificate (chain) and private key, and the cluster CA.
+    public var certificateFile: String
+    public var privateKeyFile: String
+    public var caFile: String
+    /// User name → MD5 digest of the password (16 bytes), from the config's `Username:`/`Password:` lines.
+    public var users: [String: [UInt8]]
+    public var limits: NodeLimits
+    /// Data bytes per checksummed block on disk.
+    public var blockSize: Int = 1 << 20
+
+    public init(name: String, host: String, port: Int, dataDirectory: String, certificateFile: String,
+                privateKeyFile: String, caFile: String, users: [String: [UInt8]], limits: NodeLimits = NodeLimits()) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+        self.caFile = caFile
+        self.users = users
+        self.limits = limits
+    }
+
+    /// Why a node configuration could not be built.
+    public enum LoadError: Error, CustomStringConvertible, Sendable {
+        case config(ConfigError)
+        case unknownNode(name: String, file: String)
+        case badListen(String)
+        case badName(String)
+
+        public var description: String {
+            switch self {
+            case let .config(error): return error.description
+            case let .unknownNode(name, file):
+                return "\(file): no \"Server \(name) HOST:PORT\" line (give --listen HOST:PORT, or add the line)"
+            case let .badListen(text): return "bad --listen \"\(text)\": expected HOST:PORT"
+            case let .badName(name): return "bad node name \"\(name)\" (1–64 of A–Z a–z 0–9 . _ -)"
+            }
+        }
+    }
+
+    /// Builds a node's configuration from a cluster config file (the seed's `dfs.conf` format):
+    /// the listen address from `Server NAME HOST:PORT` unless `listen` is given, certificate files from the
+    /// `Keys:` folder unless given, users from `Username:`/`Password:`, limits from `MaxFrameSize:`,
+    /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:`.
+    public static func load(configFile: String, name: String, dataDirectory: String, listen: String? = nil,
+                            certificateFile: String? = nil, privateKeyFile: String? = nil,
+                            caFile: String? = nil) throws(LoadError) -> NodeConfiguration {
+        guard NameRules.isValidServerName(name) else { throw .badName(name) }
+        let config: ClusterConfig
+        do {
+            config = try ClusterConfig.load(path: configFile)
+        } catch {
+            throw .config(error)
+        }
+        let host: String
+        let port: Int
+        if let listen {
+            // HostPort refuses port 0, which a listener may use (the OS picks a free port).
+            guard let colon = listen.lastIndex(of: ":") else { throw .badListen(listen) }
+            let portText = listen[listen.index(after: colon)...]
+            guard (1...5).contains(portText.count), portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let number = Int(portText), number <= 65535,
+                  let parsed = try? HostPort(parsing: listen[..<colon] + ":1") else { throw .badListen(listen) }
+            host = parsed.host
+            port = number
+        } else {
+            guard let match = config.server(named: name) else { throw .unknownNode(name: name, file: configFile) }
+            host = match.server.host
+            port = match.server.port
+        }
+        return try finish(config: config, name: name, host: host, port: port, dataDirectory: dataDirectory,
+                          certificateFile: certificateFile, privateKeyFile: privateKeyFile, caFile: caFile)
+    }
+
+    private static func finish(config: ClusterConfig, name: String, host: String, port: Int, dataDirectory: String,
+                               certificateFile: String?, privateKeyFile: String?,
+                               caFile: String?) throws(LoadError) -> NodeConfiguration {
+        var users: [String: [UInt8]] = [:]
+        for (user, hex) in config.passwordDigests {
+            if let digest = Hex.decode(hex), digest.count == 16 { users[user] = digest }
+        }
+        var limits = NodeLimits()
+        do {
+            if let value = try config.byteSize("MaxFrameSize") { limits.maxFrameLength = value }
+            if let value = try config.byteSize("MaxObjectSize") { limits.maxObjectLength = UInt64(value) }
+            if let value = try config.integer("MaxStreams") { limits.maxStreams = value }
+            if let value = try config.integer("MaxConnections") { limits.maxConnections = value }
+            if let value = try config.seconds("LoginTimeout") { limits.loginTimeout = value }
+            if let value = try config.seconds("IdleTimeout") { limits.idleTimeout = value }
+        } catch {
+            throw .config(error)
+        }
+        let keys = config.keysDirectory
+        func inKeys(_ file: String) -> String { keys.isEmpty ? file : (keys.hasSuffix("/") ? keys + file : keys + "/" + file) }
+        return NodeConfiguration(
+            name: name, host: host, port: port, dataDirectory: dataDirectory,
+            certificateFile: certificateFile ?? inKeys(name + ".crt"),
+            privateKeyFile: privateKeyFile ?? inKeys(name + ".key"),
+            caFile: caFile ?? inKeys("ca.crt"),
+            users: users, limits: limits)
+    }
+}

@@ -1,0 +1,39 @@
+import EDFSFormat
+import Logging
+import NIOCore
+import NIOPosix
+
+/// What every connection of one node shares: configuration, store, login guard, blocking-I/O pool, read budget.
+struct NodeServices: Sendable {
+    let configuration: NodeConfiguration
+    let store: ObjectStore
+    let loginGuard: LoginGuard
+    let pool: NIOThreadPool
+    /// Bytes of block buffers all GETs may hold at once.
+    let readBudget: AsyncAllowance
+    let logger: Logger
+    let started: ContinuousClock.Instant
+    let allocator = ByteBufferAllocator()
+
+    var limits: NodeLimits { configuration.limits }
+
+    /// Runs blocking store work on the pool. Failures other than `StoreError` (the pool stopped, the task was
+    /// cancelled) become an I/O error.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.runIfActive { () throws -> T in try body() }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .io("node", "the node is shutting down")
+        }
+    }
+
+    /// The HELLO reply's limits.
+    var wireLimits: WireNodeLimits {
+        WireNodeLimits(maxFrameLength: UInt32(clamping: limits.maxFrameLength),
+                       maxDataPayload: UInt32(clamping: limits.maxDataPayload),
+                       maxStreams: UInt16(clamping: limits.maxStreams),
+                       maxObjectLength: limits.maxObjectLength)
+    }
+}

@@ -1,0 +1,199 @@
+import EDFSClient
+import EDFSFormat
+import EDFSNode
+import Foundation
+import NIOCore
+import Testing
+
+/// Put, get, stat, delete and list over real TLS on loopback.
+@Suite struct NodeRoundTripTests {
+    @Test func putGetStatDeleteListOfSeveralSizes() async throws {
+        try await withNode { node in
+            let connection = try await node.connect()
+            let sizes = [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 5 * (1 << 20) + 3]
+            var stored: [String: [UInt8]] = [:]
+            for size in sizes {
+                let name = "object-\(size)"
+                let bytes = randomBytes(size)
+                try await connection.putObject(name, bytes: bytes)
+                stored[name] = bytes
+            }
+            for (name, bytes) in stored {
+                #expect(try await connection.getObject(name) == bytes, "\(name)")
+                let stat = try await connection.stat(object: name, verify: true)
+                #expect(stat.length == UInt64(bytes.count))
+                #expect(stat.checksumState == .verified)
+            }
+            let listed = try await connection.listObjects()
+            #expect(listed == stored.mapValues { UInt64($0.count) })
+
+            let status = try await connection.status()
+            #expect(status.nodeName == "N1")
+            #expect(status.objectCount == UInt64(sizes.count))
+            #expect(status.freeBytes > 0 && status.totalBytes >= status.freeBytes)
+
+            for name in stored.keys { try await connection.delete(object: name) }
+            #expect(try await connection.listObjects().isEmpty)
+            await expectRefusal(.notFound) { _ = try await connection.getObject("object-1") }
+            await expectRefusal(.notFound) { try await connection.delete(object: "object-1") }
+            await expectRefusal(.notFound) { _ = try await connection.stat(object: "object-1") }
+            #expect(node.temporaryFiles().isEmpty)
+            await connection.close()
+        }
+    }
+
+    @Test func getWithOffsetAndLength() async throws {
+        try await withNode { node in
+            let connection = try await node.connect()
+            let bytes = randomBytes(3 * (1 << 20) + 12345)
+            try await connection.putObject("ranged", bytes: bytes)
+            let mib = 1 << 20
+            let ranges: [(Int, Int?)] = [(0, 0), (0, 1), (5, 100), (mib - 10, 20), (mib, mib), (mib - 1, 2 * mib + 2),
+                                         (bytes.count - 1, nil), (bytes.count, nil), (100, nil), (7, 10 * mib)]
+            for (offset, length) in ranges {
+                let got = try await connection.getObject("ranged", offset: UInt64(offset), length: length.map(UInt64.init))
+                let end = min(bytes.count, length.map { offset + $0 } ?? bytes.count)
+                #expect(got == Array(bytes[offset..<end]), "offset \(offset) length \(String(describing: length))")
+            }
+            let download = try await connection.startGet(object: "ranged", offset: 10, length: 5)
+            #expect(download.objectLength == UInt64(bytes.count))
+            #expect(download.length == 5)
+            #expect(try await download.collect() == Array(bytes[10..<15]))
+            await expectRefusal(.malformed) {
+                _ = try await connection.getObject("ranged", offset: UInt64(bytes.count + 1))
+            }
+            await connection.close()
+            try await node.assertServesGoodClient()
+        }
+    }
+
+    @Test func manyRequestsInFlightOnOneConnection() async throws {
+        try await withNode { node in
+            let connection = try await node.connect()
+            let objects = (0..<12).map { ("parallel-\($0)", randomBytes(300_000 + $0 * 77_777)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (name, bytes) in objects {
+                    group.addTask { try await connection.putObject(name, bytes: bytes) }
+                }
+                try await group.waitForAll()
+            }
+            try await withThrowingTaskGroup(of: (String, [UInt8]).self) { group in
+                for (name, _) in objects {
+                    group.addTask { (name, try await connection.getObject(name)) }
+                    group.addTask { (name + "/stat", try await connection.stat(object: name).length.bigEndianBytes) }
+                }
+                var results: [String: [UInt8]] = [:]
+                for try await (key, value) in group { results[key] = value }
+                for (name, bytes) in objects {
+                    #expect(results[name] == bytes)
+                    #expect(results[name + "/stat"] == UInt64(bytes.count).bigEndianBytes)
+                }
+            }
+            await connection.close()
+        }
+    }
+
+    @Test func streamingPutFromChunksAndOverwrite() async throws {
+        try await withNode { node in
+            let connection = try await node.connect()
+            let bytes = randomBytes(4 * (1 << 20) + 5)
+            let upload = try await connection.startPut(object: "streamed", length: UInt64(bytes.count))
+            var offset = 0
+            for size in [1, 1000, 3 << 20, 65536] where offset < bytes.count {
+                let end = min(bytes.count, offset + size)
+                try await upload.write(ByteBuffer(bytes: bytes[offset..<end]))
+                offset = end
+            }
+            try await upload.write(ByteBuffer(bytes: bytes[offset...]))
+            try await upload.finish()
+            #expect(try await connection.getObject("streamed") == bytes)
+
+            // Replacing an object is atomic and leaves the new bytes.
+            let replacement = randomBytes(1234)
+            try await connection.putObject("streamed", bytes: replacement)
+            #expect(try await connection.getObject("streamed") == replacement)
+
+            // The client refuses to send more than it announced, before anything reaches the node.
+            let short = try await connection.startPut(object: "too-long", length: 3)
+            await #expect(throws: NodeConnectionError.self) { try await short.write(bytes: [1, 2, 3, 4]) }
+            await short.cancel()
+            await connection.close()
+        }
+    }
+
+    @Test func listingIsPaged() async throws {
+        try await withNode { node in
+            let connection = try await node.connect()
+            let names = (0..<25).map { String(format: "page-%03d", $0) }
+            for name in names { try await connection.putObject(name, bytes: [1, 2, 3]) }
+            var seen: [String] = []
+            var after = ""
+            var pages = 0
+            while true {
+                let page = try await connection.list(.objects, startAfter: after, limit: 7)
+                pages += 1
+                #expect(page.entries.count <= 7)
+                seen += page.entries.map(\.name)
+                #expect(page.entries.allSatisfy { $0.length == 3 })
+                guard page.more, let last = page.entries.last else { break }
+                after = last.name
+            }
+            #expect(seen == names)
+            #expect(pages == 4)
+            #expect(try await connection.list(.manifests).entries.isEmpty)
+            await connection.close()
+        }
+    }
+
+    @Test func slowReaderIsBoundedByItsWindow() async throws {
+        try await withNode { node in
+            var options = NodeConnection.Options()
+            options.getWindow = 2 << 20
+            let connection = try await node.connect(options: options)
+            let bytes = randomBytes(24 << 20)
+            try await connection.putObject("big", bytes: bytes)
+            let slow = try await connection.startGet(object: "big")
+            // While the slow GET's consumer does nothing, other requests on the same connection still complete.
+            try await Task.sleep(for: .milliseconds(200))
+            for index in 0..<3 { try await connection.putObject("other-\(index)", bytes: randomBytes(100_000)) }
+            #expect(try await connection.stat(object: "other-2").length == 100_000)
+            // The node sent up to the window and then stopped: what is buffered never exceeds it.
+            #expect(slow.bufferedBytes > 0)
+            #expect(slow.bufferedBytes <= options.getWindow)
+            // Then the whole object arrives, in order.
+            #expect(try await slow.collect() == bytes)
+            await connection.close()
+        }
+    }
+}
+
+extension NodeRoundTripTests {
+    @Test func stalledReadersHoldNoNodeMemory() async throws {
+        var limits = NodeLimits()
+        limits.readBufferBudget = 1 << 20  // room for one block in flight on the whole node
+        try await withNode(limits: limits) { node in
+            var options = NodeConnection.Options()
+            options.getWindow = 1 << 20
+            let stalled = try await node.connect("alice", options: options)
+            let bytes = randomBytes(6 << 20)
+            try await stalled.putObject("big", bytes: bytes)
+            // Four GETs whose reader never reads past the first window.
+            var downloads: [NodeConnectionDownload] = []
+            for _ in 0..<4 { downloads.append(try await stalled.startGet(object: "big")) }
+            #expect(await node.eventually { downloads.allSatisfy { $0.bufferedBytes == 1 << 20 } })
+            // Another user's GETs still get the node's buffers.
+            let other = try await node.connect("bob")
+            let mine = randomBytes(3 << 20)
+            try await other.putObject("mine", bytes: mine)
+            #expect(try await other.getObject("mine") == mine)
+            await other.close()
+            // And the stalled readers finish once they read.
+            for download in downloads { #expect(try await download.collect() == bytes) }
+            await stalled.close()
+        }
+    }
+}
+
+extension UInt64 {
+    var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
+}

@@ -1,0 +1,123 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSNode
+import Foundation
+import Testing
+
+/// Only TLS 1.3 peers that trust the cluster CA and find the right host name get anywhere; connection-level limits.
+@Suite struct TLSAndLimitTests {
+    @Test func aClientThatDoesNotTrustTheCACannotConnect() async throws {
+        try await withNode { node in
+            let other = try TemporaryDirectory()
+            defer { other.remove() }
+            try DevelopmentPKI.initialize(directory: other.path, nodeNames: ["N1"], hosts: ["127.0.0.1"], force: false)
+            let stranger = try NodeTLSTrust(caFile: other.path + "/ca.crt")
+            do {
+                _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: stranger)
+                Issue.record("connected without trusting the CA")
+            } catch let error as NodeConnectionError {
+                guard case .tlsFailed = error else {
+                    Issue.record("expected a TLS failure, got \(error)")
+                    return
+                }
+            }
+            // The host name is checked too: "localhost" is in the certificate, so it works.
+            let byName = try await NodeConnection.connect(host: "localhost", port: node.port, trust: node.trust)
+            #expect(byName.nodeName == "N1")
+            await byName.close()
+            try await node.assertServesGoodClient()
+        }
+    }
+
+    @Test func aCertificateForAnotherHostIsRefused() async throws {
+        let node = try await TestNode(hosts: ["10.11.12.13"])
+        do {
+            _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
+            Issue.record("connected to a node whose certificate names another host")
+        } catch let error as NodeConnectionError {
+            if case .tlsFailed = error {} else { Issue.record("expected a TLS failure, got \(error)") }
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        await node.stop()
+    }
+
+    @Test func plainTCPGetsNothingButAFailedHandshake() async throws {
+        try await withNode { node in
+            let plain = try await RawClient.connect(port: node.port, caFile: nil)
+            let payload = try WireRequest.hello(versions: [1], client: "plain").encodePayload()
+            let hello = WireFrameHeader(type: .hello, requestID: 1, payloadLength: payload.count).encoded + payload
+            try await plain.send(hello)
+            let answer = try await plain.receiveAll()
+            // At most a TLS alert record (content type 21); never a frame of the protocol.
+            #expect(answer.isEmpty || answer[0] == 21, "got \(answer.prefix(16))")
+            #expect(!answer.starts(with: [0, 0, 0]))
+            await plain.close()
+            try await node.assertServesGoodClient()
+        }
+    }
+
+    @Test func connectionsPerNodeAreLimited() async throws {
+        var limits = NodeLimits()
+        limits.maxConnections = 2
+        try await withNode(limits: limits) { node in
+            let first = try await node.connect()
+            let second = try await node.connect()
+            do {
+                _ = try await node.connect()
+                Issue.record("a third connection was served")
+            } catch {
+                #expect("\(error)".contains("limit exceeded"), "got \(error)")
+            }
+            await first.close()
+            // The slot frees once the node has seen the close.
+            var third: NodeConnection?
+            for _ in 0..<50 where third == nil {
+                third = try? await node.connect()
+                if third == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            let connection = try #require(third)
+            #expect(try await connection.status().nodeName == "N1")
+            await connection.close()
+            await second.close()
+        }
+    }
+
+    @Test func loginTimeoutClosesTheConnection() async throws {
+        var limits = NodeLimits()
+        limits.loginTimeout = .milliseconds(300)
+        try await withNode(limits: limits) { node in
+            let lazy = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
+            try await lazy.sendRequest(.hello(versions: [1], client: "raw"), id: 1)
+            let frames = try await lazy.receiveUntilClosed(timeout: .seconds(10))
+            let error = try #require(wireError(frames.last))
+            #expect(error.code == .timeout && error.fatal)
+            await lazy.close()
+            try await node.assertServesGoodClient()
+        }
+    }
+
+    @Test func idleTimeoutClosesTheConnection() async throws {
+        var limits = NodeLimits()
+        limits.idleTimeout = .seconds(2)
+        try await withNode(limits: limits) { node in
+            let start = ContinuousClock.now
+            let idle = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
+            try await idle.helloAndLogin()
+            #expect(try await idle.receiveUntilClosed(timeout: .seconds(20)).isEmpty)
+            // Closed no earlier than the idle time after the connection's last activity (which came after `start`).
+            #expect(ContinuousClock.now - start >= .seconds(2))
+            await idle.close()
+        }
+    }
+
+    @Test func aTLS12OnlyClientIsRefused() async throws {
+        try await withNode { node in
+            let old = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt", maximumTLS12: true)
+            try? await old.sendRequest(.hello(versions: [1], client: "old"), id: 1)
+            #expect(try await old.receiveUntilClosed(timeout: .seconds(5)).isEmpty)
+            await old.close()
+        }
+    }
+}
