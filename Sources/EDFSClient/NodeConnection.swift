@@ -402,6 +402,12 @@ public final class NodeConnection: NodeLink {
         _ = try await core.call(.putKeyslot(bytes: bytes))
     }
 
+    /// Replaces this user's login verifier on the node (`edfs passwd`): method 1, the MD5 digest of the new password.
+    public func setLoginVerifier(digest: [UInt8]) async throws {
+        guard digest.count == 16 else { throw NodeConnectionError.invalidRequest("a legacy verifier is 16 bytes") }
+        _ = try await core.call(.setVerifier(payload: [WireRequest.loginMethodMD5] + digest))
+    }
+
     // MARK: Node
 
     /// Name, free space and the caller's object and manifest counts.

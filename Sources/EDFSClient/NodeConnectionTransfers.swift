@@ -316,7 +316,17 @@ public final class NodeConnectionUpload: ObjectUpload {
             throw NodeConnectionError.invalidRequest("PUT of \(objectID): \(sent) of the announced \(length) bytes written")
         }
         try await core.send(ClientFrame(type: .end, requestID: id, payload: ByteBuffer()))
-        let frame = try await reply.get()
+        // Cancellable (a deadline in the caller): the route is dropped, the promise failed, the node told.
+        let core = self.core
+        let id = self.id
+        let frame = try await withTaskCancellationHandler {
+            try await reply.get()
+        } onCancel: {
+            if case let .reply(promise)? = core.router.remove(id) {
+                promise.fail(CancellationError())
+                core.sendControl(.cancel, id: id, payload: [])
+            }
+        }
         guard case .putObject(let stored)? = try? WireReply.decode(type: frame.type, payload: frame.payloadBytes),
               stored == length else {
             throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad PUT_OBJECT_OK")

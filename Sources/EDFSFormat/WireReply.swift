@@ -75,6 +75,7 @@ public enum WireReply: Equatable, Sendable {
     case getManifest(bytes: [UInt8])
     case deleteManifest
     case putKeyslot
+    case setVerifier
     case getKeyslot(bytes: [UInt8])
 
     /// The frame type that carries this reply.
@@ -92,6 +93,7 @@ public enum WireReply: Equatable, Sendable {
         case .getManifest: return WireFrameType.getManifest.reply
         case .deleteManifest: return WireFrameType.deleteManifest.reply
         case .putKeyslot: return WireFrameType.putKeyslot.reply
+        case .setVerifier: return WireFrameType.setVerifier.reply
         case .getKeyslot: return WireFrameType.getKeyslot.reply
         }
     }
@@ -109,7 +111,7 @@ public enum WireReply: Equatable, Sendable {
             w.u32(limits.maxDataPayload)
             w.u16(limits.maxStreams)
             w.u64(limits.maxObjectLength)
-        case .login, .deleteObject, .putManifest, .deleteManifest, .putKeyslot:
+        case .login, .deleteObject, .putManifest, .deleteManifest, .putKeyslot, .setVerifier:
             break
         case let .status(status):
             try w.str16(status.nodeName, field: "node name")
@@ -179,6 +181,7 @@ public enum WireReply: Equatable, Sendable {
         case WireFrameType.getManifest.reply: reply = .getManifest(bytes: r.rest())
         case WireFrameType.deleteManifest.reply: reply = .deleteManifest
         case WireFrameType.putKeyslot.reply: reply = .putKeyslot
+        case WireFrameType.setVerifier.reply: reply = .setVerifier
         case WireFrameType.getKeyslot.reply: reply = .getKeyslot(bytes: r.rest())
         default: return nil
         }

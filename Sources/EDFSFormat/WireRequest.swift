@@ -11,7 +11,7 @@ public enum WireRequest: Equatable, Sendable {
     /// `method` 1 is legacy MD5: `proof` is the 32 hex digits of MD5(password).
     case login(method: UInt8, user: String, proof: String)
     case status
-    /// Reserved (issue 5's password verifier); version 1 nodes answer `unsupported`.
+    /// Replaces the caller's login verifier: u8 method (1 = legacy MD5) ‖ the 16-byte digest (`edfs passwd`).
     case setVerifier(payload: [UInt8])
     case putObject(id: String, length: UInt64)
     case getObject(id: String, offset: UInt64, length: UInt64, window: UInt32)

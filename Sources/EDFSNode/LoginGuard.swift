@@ -44,13 +44,17 @@ public final class LoginGuard: Sendable {
     }
 
     private let digests: [String: [UInt8]]
+    /// A verifier stored by `edfs passwd`, which overrides the config's digest for a configured user.
+    private let storedVerifier: @Sendable (String) -> [UInt8]?
     private let dummyDigest: [UInt8]
     private let throttle: LoginThrottle
     private let table = Mutex<[Key: Entry]>([:])
 
     /// `digests`: user name → MD5 of the password (16 bytes).
-    public init(digests: [String: [UInt8]], throttle: LoginThrottle) {
+    public init(digests: [String: [UInt8]], throttle: LoginThrottle,
+                storedVerifier: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) {
         self.digests = digests
+        self.storedVerifier = storedVerifier
         self.throttle = throttle
         var generator = SystemRandomNumberGenerator()
         dummyDigest = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -82,7 +86,9 @@ public final class LoginGuard: Sendable {
                             failuresInARow: throttle.maxFailures)
         }
 
-        let known = digests[user]
+        // The stored verifier is looked up for every name (known or not), so both paths cost the same.
+        let stored = NameRules.isValidUserName(user) ? storedVerifier(user) : nil
+        let known = digests[user].map { stored ?? $0 }
         let expected = known ?? dummyDigest
         let given = Hex.decode(proof).flatMap { $0.count == 16 ? $0 : nil }
         let matches = ConstantTime.equals(expected, given ?? dummyDigest.map { ~$0 })

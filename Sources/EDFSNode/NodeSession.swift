@@ -147,8 +147,14 @@ final class NodeSession: Sendable {
         }
 
         switch request {
-        case .setVerifier:
-            await send(.error(WireError(.unsupported, "SET_VERIFIER is not supported by this node yet"), requestID: id))
+        case let .setVerifier(payload):
+            guard payload.count == 17, payload[0] == WireRequest.loginMethodMD5 else {
+                await send(.error(WireError(.malformed, "SET_VERIFIER takes method 1 and a 16-byte MD5 digest"),
+                                  requestID: id))
+                return
+            }
+            table.begin(id, .control)
+            group.addTask { [self] in await serveControl(id: id, user: user, request: request) }
         case let .putObject(objectID, length):
             await beginPut(id: id, user: user, objectID: objectID, length: length, &loop)
         case let .getObject(objectID, offset, length, window):
@@ -401,6 +407,9 @@ final class NodeSession: Sendable {
                     return .putKeyslot
                 case .getKeyslot:
                     return .getKeyslot(bytes: try store.getKeyslot(user: user))
+                case let .setVerifier(payload):
+                    try store.putVerifier(user: user, digest: Array(payload[1...]))
+                    return .setVerifier
                 default:
                     throw .invalid("not a single-reply request")
                 }

@@ -22,6 +22,7 @@ public final class ObjectStore: Sendable {
     /// Temporary files start with this; no valid id does (ids never start with `.`).
     static let temporaryPrefix = ".tmp-"
     static let keyslotName = "keyslot"
+    static let verifierName = "verifier"
 
     /// The data directory.
     public let root: String
@@ -294,6 +295,21 @@ public final class ObjectStore: Sendable {
             throw .stale("keyslot epoch \(header.epoch) revision \(header.revision) does not supersede the stored "
                 + "epoch \(storedHeader.epoch) revision \(storedHeader.revision)")
         }
+    }
+
+    /// Stores the user's login verifier (16 bytes: MD5 of the password, the seed's legacy method); it overrides the
+    /// config's `Password:` line for that user from the next login on (`edfs passwd`).
+    public func putVerifier(user: String, digest: [UInt8]) throws(StoreError) {
+        guard digest.count == 16 else { throw .invalid("a legacy verifier is 16 bytes") }
+        try replaceSmallFile(user: user, what: "verifier", directory: try userDirectory(user),
+                             finalName: Self.verifierName, bytes: digest) { () throws(StoreError) -> Bool in true }
+    }
+
+    /// The user's stored login verifier, or nil when there is none (or it is unreadable: the config's line applies).
+    public func verifier(user: String) -> [UInt8]? {
+        guard let path = try? userDirectory(user) + "/" + Self.verifierName,
+              let bytes = try? ObjectReader(path: path, what: "verifier").readAll(), bytes.count == 16 else { return nil }
+        return bytes
     }
 
     /// The user's keyslot, verified.

@@ -80,9 +80,11 @@ public final class StorageNode: Sendable {
         }
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
+        let verifiers = store
         services = NodeServices(
             configuration: configuration, store: store,
-            loginGuard: LoginGuard(digests: configuration.users, throttle: configuration.limits.loginThrottle),
+            loginGuard: LoginGuard(digests: configuration.users, throttle: configuration.limits.loginThrottle,
+                                   storedVerifier: { verifiers.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
             logger: logger, started: .now)
     }

@@ -191,6 +191,64 @@ struct KeyManagementTests {
         }
     }
 
+    @Test("passwd: the old password fails on every node (also after a restart), the new one reads every file")
+    func passwd() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 5)
+        let changed = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                         environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                       "EDFS_NEW_PASSWORD": "a brand new password"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        for node in 0..<4 {
+            cluster.cluster.stopNode(node)
+            try cluster.cluster.startNode(node)  // the verifier lives in the data directory
+        }
+        let old = try cluster.run(["ls"])
+        #expect(old.status == 77, "\(old.stderr)")
+        // Each node on its own refuses the old password and takes the new one.
+        let config = try cluster.config()
+        for (index, server) in config.servers.enumerated() {
+            await #expect(throws: NodeLinkError.self) {
+                _ = try await NodeConnection.connector(config: config, user: cluster.user, password: cluster.password)(index, server)
+            }
+            let link = try await NodeConnection.connector(config: config, user: cluster.user,
+                                                          password: SecureBytes(copying: Array("a brand new password".utf8)))(index, server)
+            await link.close()
+        }
+        let fresh = try cluster.run(["ls"], password: "a brand new password")
+        #expect(fresh.status == 0)
+        try await cluster.withSession(password: "a brand new password") { session in
+            for (name, content) in files {
+                let out = cluster.scratch("out")
+                try await session.get(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            }
+        }
+    }
+
+    @Test("passwd with a node down is refused with exit 69 and changes nothing on the others")
+    func passwdNeedsEveryNode() async throws {
+        let cluster = try TestCluster()
+        _ = try await storeFiles(cluster, count: 2)
+        let keyslots = { () throws -> [Data] in
+            try cluster.cluster.nodeNames.map {
+                try Data(contentsOf: URL(fileURLWithPath: cluster.cluster.dataDirectory($0) + "/users/\(cluster.user)/keyslot"))
+            }
+        }
+        let before = try keyslots()
+        cluster.cluster.stopNode(3)
+        let refused = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                         environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": "other"])
+        #expect(refused.status == 69, "\(refused.stderr)")
+        #expect(refused.stderr.contains("nothing was changed"))
+        try cluster.cluster.startNode(3)
+        #expect(try keyslots() == before)
+        for name in cluster.cluster.nodeNames {
+            #expect(!FileManager.default.fileExists(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/verifier"))
+        }
+        #expect(try cluster.run(["ls"]).status == 0, "the old password still works everywhere")
+    }
+
     @Test("export, lose every keyslot, import: every file reads again; no new keys are made in between")
     func exportImport() async throws {
         let cluster = try TestCluster()
