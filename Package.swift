@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // edfs — encrypted, distributed chunk store. Target graph (docs/ARCHITECTURE.md):
-// edfs → EDFSClient / EDFSNode → EDFSFormat → EDFSCrypto → COpenSSL. Nothing below imports anything above.
+// edfs → EDFSClient / EDFSNode → EDFSTransport → EDFSFormat → EDFSCrypto → COpenSSL. Nothing below imports anything above.
 import PackageDescription
 
 let package = Package(
@@ -27,10 +27,12 @@ let package = Package(
 
         .target(name: "EDFSCrypto", dependencies: ["COpenSSL"]),
         .target(name: "EDFSFormat", dependencies: ["EDFSCrypto"]),
+        // The wire frame codec as SwiftNIO handlers, shared by the node and the client.
+        .target(name: "EDFSTransport", dependencies: ["EDFSFormat", .product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "EDFSNode",
             dependencies: [
-                "EDFSFormat", "EDFSCrypto", "CISAL",
+                "EDFSFormat", "EDFSCrypto", "EDFSTransport", "CISAL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "EDFSClient",
             dependencies: [
-                "EDFSFormat", "EDFSCrypto",
+                "EDFSFormat", "EDFSCrypto", "EDFSTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,5 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
+import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -175,8 +176,8 @@ public final class NodeConnection: NodeLink {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(NIOSSLClientHandler(context: trust.context,
                                                                 serverHostname: isIPAddress ? nil : host))
-                        try sync.addHandler(ClientFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
-                        try sync.addHandler(ClientFrameEncoder())
+                        try sync.addHandler(WireFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
+                        try sync.addHandler(WireFrameEncoder())
                         try sync.addHandler(ClientFrameRouterHandler(router: router))
                     }
                 }

@@ -1,6 +1,7 @@
 import EDFSCrypto
 import EDFSFormat
 import Logging
+import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -116,8 +117,8 @@ public final class StorageNode: Sendable {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(NIOSSLServerHandler(context: sslContext))
                         try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(limits.idleTimeout)))
-                        try sync.addHandler(NodeFrameDecoder(maxLengthField: limits.maxFrameLength))
-                        try sync.addHandler(NodeFrameEncoder())
+                        try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength))
+                        try sync.addHandler(WireFrameEncoder())
                         try sync.addHandler(IdleCloser())
                         return try NIOAsyncChannel<NodeFrame, NodeFrame>(
                             wrappingChannelSynchronously: channel,

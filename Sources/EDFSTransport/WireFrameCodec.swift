@@ -1,0 +1,117 @@
+import EDFSFormat
+import NIOCore
+
+/// One frame on a connection, client or node side: its header and its payload (a slice of what was read, or what
+/// to send). The byte layout is EDFSFormat's `WireFrameHeader` (docs/PROTOCOL.md).
+public struct TransportFrame: Sendable {
+    public var header: WireFrameHeader
+    public var payload: ByteBuffer
+
+    public init(type: WireFrameType, flags: WireFlags = [], requestID: UInt32, payload: ByteBuffer) {
+        header = WireFrameHeader(type: type, flags: flags, requestID: requestID, payloadLength: payload.readableBytes)
+        self.payload = payload
+    }
+
+    public init(header: WireFrameHeader, payload: ByteBuffer) {
+        self.header = header
+        self.payload = payload
+    }
+
+    public var type: WireFrameType { header.type }
+    public var requestID: UInt32 { header.requestID }
+    /// The payload as bytes (a copy).
+    public var payloadBytes: [UInt8] { payload.getBytes(at: payload.readerIndex, length: payload.readableBytes) ?? [] }
+
+    /// An ERROR frame for `error` (FATAL if it is).
+    public static func error(_ error: WireError, requestID: UInt32) -> TransportFrame {
+        TransportFrame(type: .error, flags: error.fatal ? .fatal : [], requestID: requestID,
+                       payload: ByteBuffer(bytes: error.encodedPayload))
+    }
+}
+
+/// Splits the inbound byte stream into frames, refusing a length over `maxLengthField` before reading its payload.
+/// Each payload is copied once into a buffer of exactly its size; the incoming buffer is never retained, so NIOSSL
+/// can reuse its plaintext buffer without a copy-on-write, and nothing is ever compacted. Errors are `WireError`s.
+public final class WireFrameDecoder: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = TransportFrame
+    public let maxLengthField: Int
+    private var headerBytes: [UInt8] = []
+    private var header: WireFrameHeader?
+    private var payload = ByteBuffer()
+    private var failed = false
+
+    public init(maxLengthField: Int) {
+        self.maxLengthField = maxLengthField
+        headerBytes.reserveCapacity(WireProtocol.headerLength)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var input = unwrapInboundIn(data)
+        do {
+            while input.readableBytes > 0 || header?.payloadLength == 0 {
+                if let current = header {
+                    let count = min(current.payloadLength - payload.readableBytes, input.readableBytes)
+                    if count > 0, let piece = input.readSlice(length: count) { payload.writeImmutableBuffer(piece) }
+                    guard payload.readableBytes == current.payloadLength else { continue }
+                    let frame = TransportFrame(header: current, payload: payload)
+                    header = nil
+                    payload = ByteBuffer()
+                    context.fireChannelRead(wrapInboundOut(frame))
+                    if failed { return }
+                } else {
+                    let count = min(WireProtocol.headerLength - headerBytes.count, input.readableBytes)
+                    headerBytes += input.readBytes(length: count) ?? []
+                    let maxLength = maxLengthField
+                    guard let parsed = try headerBytes.withUnsafeBytes({ (raw: UnsafeRawBufferPointer) throws(WireError) in
+                        try WireFrameHeader.decode(raw, maxLengthField: maxLength)
+                    }) else { continue }
+                    headerBytes.removeAll(keepingCapacity: true)
+                    header = parsed
+                    payload = context.channel.allocator.buffer(capacity: parsed.payloadLength)
+                }
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if !failed, header != nil || !headerBytes.isEmpty {
+            failed = true
+            context.fireErrorCaught(WireError(.malformed, "connection ended inside a frame", fatal: true))
+        }
+        context.fireChannelInactive()
+    }
+}
+
+/// Writes frames: small ones as one buffer, large ones as header + payload without copying the payload.
+public final class WireFrameEncoder: ChannelOutboundHandler {
+    public typealias OutboundIn = TransportFrame
+    public typealias OutboundOut = ByteBuffer
+    /// Payloads up to this size are copied behind the header into one buffer (one TLS record instead of two).
+    public static let coalesceLimit = 16 << 10
+
+    public init() {}
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        var header = context.channel.allocator.buffer(capacity: WireProtocol.headerLength
+            + (frame.payload.readableBytes <= Self.coalesceLimit ? frame.payload.readableBytes : 0))
+        header.writeWithUnsafeMutableBytes(minimumWritableBytes: WireProtocol.headerLength) { raw in
+            frame.header.encode(into: raw)
+            return WireProtocol.headerLength
+        }
+        if frame.payload.readableBytes <= Self.coalesceLimit {
+            var payload = frame.payload
+            header.writeBuffer(&payload)
+            context.write(wrapOutboundOut(header), promise: promise)
+        } else {
+            context.write(wrapOutboundOut(header), promise: nil)
+            context.write(wrapOutboundOut(frame.payload), promise: promise)
+        }
+    }
+}
+
