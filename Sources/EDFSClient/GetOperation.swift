@@ -302,6 +302,7 @@ final class TemporaryOutput: Sendable {
             throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(code)))")
         }
         descriptor = fd
+        PartialOutputs.shared.add(temporaryPath)
         guard ftruncate(fd, off_t(size)) == 0 else {
             let code = errno
             discard()
@@ -329,6 +330,7 @@ final class TemporaryOutput: Sendable {
             throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
         }
         closeOnce()
+        defer { PartialOutputs.shared.remove(temporaryPath) }
         guard rename(temporaryPath, target) == 0 else {
             let code = errno
             throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
@@ -344,6 +346,22 @@ final class TemporaryOutput: Sendable {
     func discard() {
         closeOnce()
         unlink(temporaryPath)
+        PartialOutputs.shared.remove(temporaryPath)
+    }
+}
+
+/// Temporary output files being written, so an interrupted command (Ctrl-C, SIGTERM) can remove them before it
+/// exits: a get never leaves partial plaintext behind.
+public final class PartialOutputs: Sendable {
+    public static let shared = PartialOutputs()
+    private let paths = Mutex<Set<String>>([])
+
+    func add(_ path: String) { _ = paths.withLock { $0.insert(path) } }
+    func remove(_ path: String) { _ = paths.withLock { $0.remove(path) } }
+
+    /// Unlinks every registered file (from a signal handler's queue, just before exiting).
+    public func removeAll() {
+        for path in paths.withLock({ $0 }) { unlink(path) }
     }
 }
 

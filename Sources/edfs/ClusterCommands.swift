@@ -102,3 +102,19 @@ private final class SignalSources: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     static func keep(_ source: any DispatchSourceSignal) { shared.lock.withLock { shared.sources.append(source) } }
 }
+
+/// On SIGINT or SIGTERM, removes the temporary output files being written and exits 130 (128 + SIGINT).
+func removePartialOutputsOnInterrupt() {
+    let queue = DispatchQueue(label: "edfs.interrupt")
+    for number in [SIGINT, SIGTERM] {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        source.setEventHandler {
+            PartialOutputs.shared.removeAll()
+            printError("interrupted; no partial output was left")
+            exit(130)
+        }
+        source.resume()
+        SignalSources.keep(source)
+    }
+}

@@ -68,6 +68,7 @@ struct GetCommand: AsyncParsableCommand {
                 }
                 destination = .file(last)
             }
+            removePartialOutputsOnInterrupt()
             try await withSession(options) { session in
                 let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
                 defer { progress?.finish() }

@@ -122,6 +122,39 @@ struct ClientCommandTests {
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == first)
     }
 
+    @Test("a get interrupted with SIGINT leaves neither the output nor its temporary file")
+    func interruptedGet() throws {
+        let cluster = try TestCluster(segmentSize: 1 << 20)
+        let big = cluster.scratch("big")
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        for _ in 0..<64 { try handle.write(contentsOf: try randomContent(1 << 20)) }
+        try handle.close()
+        #expect(try cluster.run(["put", big]).status == 0)
+        let outDir = cluster.scratch("out")
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["get", "big", "-o", outDir + "/big", "--config", cluster.clientConfigPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline,
+              (try? FileManager.default.contentsOfDirectory(atPath: outDir))?.isEmpty ?? true {
+            usleep(1_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        if process.terminationStatus == 0 {
+            Issue.record("the get finished before the interrupt; nothing was tested")
+        } else {
+            #expect(process.terminationStatus == 130)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outDir).isEmpty)
+        }
+    }
+
     @Test("edfs demo runs start to finish")
     func demo() throws {
         let outcome = try EDFSBinary.run(["demo"])
