@@ -7,7 +7,7 @@ import Glibc
 
 /// Serial vs parallel AES-256-GCM over one in-memory buffer, with the raw EVP ceilings measured in the same run.
 ///
-/// Five measurements, each repeated and reported as the median:
+/// Five measurements, repeated in interleaved rounds, each reported as the median:
 /// (a) one thread calling EVP directly over the buffer in segments; (a′) `threads` threads calling EVP directly,
 /// each over its own fixed slice; (b) serial sealing through `ParallelSegmentCipher` with one worker;
 /// (c) parallel sealing with `threads` workers; (d) parallel opening with tag verification, after which the
@@ -85,21 +85,27 @@ public struct SealingBenchmark: Sendable {
         sealed.initializeMemory(as: UInt8.self, repeating: 0)
         let key = try SymmetricKey.generate()
 
-        let ceilingSerial = try median { try Self.rawEVPSeal(key: key, input: UnsafeRawBufferPointer(plaintext),
-                                                             output: sealed, segment: segment, threads: 1) }
-        let ceilingParallel = try median { try Self.rawEVPSeal(key: key, input: UnsafeRawBufferPointer(plaintext),
-                                                               output: sealed, segment: segment, threads: options.threads) }
         let serialCipher = try ParallelSegmentCipher(key: key, scheme: scheme, direction: .seal, workers: 1)
-        let serial = try median { try runBatches(serialCipher, input: UnsafeRawBufferPointer(plaintext), output: sealed) }
         let parallelCipher = try ParallelSegmentCipher(key: key, scheme: scheme, direction: .seal, workers: options.threads)
-        let parallel = try median { try runBatches(parallelCipher, input: UnsafeRawBufferPointer(plaintext), output: sealed) }
-
         let opener = try ParallelSegmentCipher(key: key, scheme: scheme, direction: .open, workers: options.threads)
-        var openSeconds = [Double]()
+        // Rounds of all five measurements, interleaved, so drift in a shared machine's speed hits each alike;
+        // the median of each is reported.
+        var samples = [[Double]](repeating: [], count: 5)
         for _ in 0..<options.repetitions {
+            samples[0].append(try time { try Self.rawEVPSeal(key: key, input: UnsafeRawBufferPointer(plaintext),
+                                                             output: sealed, segment: segment, threads: 1) })
+            samples[1].append(try time { try runBatches(serialCipher, input: UnsafeRawBufferPointer(plaintext), output: sealed) })
+            samples[2].append(try time { try Self.rawEVPSeal(key: key, input: UnsafeRawBufferPointer(plaintext),
+                                                             output: sealed, segment: segment, threads: options.threads) })
+            samples[3].append(try time { try runBatches(parallelCipher, input: UnsafeRawBufferPointer(plaintext), output: sealed) })
             plaintext.initializeMemory(as: UInt8.self, repeating: 0)  // the round trip must rebuild every byte
-            openSeconds.append(try time { try runBatches(opener, input: UnsafeRawBufferPointer(sealed), output: plaintext) })
+            samples[4].append(try time { try runBatches(opener, input: UnsafeRawBufferPointer(sealed), output: plaintext) })
         }
+        let ceilingSerial = Self.median(samples[0])
+        let serial = Self.median(samples[1])
+        let ceilingParallel = Self.median(samples[2])
+        let parallel = Self.median(samples[3])
+        let openSeconds = samples[4]
         let verified = Self.matchesPseudoRandom(UnsafeRawBufferPointer(plaintext), seed: seed)
         guard verified else { throw CryptoError.invalidParameter("round trip did not reproduce the plaintext") }
 
@@ -184,12 +190,6 @@ public struct SealingBenchmark: Sendable {
         }
         if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
         if failures.load(ordering: .relaxed) != 0 { throw CryptoError.openSSL(function: "raw EVP benchmark loop") }
-    }
-
-    private func median(_ body: () throws -> Void) throws -> Double {
-        var samples = [Double]()
-        for _ in 0..<options.repetitions { samples.append(try time(body)) }
-        return Self.median(samples)
     }
 
     private func time(_ body: () throws -> Void) throws -> Double {

@@ -26,7 +26,7 @@ struct BenchCommand: AsyncParsableCommand {
     var threads: Int?
 
     @Option(name: .customLong("repeat"), help: "Runs per measurement; the median is reported.")
-    var repetitions: Int = 3
+    var repetitions: Int = 5
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
