@@ -22,7 +22,10 @@ extension ClusterSession {
     /// Fetches, verifies and decrypts `name`. Each stripe comes from any good replica; a failed, stalled or corrupt
     /// replica is abandoned for the next one at the first segment not yet verified, with a notice.
     @discardableResult
-    public func get(name: String, to destination: GetDestination, progress: TransferProgress? = nil) async throws
+    /// With `sync`, the output is flushed to disk (fsync of file and folder) before `get` returns; without it the
+    /// rename still makes the file appear only complete, and the nodes keep the durable copy.
+    public func get(name: String, to destination: GetDestination, sync: Bool = false,
+                    progress: TransferProgress? = nil) async throws
         -> ManifestRecord {
         let (record, _) = try await liveManifest(path: name)
         guard Int(record.body.nodeCount) <= nodeCount else {
@@ -60,7 +63,7 @@ extension ClusterSession {
                     try await group.waitForAll()
                 }
                 try output.commit(modificationSeconds: record.body.modificationSeconds,
-                                  nanoseconds: record.body.modificationNanoseconds)
+                                  nanoseconds: record.body.modificationNanoseconds, sync: sync)
             } catch {
                 output.discard()
                 throw error
@@ -318,16 +321,19 @@ final class TemporaryOutput: Sendable {
         if wasOpen { Glibc.close(descriptor) }
     }
 
-    /// Flushes, sets the mode (per umask) and modification time, and renames the file into place durably.
+    /// Sets the mode (per umask) and modification time, and renames the file into place (with `sync`, durably:
+    /// fsync of the file before and of the folder after).
     /// On failure the caller discards the temporary file.
-    func commit(modificationSeconds: Int64, nanoseconds: UInt32) throws {
+    func commit(modificationSeconds: Int64, nanoseconds: UInt32, sync: Bool) throws {
         _ = fchmod(descriptor, 0o666 & ~ProcessUmask.value)
         var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
                      timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
         _ = futimens(descriptor, &times)
-        guard fsync(descriptor) == 0 else {
-            let code = errno
-            throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
+        if sync {
+            guard fsync(descriptor) == 0 else {
+                let code = errno
+                throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
+            }
         }
         closeOnce()
         defer { PartialOutputs.shared.remove(temporaryPath) }
@@ -335,7 +341,7 @@ final class TemporaryOutput: Sendable {
             let code = errno
             throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
         }
-        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directoryFD = sync ? Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         if directoryFD >= 0 {
             _ = fsync(directoryFD)
             Glibc.close(directoryFD)

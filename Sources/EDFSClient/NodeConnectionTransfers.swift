@@ -43,9 +43,13 @@ final class DownloadStream: Sendable {
     private func take(_ s: inout State) -> (ByteBuffer, Int)? {
         guard s.head < s.chunks.count else { return nil }
         let chunk = s.chunks[s.head]
+        s.chunks[s.head] = ByteBuffer()  // release the consumed chunk now, not when the queue next runs empty
         s.head += 1
         if s.head == s.chunks.count {
             s.chunks.removeAll(keepingCapacity: true)
+            s.head = 0
+        } else if s.head >= 64 {
+            s.chunks.removeFirst(s.head)  // a producer that stays ahead must not grow the array forever
             s.head = 0
         }
         s.consumedSinceGrant += chunk.readableBytes

@@ -43,9 +43,10 @@ struct ClusterUpCommand: AsyncParsableCommand {
             options.user = user
             let cluster = try LocalCluster(options: options, executable: currentExecutable(), password: password)
             try cluster.start()
-            print("edfs cluster: \(nodes) nodes up; client config \(cluster.clientConfigPath):")
-            print(try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8))
-            print("use it with: edfs put FILE --config \(cluster.clientConfigPath)   (Ctrl-C stops the cluster)")
+            // Unbuffered: whoever reads the output (a script, a log file) sees it now, not when the cluster stops.
+            printUnbuffered("edfs cluster: \(nodes) nodes up; client config \(cluster.clientConfigPath):")
+            printUnbuffered(try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8))
+            printUnbuffered("use it with: edfs put FILE --config \(cluster.clientConfigPath)   (Ctrl-C stops the cluster)")
             await waitForInterrupt()
             cluster.stop()
             print("edfs cluster: stopped")

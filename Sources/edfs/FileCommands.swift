@@ -51,6 +51,9 @@ struct GetCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output path (\"-\" for standard output; default: the name's last component).")
     var output: String?
 
+    @Flag(help: "Flush the output to disk before returning (the nodes keep the durable copy either way).")
+    var sync = false
+
     @Argument(help: "The stored name.")
     var name: String
 
@@ -72,7 +75,7 @@ struct GetCommand: AsyncParsableCommand {
             try await withSession(options) { session in
                 let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
                 defer { progress?.finish() }
-                let record = try await session.get(name: name, to: destination, progress: progress)
+                let record = try await session.get(name: name, to: destination, sync: sync, progress: progress)
                 if case let .file(path) = destination {
                     printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
                 }
