@@ -15,6 +15,11 @@ public struct KeyStatus: Sendable, Codable, Equatable {
     public var reencrypting: Bool
 }
 
+/// What moving one file did.
+enum RotationOutcome: Sendable {
+    case rewrapped, reencrypted, alreadyDone, tombstoneDropped
+}
+
 /// What a key rotation did.
 public struct RotationReport: Sendable, Equatable {
     public var epoch: UInt32 = 0
@@ -28,6 +33,15 @@ public struct RotationReport: Sendable, Equatable {
     public var alreadyDone = 0
     /// Tombstones of the old epoch that were dropped.
     public var tombstonesDropped = 0
+
+    mutating func count(_ outcome: RotationOutcome) {
+        switch outcome {
+        case .rewrapped: rewrapped += 1
+        case .reencrypted: reencrypted += 1
+        case .alreadyDone: alreadyDone += 1
+        case .tombstoneDropped: tombstonesDropped += 1
+        }
+    }
 }
 
 extension ClusterSession {
@@ -126,15 +140,40 @@ extension ClusterSession {
                 .sorted { $0.body.name < $1.body.name }
             if pending.isEmpty { break }
             if pass == 4 { throw ClientError.failed("files keep appearing at the old key epoch; run edfs key rotate again") }
-            for record in pending {
-                try await session.rotate(record, to: target, reencrypt: reencrypting, report: &report)
-                if !record.body.isDeleted { onFile?(record.body.name) }
+            // Different names move concurrently (a few at a time); the copies of one name in order.
+            let byName = Dictionary(grouping: pending, by: { $0.body.name }).values.map { $0.sorted { $0.header.keyEpoch < $1.header.keyEpoch } }
+            let rotating = session
+            try await withThrowingTaskGroup(of: [RotationOutcome].self) { group in
+                var started = 0
+                func collect(_ outcomes: [RotationOutcome]) {
+                    for outcome in outcomes { report.count(outcome) }
+                }
+                for records in byName {
+                    if started >= (reencrypting ? 2 : Self.concurrentRotations), let done = try await group.next() { collect(done) }
+                    started += 1
+                    group.addTask {
+                        var outcomes = [RotationOutcome]()
+                        for record in records {
+                            outcomes.append(try await rotating.rotate(record, to: target, reencrypt: reencrypting))
+                            if !record.body.isDeleted { onFile?(record.body.name) }
+                        }
+                        return outcomes
+                    }
+                }
+                for try await done in group { collect(done) }
             }
         }
         let finished = try Keyslot.seal(user: user, kek: kek, kdf: session.keyslot.header.kdf,
                                         revision: session.keyslot.header.revision + 1, bundles: [target])
         try await session.storeKeyslotEverywhere(finished, resume: "run edfs key rotate again")
         return report
+    }
+
+    /// The file id a re-encryption gives the version with `fileID` (HMAC under the target master key), so a run
+    /// interrupted before its commit rewrites the same objects, and anyone superseding that version can remove them.
+    static func reencryptionFileID(for fileID: FileID, target: KeyBundle) throws -> FileID {
+        let mac = Digest.hmacSHA256(key: target.masterKey, Array("edfs-reencrypt-v1".utf8) + fileID.bytes)
+        return try FileID(bytes: Array(mac[0..<FileID.byteCount]))
     }
 
     /// The same links with another keyslot's bundles.
@@ -149,17 +188,28 @@ extension ClusterSession {
     }
 
     /// Moves one file to the target epoch; idempotent, so an interrupted run can simply do it again.
-    private func rotate(_ record: ManifestRecord, to target: KeyBundle, reencrypt: Bool,
-                        report: inout RotationReport) async throws {
+    /// Files re-wrapped at once (metadata only: enough to hide per-request latency); a re-encryption moves two at a
+    /// time, since each streams its stripes with their buffers.
+    static let concurrentRotations = 8
+
+    private func rotate(_ record: ManifestRecord, to target: KeyBundle, reencrypt: Bool) async throws -> RotationOutcome {
         let name = record.body.name
         let lookup = try await lookUp(path: name)
         if let newest = lookup.newest, newest.header.manifestID != record.header.manifestID || newest.supersedes(record),
            !needsRotation(newest, to: target, reencrypt: reencrypt) {
             // Done before (the run was interrupted after the commit) or superseded by a put: drop what is left.
-            if newest.header.fileID != record.header.fileID && !record.body.isDeleted { await removeObjects(of: record) }
+            // The old objects, and any objects an interrupted re-encryption of this record left, unless they are the
+            // newest version's own.
+            if newest.header.fileID != record.header.fileID && !record.body.isDeleted {
+                await removeObjects(of: record, includingReencryptionTarget: false)
+            }
+            if reencrypt, !record.body.isDeleted,
+               let derived = try? Self.reencryptionFileID(for: record.header.fileID, target: target),
+               derived != newest.header.fileID, let placement = try? record.placement() {
+                await removeObjects(fileID: derived, placement: placement, row: placement.row(for: derived))
+            }
             await removeSupersededManifests(lookup, keeping: newest.header.manifestID)
-            report.alreadyDone += 1
-            return
+            return .alreadyDone
         }
         if record.body.isDeleted {
             // An old-epoch tombstone guards an id that no reader uses after the rotation.
@@ -167,8 +217,7 @@ extension ClusterSession {
                 guard let link = links[copy.node] else { continue }
                 try? await link.deleteManifest(copy.id.hex, maxVersion: copy.version)
             }
-            report.tombstonesDropped += 1
-            return
+            return .tombstoneDropped
         }
         var body = record.body
         var fileID = record.header.fileID
@@ -176,8 +225,7 @@ extension ClusterSession {
         if reencrypting {
             // A file id derived from the old one: a re-encryption interrupted before its commit rewrites the same
             // objects when it runs again, so no orphan is left behind. The data key is fresh every time.
-            let derived = Digest.hmacSHA256(key: target.masterKey, Array("edfs-reencrypt-v1".utf8) + record.header.fileID.bytes)
-            fileID = try FileID(bytes: Array(derived[0..<FileID.byteCount]))
+            fileID = try Self.reencryptionFileID(for: record.header.fileID, target: target)
             body = try await reencryptObjects(of: record, into: fileID, epoch: target.epoch)
         }
         body.dataKeyEpoch = reencrypting ? target.epoch : body.dataKeyEpoch
@@ -191,11 +239,10 @@ extension ClusterSession {
         }
         await removeSupersededManifests(lookup, keeping: id)
         if reencrypting {
-            await removeObjects(of: record)
-            report.reencrypted += 1
-        } else {
-            report.rewrapped += 1
+            await removeObjects(of: record, includingReencryptionTarget: false)  // the target is the new version
+            return .reencrypted
         }
+        return .rewrapped
     }
 
     /// Streams every stripe of `record` from a good replica, opens it, seals it again under a fresh data key and

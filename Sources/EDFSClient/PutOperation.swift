@@ -239,9 +239,15 @@ extension ClusterSession {
     }
 
     /// Deletes the objects of a file version from every reachable node of its placement (best effort).
-    func removeObjects(of record: ManifestRecord) async {
+    /// While a re-encrypting rotation is unfinished, also removes the objects that rotation may have written for this
+    /// version before it was interrupted: once the version is superseded the rotation will never commit them.
+    func removeObjects(of record: ManifestRecord, includingReencryptionTarget: Bool = true) async {
         guard let placement = try? record.placement() else { return }
         await removeObjects(fileID: record.header.fileID, placement: placement, row: placement.row(for: record.header.fileID))
+        if includingReencryptionTarget, bundles.count == 2, keyslot.header.reencrypting,
+           let derived = try? Self.reencryptionFileID(for: record.header.fileID, target: bundles[0]) {
+            await removeObjects(fileID: derived, placement: placement, row: placement.row(for: derived))
+        }
     }
 
     func removeObjects(fileID: FileID, placement: Placement, row: Int) async {
