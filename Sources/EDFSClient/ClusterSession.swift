@@ -162,7 +162,12 @@ public final class ClusterSession: Sendable {
         // make that data unreadable. `edfs key import` restores an exported key bundle instead.
         var manifests = 0
         for link in links.compactMap({ $0 }) {
-            manifests += (try? await withDeadline(requestTimeout, link.nodeName) { try await link.listManifests() })?.count ?? 0
+            do {
+                manifests += try await withDeadline(requestTimeout, link.nodeName) { try await link.listManifests() }.count
+            } catch {
+                throw ClientError.notEnoughNodes("node \(link.nodeName) could not list its manifests (\(error)); "
+                                                 + "not creating new keys")
+            }
         }
         guard manifests == 0 else {
             throw ClientError.failed("user \(user) has stored files but no keyslot on any node; restore the keys with "

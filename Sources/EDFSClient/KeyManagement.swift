@@ -52,6 +52,14 @@ extension ClusterSession {
                   rotationUnfinished: bundles.count > 1, reencrypting: keyslot.header.reencrypting)
     }
 
+    /// A node's failure as the CLI reports it: unreachable (69) when the node could not be talked to, else 1.
+    static func nodeFailure(_ message: String, _ error: any Error) -> ClientError {
+        switch error {
+        case is NodeConnectionError, NodeLinkError.unreachable: return .notEnoughNodes(message)
+        default: return .failed(message)
+        }
+    }
+
     /// Refuses, changing nothing, unless every node of the config is logged in.
     func requireEveryNode(_ what: String) throws {
         let missing = (0..<nodeCount).filter { links[$0] == nil }
@@ -67,7 +75,7 @@ extension ClusterSession {
             do {
                 try await withDeadline(Self.requestTimeout, link.nodeName) { try await link.putKeyslot(slot.bytes) }
             } catch {
-                throw ClientError.failed("node \(link.nodeName) did not store the keyslot (\(error)); \(resume)")
+                throw Self.nodeFailure("node \(link.nodeName) did not store the keyslot (\(error)); \(resume)", error)
             }
         }
     }
@@ -89,7 +97,7 @@ extension ClusterSession {
             do {
                 try await withDeadline(Self.requestTimeout, link.nodeName) { try await link.setLoginVerifier(digest: digest) }
             } catch {
-                throw ClientError.failed("node \(link.nodeName) did not take the new password (\(error)); \(resume)")
+                throw Self.nodeFailure("node \(link.nodeName) did not take the new password (\(error)); \(resume)", error)
             }
         }
     }
@@ -124,6 +132,7 @@ extension ClusterSession {
         let target = session.bundles[0]
         let reencrypting = session.keyslot.header.reencrypting
         report.epoch = target.epoch
+        var blocking = [String]()
         // Passes until one finds nothing left (a client that opened its session before the rotation may still
         // write at the old epoch; such a file is moved by the next pass).
         for pass in 1...4 {
@@ -131,10 +140,16 @@ extension ClusterSession {
             guard inventory.failedNodes.isEmpty else {
                 throw ClientError.notEnoughNodes("a node stopped answering; run edfs key rotate again to finish")
             }
-            let (records, unreadable) = await session.newestManifests(holders: inventory.manifestHolders)
-            if unreadable > 0 {
-                throw ClientError.integrity("\(unreadable) manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened "
-                                            + "with either key epoch; refusing to drop the old keys")
+            let (records, _) = await session.newestManifests(holders: inventory.manifestHolders)
+            // Ids no copy of which opens: only an old-epoch one blocks dropping the old keys (it may be a real file
+            // whose copies are unreadable right now); anything else is noise a node made up, and is reported.
+            blocking = []
+            for (id, nodes) in inventory.manifestHolders where records[id] == nil {
+                if await session.holdsOldEpochManifest(id: id, nodes: nodes, target: target) {
+                    blocking.append(id)
+                } else {
+                    session.notices.add("manifest \(id) opens with no key epoch; ignored")
+                }
             }
             let pending = records.values.filter { session.needsRotation($0, to: target, reencrypt: reencrypting) }
                 .sorted { $0.body.name < $1.body.name }
@@ -163,6 +178,10 @@ extension ClusterSession {
                 for try await done in group { collect(done) }
             }
         }
+        guard blocking.isEmpty else {
+            throw ClientError.integrity("\(blocking.count) manifest(s) at the old key epoch cannot be opened right now; "
+                                        + "the old keys are kept: run edfs key rotate again")
+        }
         let finished = try Keyslot.seal(user: user, kek: kek, kdf: session.keyslot.header.kdf,
                                         revision: session.keyslot.header.revision + 1, bundles: [target])
         try await session.storeKeyslotEverywhere(finished, resume: "run edfs key rotate again")
@@ -174,6 +193,17 @@ extension ClusterSession {
     static func reencryptionFileID(for fileID: FileID, target: KeyBundle) throws -> FileID {
         let mac = Digest.hmacSHA256(key: target.masterKey, Array("edfs-reencrypt-v1".utf8) + fileID.bytes)
         return try FileID(bytes: Array(mac[0..<FileID.byteCount]))
+    }
+
+    /// True when some copy of manifest `id` carries an older key epoch than `target` in its (cleartext) header.
+    func holdsOldEpochManifest(id: String, nodes: [Int], target: KeyBundle) async -> Bool {
+        for node in nodes {
+            guard let link = links[node],
+                  let bytes = try? await withDeadline(Self.requestTimeout, link.nodeName, { try await link.getManifest(id) }),
+                  let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id else { continue }
+            if header.keyEpoch < target.epoch && bundle(epoch: header.keyEpoch) != nil { return true }
+        }
+        return false
     }
 
     /// The same links with another keyslot's bundles.
@@ -192,23 +222,33 @@ extension ClusterSession {
     /// time, since each streams its stripes with their buffers.
     static let concurrentRotations = 8
 
-    private func rotate(_ record: ManifestRecord, to target: KeyBundle, reencrypt: Bool) async throws -> RotationOutcome {
-        let name = record.body.name
+    private func rotate(_ stale: ManifestRecord, to target: KeyBundle, reencrypt: Bool) async throws -> RotationOutcome {
+        let name = stale.body.name
+        // Work from what the nodes hold now, not from the inventory: a put or rm may have come in between.
         let lookup = try await lookUp(path: name)
-        if let newest = lookup.newest, newest.header.manifestID != record.header.manifestID || newest.supersedes(record),
-           !needsRotation(newest, to: target, reencrypt: reencrypt) {
-            // Done before (the run was interrupted after the commit) or superseded by a put: drop what is left.
-            // The old objects, and any objects an interrupted re-encryption of this record left, unless they are the
-            // newest version's own.
-            if newest.header.fileID != record.header.fileID && !record.body.isDeleted {
-                await removeObjects(of: record, includingReencryptionTarget: false)
+        guard lookup.unsettledNodes.isEmpty else {
+            throw ClientError.notEnoughNodes("not every node answered for \(name); run edfs key rotate again to finish")
+        }
+        guard let record = lookup.newest else {
+            // Removed meanwhile: only what an interrupted re-encryption of the listed version may have left.
+            await removeReencryptionLeftovers(of: stale, target: target, keeping: nil)
+            return .alreadyDone
+        }
+        if !needsRotation(record, to: target, reencrypt: reencrypt) {
+            // Done before (the run was interrupted after a commit) or superseded by a put. Make sure the newest
+            // manifest is on every node (a commit interrupted half-way), then drop what is left of older copies.
+            let lacking = (0..<nodeCount).filter { !record.holders.contains($0) }
+            if !lacking.isEmpty {
+                let (accepted, _) = try await commitManifest(id: record.id, bytes: record.bytes)
+                guard Set(accepted).union(record.holders).count == nodeCount else {
+                    throw ClientError.notEnoughNodes("the manifest of \(name) is not on every node; run edfs key rotate again")
+                }
             }
-            if reencrypt, !record.body.isDeleted,
-               let derived = try? Self.reencryptionFileID(for: record.header.fileID, target: target),
-               derived != newest.header.fileID, let placement = try? record.placement() {
-                await removeObjects(fileID: derived, placement: placement, row: placement.row(for: derived))
+            if stale.header.fileID != record.header.fileID && !stale.body.isDeleted {
+                await removeObjects(of: stale, includingReencryptionTarget: false)
             }
-            await removeSupersededManifests(lookup, keeping: newest.header.manifestID)
+            await removeReencryptionLeftovers(of: stale, target: target, keeping: record.header.fileID)
+            await removeSupersededManifests(lookup, keeping: record.header.manifestID)
             return .alreadyDone
         }
         if record.body.isDeleted {
@@ -223,21 +263,37 @@ extension ClusterSession {
         var fileID = record.header.fileID
         let reencrypting = reencrypt && body.dataKeyEpoch != target.epoch
         if reencrypting {
-            // A file id derived from the old one: a re-encryption interrupted before its commit rewrites the same
-            // objects when it runs again, so no orphan is left behind. The data key is fresh every time.
+            // File id and data key both derived from the old file id under the new master key: a run interrupted
+            // before its commit, or a second run at the same time, writes byte-identical objects (the same key and
+            // nonce only ever seal the same verified plaintext), so nothing is orphaned or mixed.
             fileID = try Self.reencryptionFileID(for: record.header.fileID, target: target)
-            body = try await reencryptObjects(of: record, into: fileID, epoch: target.epoch)
+            do {
+                body = try await reencryptObjects(of: record, into: fileID, epoch: target.epoch,
+                                                  dataKey: Self.reencryptionDataKey(for: record.header.fileID, target: target))
+            } catch {
+                // If the file changed under us, the objects written so far will never be committed.
+                if let now = try? await lookUp(path: name), now.newest?.bytes != record.bytes {
+                    await removeReencryptionLeftovers(of: record, target: target, keeping: now.newest?.header.fileID)
+                }
+                throw error
+            }
         }
         body.dataKeyEpoch = reencrypting ? target.epoch : body.dataKeyEpoch
+        // Re-read just before the commit, as a put does: a writer that came in meanwhile wins.
+        let current = try await lookUp(path: name)
+        guard current.highestVersion == lookup.highestVersion, current.newest?.bytes == record.bytes else {
+            if reencrypting { await removeReencryptionLeftovers(of: record, target: target, keeping: current.newest?.header.fileID) }
+            throw ClientError.failed("\(name) changed during the rotation; run edfs key rotate again to finish")
+        }
         let id = ManifestID.derive(path: name, nameKey: target.nameKey)
-        let manifest = try Manifest.seal(manifestID: id, version: try lookup.nextVersion(), fileID: fileID,
+        let manifest = try Manifest.seal(manifestID: id, version: try current.nextVersion(), fileID: fileID,
                                          keyEpoch: target.epoch, body: body, masterKey: target.masterKey)
         let (accepted, _) = try await commitManifest(id: id, bytes: manifest)
         guard accepted.count == nodeCount else {
-            throw ClientError.failed("the new manifest of \(name) reached \(accepted.count) of \(nodeCount) nodes; "
-                                     + "run edfs key rotate again to finish")
+            throw ClientError.notEnoughNodes("the new manifest of \(name) reached \(accepted.count) of \(nodeCount) nodes; "
+                                             + "run edfs key rotate again to finish")
         }
-        await removeSupersededManifests(lookup, keeping: id)
+        await removeSupersededManifests(current, keeping: id)
         if reencrypting {
             await removeObjects(of: record, includingReencryptionTarget: false)  // the target is the new version
             return .reencrypted
@@ -245,13 +301,27 @@ extension ClusterSession {
         return .rewrapped
     }
 
+    /// Removes the objects a re-encryption of `record` would have written, unless they are `keeping`'s.
+    private func removeReencryptionLeftovers(of record: ManifestRecord, target: KeyBundle, keeping: FileID?) async {
+        guard !record.body.isDeleted, let derived = try? Self.reencryptionFileID(for: record.header.fileID, target: target),
+              derived != keeping, let placement = try? record.placement() else { return }
+        await removeObjects(fileID: derived, placement: placement, row: placement.row(for: derived))
+    }
+
+    /// The data key of a re-encryption of the version with `fileID` (HMAC under the target master key).
+    static func reencryptionDataKey(for fileID: FileID, target: KeyBundle) throws -> SymmetricKey {
+        var mac = Digest.hmacSHA256(key: target.masterKey, Array("edfs-reencrypt-dek-v1".utf8) + fileID.bytes)
+        defer { secureWipe(&mac) }
+        return try SymmetricKey(copying: mac)
+    }
+
     /// Streams every stripe of `record` from a good replica, opens it, seals it again under a fresh data key and
     /// writes it as the objects of `fileID` on all R nodes of the new placement. Returns the new body.
-    private func reencryptObjects(of record: ManifestRecord, into fileID: FileID, epoch: UInt32) async throws -> ManifestBody {
+    private func reencryptObjects(of record: ManifestRecord, into fileID: FileID, epoch: UInt32,
+                                  dataKey: SymmetricKey) async throws -> ManifestBody {
         guard Int(record.body.nodeCount) == nodeCount else {
             throw ClientError.usage("\(record.body.name) was stored on \(record.body.nodeCount) nodes; the config lists \(nodeCount)")
         }
-        let dataKey = try SymmetricKey.generate()
         let placement = try record.placement()
         let row = placement.row(for: fileID)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -354,7 +424,7 @@ extension ClusterSession {
                                   password: SecureBytes, kdfIterations: UInt32) async throws -> KeyStatus {
         let file: Keyslot
         do { file = try Keyslot.decode(exported) } catch {
-            throw ClientError.usage("not an edfs key file: \(error)")
+            throw ClientError.integrity("not an edfs key file: \(error)")
         }
         guard file.header.kdf.iterations <= maximumKDFIterations else { throw ClientError.integrity("key file asks for too many iterations") }
         let bundles: [KeyBundle]
@@ -376,6 +446,23 @@ extension ClusterSession {
                                          + "key file (\(bundles[0].epoch)); not replacing it")
             }
             revision = max(revision, slot.header.revision)
+        }
+        // The keys must be the ones the stored files were sealed with: importing another user's or another cluster's
+        // key file over the real keyslot would make everything unreadable.
+        if let link = links.links.compactMap({ $0 }).first {
+            let ids = try await withDeadline(requestTimeout, link.nodeName) { try await link.listManifests() }
+            var checked = 0
+            var opened = 0
+            for id in ids.keys.sorted().prefix(16) {
+                guard let bytes = try? await link.getManifest(id), let header = try? ManifestHeader.decode(prefixOf: bytes),
+                      let bundle = bundles.first(where: { $0.epoch == header.keyEpoch }) else { checked += 1; continue }
+                checked += 1
+                if (try? Manifest.open(bytes, masterKey: bundle.masterKey)) != nil { opened += 1 }
+            }
+            guard checked == 0 || opened > 0 else {
+                throw ClientError.integrity("the key file opens none of the \(checked) stored manifests checked on "
+                                            + "\(link.nodeName): it is not this user's key; nothing was changed")
+            }
         }
         let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
         let kek = try kdf.deriveKEK(password: password)

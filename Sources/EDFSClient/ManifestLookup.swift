@@ -24,7 +24,10 @@ public struct ManifestRecord: Sendable {
         if (header.version, header.keyEpoch) != (other.header.version, other.header.keyEpoch) {
             return (header.version, header.keyEpoch) > (other.header.version, other.header.keyEpoch)
         }
-        return other.header.fileID.bytes.lexicographicallyPrecedes(header.fileID.bytes)
+        if header.fileID != other.header.fileID {
+            return other.header.fileID.bytes.lexicographicallyPrecedes(header.fileID.bytes)
+        }
+        return other.bytes.lexicographicallyPrecedes(bytes)  // a total order: every reader picks the same copy
     }
 
     /// Nodes of stripe `index`, primary first.

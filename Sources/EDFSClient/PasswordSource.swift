@@ -64,6 +64,7 @@ public enum PasswordSource: Sendable, Equatable {
     /// Reads until EOF (or a newline), refusing more than `maximumLength` + 2 bytes.
     private static func readUpTo(fd: Int32, stopAtNewline: Bool) throws -> [UInt8] {
         var result = [UInt8]()
+        result.reserveCapacity(maximumLength + 3)  // never reallocated, so no unwiped copy is left in freed memory
         var byte: UInt8 = 0
         while result.count <= maximumLength + 2 {
             let n = Glibc.read(fd, &byte, 1)

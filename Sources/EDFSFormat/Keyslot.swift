@@ -48,7 +48,7 @@ public struct KeyslotKDF: Equatable, Sendable {
 }
 
 /// The cleartext header of a keyslot (docs/FORMAT.md §4). Nodes read `epoch` and `revision` to refuse stale
-/// keyslots: a put must carry a newer (epoch, revision) than the stored one, or be byte-identical.
+/// keyslots: a put must `supersede` the stored one (higher revision, no older epoch), or be byte-identical.
 public struct KeyslotHeader: Equatable, Sendable {
     public static let magic: [UInt8] = Array("EDSK".utf8)
     public static let formatVersion: UInt8 = 1
@@ -119,9 +119,10 @@ public struct KeyslotHeader: Equatable, Sendable {
     /// Bytes of the whole keyslot this header starts.
     public var keyslotLength: Int { Self.byteCount + Int(bundleCount) * Keyslot.wrappedBundleByteCount }
 
-    /// True when `self` may replace `stored` on a node (strictly newer epoch, or same epoch and newer revision).
+    /// True when `self` may replace `stored` on a node: a higher revision (every change to a keyslot takes the next
+    /// one, so two clients that change the same slot at once cannot both win), and never an older epoch.
     public func supersedes(_ stored: KeyslotHeader) -> Bool {
-        (epoch, revision) > (stored.epoch, stored.revision)
+        revision > stored.revision && epoch >= stored.epoch
     }
 }
 

@@ -45,14 +45,14 @@ public final class LoginGuard: Sendable {
 
     private let digests: [String: [UInt8]]
     /// A verifier stored by `edfs passwd`, which overrides the config's digest for a configured user.
-    private let storedVerifier: @Sendable (String) -> [UInt8]?
+    private let storedVerifier: @Sendable (String) -> ObjectStore.StoredVerifier
     private let dummyDigest: [UInt8]
     private let throttle: LoginThrottle
     private let table = Mutex<[Key: Entry]>([:])
 
     /// `digests`: user name → MD5 of the password (16 bytes).
     public init(digests: [String: [UInt8]], throttle: LoginThrottle,
-                storedVerifier: @escaping @Sendable (String) -> [UInt8]? = { _ in nil }) {
+                storedVerifier: @escaping @Sendable (String) -> ObjectStore.StoredVerifier = { _ in .none }) {
         self.digests = digests
         self.storedVerifier = storedVerifier
         self.throttle = throttle
@@ -87,8 +87,14 @@ public final class LoginGuard: Sendable {
         }
 
         // The stored verifier is looked up for every name (known or not), so both paths cost the same.
-        let stored = NameRules.isValidUserName(user) ? storedVerifier(user) : nil
-        let known = digests[user].map { stored ?? $0 }
+        let stored = NameRules.isValidUserName(user) ? storedVerifier(user) : .none
+        let known: [UInt8]? = digests[user].flatMap { configured -> [UInt8]? in
+            switch stored {
+            case .none: return configured
+            case let .digest(digest): return digest
+            case .damaged: return nil  // fail closed: never fall back to an older password
+            }
+        }
         let expected = known ?? dummyDigest
         let given = Hex.decode(proof).flatMap { $0.count == 16 ? $0 : nil }
         let matches = ConstantTime.equals(expected, given ?? dummyDigest.map { ~$0 })

@@ -235,6 +235,13 @@ public final class ObjectStore: Sendable {
         let target = try path(user: user, namespace: .manifests, id: name)
         try replaceSmallFile(user: user, what: "manifest", directory: try directory(user, .manifests), finalName: name,
                              bytes: bytes) { () throws(StoreError) -> Bool in
+            // A writer whose session predates a key rotation would seal at an epoch the keyslot is about to drop
+            // (or already dropped): refuse it, so it reopens its session instead of committing an unreadable manifest.
+            if let slot = try? ObjectReader(path: keyslotPath(user: user), what: "keyslot").readAll(),
+               let slotHeader = try? KeyslotHeader.decode(prefixOf: slot), header.keyEpoch < slotHeader.epoch {
+                throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(slotHeader.epoch); "
+                    + "reopen the session")
+            }
             guard let stored = try storedManifestVersion(target) else { return true }
             guard header.version > stored else {
                 throw .stale("manifest version \(header.version) is not newer than the stored version \(stored)")
@@ -268,7 +275,7 @@ public final class ObjectStore: Sendable {
         try FileIO.fsyncDirectory(try directory(user, .manifests))
     }
 
-    /// Stores a keyslot if its (epoch, revision) is newer than the stored one's, or equal with identical bytes.
+    /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), or is byte-identical.
     public func putKeyslot(user: String, bytes: [UInt8]) throws(StoreError) {
         let header: KeyslotHeader
         do {
@@ -288,10 +295,8 @@ public final class ObjectStore: Sendable {
                 return true
             }
             guard let storedHeader = try? KeyslotHeader.decode(prefixOf: stored) else { return true }
-            let new = (header.epoch, header.revision)
-            let old = (storedHeader.epoch, storedHeader.revision)
-            if new > old { return true }
-            if new == old, stored == bytes { return false }  // a harmless retry: nothing to write
+            if header.supersedes(storedHeader) { return true }
+            if stored == bytes { return false }  // a harmless retry: nothing to write
             throw .stale("keyslot epoch \(header.epoch) revision \(header.revision) does not supersede the stored "
                 + "epoch \(storedHeader.epoch) revision \(storedHeader.revision)")
         }
@@ -305,11 +310,26 @@ public final class ObjectStore: Sendable {
                              finalName: Self.verifierName, bytes: digest) { () throws(StoreError) -> Bool in true }
     }
 
-    /// The user's stored login verifier, or nil when there is none (or it is unreadable: the config's line applies).
-    public func verifier(user: String) -> [UInt8]? {
-        guard let path = try? userDirectory(user) + "/" + Self.verifierName,
-              let bytes = try? ObjectReader(path: path, what: "verifier").readAll(), bytes.count == 16 else { return nil }
-        return bytes
+    /// What the node knows of a user's stored login verifier.
+    public enum StoredVerifier: Sendable, Equatable {
+        /// None stored: the config's `Password:` line applies.
+        case none
+        case digest([UInt8])
+        /// Stored but unreadable (checksum mismatch, wrong size): logins fail until an operator removes the file.
+        case damaged
+    }
+
+    /// The user's stored login verifier. Removing `users/<user>/verifier` resets the user to the config's line.
+    public func verifier(user: String) -> StoredVerifier {
+        guard let path = try? userDirectory(user) + "/" + Self.verifierName else { return .none }
+        do throws(StoreError) {
+            let bytes = try ObjectReader(path: path, what: "verifier").readAll()
+            return bytes.count == 16 ? .digest(bytes) : .damaged
+        } catch .notFound {
+            return .none
+        } catch {
+            return .damaged
+        }
     }
 
     /// The user's keyslot, verified.

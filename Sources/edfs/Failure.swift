@@ -48,6 +48,7 @@ func exitStatus(for error: any Error) -> Int32 {
     case is ConfigError: return ExitStatus.failure
     case is FormatError, is StripeError: return ExitStatus.dataError
     case KeyslotError.wrongPassword: return ExitStatus.noPermission
+    case KeyslotError.weakKDF: return ExitStatus.dataError
     case CryptoError.authenticationFailed: return ExitStatus.dataError
     case CryptoError.invalidParameter, CryptoError.invalidLength: return ExitStatus.usage
     case is ByteCountError: return ExitStatus.usage

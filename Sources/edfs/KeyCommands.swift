@@ -80,9 +80,9 @@ struct KeyRotateCommand: AsyncParsableCommand {
             let crashAfter = ProcessInfo.processInfo.environment["EDFS_TEST_CRASH_AFTER_FILES"].flatMap(Int.init)
             let counter = FileCounter()
             let quiet = options.quiet
-            let report = try await withSession(options) { session in
+            let report: RotationReport? = try await withSession(options) { session in
                 if resume && !session.keyStatus.rotationUnfinished {
-                    printError("note: no unfinished rotation; starting a new one")
+                    return nil  // --resume with nothing to resume does nothing
                 }
                 return try await session.rotateKeys(reencrypt: reencrypt) { name in
                     let done = counter.increment()
@@ -90,6 +90,10 @@ struct KeyRotateCommand: AsyncParsableCommand {
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
                     if let crashAfter, done >= crashAfter { kill(getpid(), SIGKILL) }
                 }
+            }
+            guard let report else {
+                print("no unfinished key rotation; nothing to do")
+                return
             }
             var line = "key epoch \(report.epoch): \(report.rewrapped) re-wrapped, \(report.reencrypted) re-encrypted"
             if report.alreadyDone > 0 { line += ", \(report.alreadyDone) already done" }

@@ -139,11 +139,12 @@ struct KeyslotTests {
         }
     }
 
-    @Test("freshness rule: newer epoch or revision supersedes")
+    @Test("freshness rule: a higher revision at no older epoch supersedes")
     func supersedes() throws {
         let a = KeyslotHeader(kdf: fastKDF, epoch: 1, revision: 3, bundleCount: 1)
         #expect(KeyslotHeader(kdf: fastKDF, epoch: 1, revision: 4, bundleCount: 1).supersedes(a))
-        #expect(KeyslotHeader(kdf: fastKDF, epoch: 2, revision: 0, bundleCount: 2).supersedes(a))
+        #expect(KeyslotHeader(kdf: fastKDF, epoch: 2, revision: 4, bundleCount: 2).supersedes(a))
+        #expect(!KeyslotHeader(kdf: fastKDF, epoch: 2, revision: 3, bundleCount: 2).supersedes(a), "same revision: a race")
         #expect(!KeyslotHeader(kdf: fastKDF, epoch: 1, revision: 3, bundleCount: 1).supersedes(a))
         #expect(!KeyslotHeader(kdf: fastKDF, epoch: 0, revision: 9, bundleCount: 1).supersedes(a))
         #expect(try KeyslotHeader.decode(prefixOf: a.encoded()) == a)

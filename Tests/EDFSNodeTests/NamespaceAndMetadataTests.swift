@@ -104,8 +104,9 @@ func randomManifestID() throws -> ManifestID { try ManifestID(bytes: randomBytes
             // A password change keeps the epoch and bumps the revision.
             let passwordChanged = try testKeyslot(epoch: 2, revision: 2, salt: randomBytes(16))
             try await connection.putKeyslot(passwordChanged)
-            // A rotation bumps the epoch (its revision may restart).
-            let rotated = try testKeyslot(epoch: 3, revision: 1)
+            // A rotation bumps the epoch and takes the next revision.
+            await expectRefusal(.staleVersion) { try await connection.putKeyslot(try testKeyslot(epoch: 3, revision: 2)) }
+            let rotated = try testKeyslot(epoch: 3, revision: 3)
             try await connection.putKeyslot(rotated)
             #expect(try await connection.getKeyslot() == rotated)
             await expectRefusal(.malformed) { try await connection.putKeyslot(randomBytes(30)) }
