@@ -345,6 +345,10 @@ public struct ClusterLinks: Sendable {
         for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
             notices.add("node \(config.servers[index].name) unavailable: \(reason)")
         }
+        if loginRefusals > 0 {
+            notices.add("\(loginRefusals) node(s) refused this password while others took it: a password change of "
+                        + "\(user) may not have finished; run edfs passwd again with the same old and new passwords")
+        }
         return ClusterLinks(config: config, links: links, unreachable: unreachable, connectorUsed: used)
     }
 

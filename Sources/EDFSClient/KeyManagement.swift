@@ -84,8 +84,20 @@ extension ClusterSession {
 
     /// `edfs passwd`: a new keyslot (new salt, same key bundles) and a new login verifier on every node.
     /// Safe to run again after an interruption, with the same old and new passwords.
-    public func changePassword(to newPassword: SecureBytes, kdfIterations: UInt32) async throws {
+    /// `currentDigests`, by node, is the verifier each node accepted this session's login with: it is written back
+    /// first as a probe, so a node that cannot change a verifier refuses before any keyslot changes.
+    public func changePassword(to newPassword: SecureBytes, kdfIterations: UInt32,
+                               currentDigests: [Int: [UInt8]] = [:]) async throws {
         try requireEveryNode("a password change")
+        for (node, digest) in currentDigests.sorted(by: { $0.key < $1.key }) {
+            guard let link = links[node] else { continue }
+            do {
+                try await withDeadline(Self.requestTimeout, link.nodeName) { try await link.setLoginVerifier(digest: digest) }
+            } catch {
+                throw Self.nodeFailure("node \(link.nodeName) cannot change a login verifier (\(error)); nothing was changed",
+                                       error)
+            }
+        }
         let resume = "the change is incomplete: run edfs passwd again with the same old and new passwords"
         let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
         let newKEK = try kdf.deriveKEK(password: newPassword)

@@ -47,7 +47,10 @@ struct PasswdCommand: AsyncParsableCommand {
                                                         kdfIterations: try options.kdfIterations(config), notices: notices,
                                                         createKeys: false)
             defer { Task { await session.close() } }
-            try await session.changePassword(to: new, kdfIterations: try options.kdfIterations(config))
+            let digests = [NodeConnection.legacyPasswordDigest(old), NodeConnection.legacyPasswordDigest(new)]
+            let current = links.connectorUsed.mapValues { digests[$0] }
+            try await session.changePassword(to: new, kdfIterations: try options.kdfIterations(config),
+                                             currentDigests: current)
             await session.close()
             print("password of \(user) changed on \(session.nodeCount) node(s)")
         }

@@ -227,6 +227,39 @@ struct KeyManagementTests {
         }
     }
 
+    @Test("a passwd interrupted after two of four nodes finishes when run again with the same passwords")
+    func interruptedPasswd() async throws {
+        let cluster = try TestCluster()
+        let files = try await storeFiles(cluster, count: 3)
+        let newPassword = "the new password"
+        let secret = SecureBytes(copying: Array(newPassword.utf8))
+        // What a passwd killed half-way leaves: the new keyslot and verifier on DFS1 and DFS2 only.
+        try await cluster.withSession { session in
+            let kdf = try KeyslotKDF.generate(iterations: 100_000)
+            let slot = try Keyslot.seal(user: cluster.user, kek: try kdf.deriveKEK(password: secret), kdf: kdf,
+                                        revision: session.keyslot.header.revision + 1, bundles: session.bundles)
+            for node in 0..<2 {
+                let link = try #require(session.links[node])
+                try await link.putKeyslot(slot.bytes)
+                try await link.setLoginVerifier(digest: NodeConnection.legacyPasswordDigest(secret))
+            }
+        }
+        // The old password still works on the two untouched nodes (degraded), with a hint to finish the change.
+        let oldOnly = try cluster.run(["ls"])
+        #expect(oldOnly.stderr.contains("may not have finished"), "\(oldOnly.stderr)")
+        let rerun = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                       environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": newPassword])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try cluster.run(["ls"]).status == 77)
+        try await cluster.withSession(password: newPassword) { session in
+            for (name, content) in files {
+                let out = cluster.scratch("out")
+                try await session.get(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            }
+        }
+    }
+
     @Test("passwd with a node down is refused with exit 69 and changes nothing on the others")
     func passwdNeedsEveryNode() async throws {
         let cluster = try TestCluster()
