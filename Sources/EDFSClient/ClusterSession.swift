@@ -126,7 +126,7 @@ public final class ClusterSession: Sendable {
                     if case let .slot(slot) = state, newest.header.supersedes(slot.header) { return slot }
                     return nil
                 }
-                for slot in older {
+                for slot in older where slot.header.kdf.iterations <= maximumKDFIterations {
                     for password in passwords where (try? slot.unlock(user: user, password: password,
                                                                        minimumIterations: 1)) != nil {
                         throw ClientError.authenticationFailed("this is the old password: a password change of user \(user) "

@@ -193,7 +193,13 @@ public struct ManifestBody: Sendable {
 
     static func decode(_ plain: SecureBytes) throws -> ManifestBody {
         var copy = plain.withUnsafeBytes { Array($0) }
+        // Parsed in a separate function: its reader (which shares `copy`) is gone before the wipe, so the wipe
+        // overwrites the one buffer in place instead of a copy-on-write duplicate.
         defer { secureWipe(&copy) }
+        return try parse(copy)
+    }
+
+    private static func parse(_ copy: [UInt8]) throws -> ManifestBody {
         var reader = BinaryReader(copy, context: "manifest body")
         let version = try reader.u8()
         guard version == bodyVersion else { throw FormatError.unsupportedVersion("manifest body", version) }
