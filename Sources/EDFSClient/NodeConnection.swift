@@ -24,7 +24,7 @@ final class NodeConnectionCore: Sendable {
         limits.withLock { Int(max(1, $0?.maxDataPayload ?? UInt32(WireProtocol.maxDataPayload))) }
     }
 
-    private func budgetCost(_ frame: ClientFrame) -> Int {
+    private func budgetCost(_ frame: WireFrame) -> Int {
         min(WireProtocol.headerLength + frame.payload.readableBytes, NodeConnection.Options.maxWriteBudget)
     }
 
@@ -37,7 +37,7 @@ final class NodeConnectionCore: Sendable {
     }
 
     /// Queues a stream frame (DATA, END) once the bytes queued before it are few enough.
-    func send(_ frame: ClientFrame) async throws {
+    func send(_ frame: WireFrame) async throws {
         if let failure = router.failure { throw failure }
         let cost = budgetCost(frame)
         try await takeBudget(cost)
@@ -49,7 +49,7 @@ final class NodeConnectionCore: Sendable {
 
     /// Queues a small control frame (WINDOW, CANCEL) at once.
     func sendControl(_ type: WireFrameType, id: UInt32, payload: [UInt8]) {
-        channel.writeAndFlush(ClientFrame(type: type, requestID: id, payload: ByteBuffer(bytes: payload)), promise: nil)
+        channel.writeAndFlush(WireFrame(type: type, requestID: id, payload: ByteBuffer(bytes: payload)), promise: nil)
     }
 
     /// Starts a request: allocates its id and queues its frame on the event loop, so ids reach the wire in order.
@@ -60,7 +60,7 @@ final class NodeConnectionCore: Sendable {
         } catch {
             throw NodeConnectionError.invalidRequest(error.message)
         }
-        let frame = ClientFrame(type: request.frameType, requestID: 0, payload: ByteBuffer(bytes: payload))
+        let frame = WireFrame(type: request.frameType, requestID: 0, payload: ByteBuffer(bytes: payload))
         let cost = budgetCost(frame)
         try await takeBudget(cost)
         let router = self.router
@@ -85,7 +85,7 @@ final class NodeConnectionCore: Sendable {
 
     /// Sends a single-reply request and waits for its reply (an ERROR throws `NodeLinkError`).
     func call(_ request: WireRequest) async throws -> WireReply {
-        let promise = channel.eventLoop.makePromise(of: ClientFrame.self)
+        let promise = channel.eventLoop.makePromise(of: WireFrame.self)
         let id: UInt32
         do {
             id = try await start(request) { _ in .reply(promise) }
@@ -259,7 +259,7 @@ public final class NodeConnection: NodeLink {
 
     /// Starts a PUT of exactly `length` bytes (the concrete type).
     public func startPut(object name: String, length: UInt64) async throws -> NodeConnectionUpload {
-        let promise = core.channel.eventLoop.makePromise(of: ClientFrame.self)
+        let promise = core.channel.eventLoop.makePromise(of: WireFrame.self)
         let id: UInt32
         do {
             id = try await core.start(.putObject(id: name, length: length)) { _ in .reply(promise) }

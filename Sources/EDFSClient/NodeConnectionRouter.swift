@@ -1,4 +1,5 @@
 import EDFSFormat
+import EDFSTransport
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -8,7 +9,7 @@ import Synchronization
 final class NodeConnectionRouter: Sendable {
     enum Route: Sendable {
         /// A request answered by one frame (its reply or an ERROR). PUTs wait here for their final answer.
-        case reply(EventLoopPromise<ClientFrame>)
+        case reply(EventLoopPromise<WireFrame>)
         /// A GET: its reply, then DATA frames, then END.
         case download(DownloadStream)
     }
@@ -56,7 +57,7 @@ final class NodeConnectionRouter: Sendable {
 
     /// Delivers one inbound frame. Returns a protocol violation if the frame breaks the protocol; the caller then
     /// fails everything and closes.
-    func deliver(_ frame: ClientFrame) -> NodeConnectionError? {
+    func deliver(_ frame: WireFrame) -> NodeConnectionError? {
         let id = frame.requestID
         if id == 0 {
             guard frame.type == .error, let wire = try? WireError.decode(payload: frame.payloadBytes, flags: frame.header.flags)

@@ -63,7 +63,7 @@ final class DownloadStream: Sendable {
     }
 
     /// A frame for this GET (event loop).
-    func deliver(_ frame: ClientFrame) -> Delivery {
+    func deliver(_ frame: WireFrame) -> Delivery {
         var resume: (CheckedContinuation<(ByteBuffer?, Int), any Error>, Result<(ByteBuffer?, Int), any Error>)?
         var headerOutcome: (EventLoopPromise<Header>, Result<Header, any Error>)?
         let delivery = state.withLock { s -> Delivery in
@@ -261,10 +261,10 @@ public final class NodeConnectionUpload: ObjectUpload {
     public let length: UInt64
     let id: UInt32
     let core: NodeConnectionCore
-    let reply: EventLoopFuture<ClientFrame>
+    let reply: EventLoopFuture<WireFrame>
     private let state = Mutex<(sent: UInt64, ended: Bool, failure: (any Error)?)>((0, false, nil))
 
-    init(objectID: String, length: UInt64, id: UInt32, core: NodeConnectionCore, reply: EventLoopFuture<ClientFrame>) {
+    init(objectID: String, length: UInt64, id: UInt32, core: NodeConnectionCore, reply: EventLoopFuture<WireFrame>) {
         self.objectID = objectID
         self.length = length
         self.id = id
@@ -292,7 +292,7 @@ public final class NodeConnectionUpload: ObjectUpload {
         let maxPayload = core.maxDataPayload
         while chunk.readableBytes > 0 {
             guard let piece = chunk.readSlice(length: min(maxPayload, chunk.readableBytes)) else { break }
-            try await core.send(ClientFrame(type: .data, requestID: id, payload: piece))
+            try await core.send(WireFrame(type: .data, requestID: id, payload: piece))
         }
     }
 
@@ -319,7 +319,7 @@ public final class NodeConnectionUpload: ObjectUpload {
             await cancel()
             throw NodeConnectionError.invalidRequest("PUT of \(objectID): \(sent) of the announced \(length) bytes written")
         }
-        try await core.send(ClientFrame(type: .end, requestID: id, payload: ByteBuffer()))
+        try await core.send(WireFrame(type: .end, requestID: id, payload: ByteBuffer()))
         // Cancellable (a deadline in the caller): the route is dropped, the promise failed, the node told.
         let core = self.core
         let id = self.id

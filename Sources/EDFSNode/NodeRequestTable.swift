@@ -1,4 +1,5 @@
 import EDFSFormat
+import EDFSTransport
 import Synchronization
 
 /// The requests in flight on one connection and who is logged in; shared by the connection's reader loop and the

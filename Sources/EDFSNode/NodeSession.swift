@@ -1,4 +1,5 @@
 import EDFSFormat
+import EDFSTransport
 import Logging
 import NIOCore
 
@@ -8,12 +9,12 @@ import NIOCore
 final class NodeSession: Sendable {
     let services: NodeServices
     let channel: any Channel
-    let outbound: NIOAsyncChannelOutboundWriter<NodeFrame>
+    let outbound: NIOAsyncChannelOutboundWriter<WireFrame>
     /// The peer's IP address (no port): the key of login throttling and the name in logs.
     let peer: String
     let table = NodeRequestTable()
 
-    init(services: NodeServices, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<NodeFrame>) {
+    init(services: NodeServices, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<WireFrame>) {
         self.services = services
         self.channel = channel
         self.outbound = outbound
@@ -28,7 +29,7 @@ final class NodeSession: Sendable {
     }
 
     /// Serves the connection until the peer leaves, a fatal error, or the node stops. Returns why it ended.
-    func run(inbound: NIOAsyncChannelInboundStream<NodeFrame>) async -> String {
+    func run(inbound: NIOAsyncChannelInboundStream<WireFrame>) async -> String {
         var loop = LoopState()
         var reason = "closed by the client"
         await withDiscardingTaskGroup { group in
@@ -68,34 +69,34 @@ final class NodeSession: Sendable {
     // MARK: Sending
 
     /// Writes a frame; a connection that is gone is ignored (the reader loop notices and ends).
-    func send(_ frame: NodeFrame) async {
+    func send(_ frame: WireFrame) async {
         try? await outbound.write(frame)
     }
 
     /// Writes a connection's last frame and waits until it is on the wire (at most 2 s), so that closing right
     /// after does not drop it.
-    static func sendLast(_ frame: NodeFrame, on channel: any Channel) async {
+    static func sendLast(_ frame: WireFrame, on channel: any Channel) async {
         let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
         try? await channel.writeAndFlush(frame).get()
         deadline.cancel()
     }
 
-    func reply(_ reply: WireReply, _ id: UInt32) -> NodeFrame {
+    func reply(_ reply: WireReply, _ id: UInt32) -> WireFrame {
         do throws(WireError) {
-            return NodeFrame(type: reply.frameType, requestID: id, payload: ByteBuffer(bytes: try reply.encodePayload()))
+            return WireFrame(type: reply.frameType, requestID: id, payload: ByteBuffer(bytes: try reply.encodePayload()))
         } catch {
             return .error(WireError(.internal, "reply does not encode: \(error)"), requestID: id)
         }
     }
 
     /// Sends the final frame of a request unless it was cancelled or the connection ended meanwhile.
-    func finish(_ id: UInt32, with frame: NodeFrame) async {
+    func finish(_ id: UInt32, with frame: WireFrame) async {
         if table.finish(id) { await send(frame) }
     }
 
     // MARK: The reader loop
 
-    private func handle(_ frame: NodeFrame, _ loop: inout LoopState,
+    private func handle(_ frame: WireFrame, _ loop: inout LoopState,
                         _ group: inout DiscardingTaskGroup) async throws(WireError) {
         let id = frame.header.requestID
         switch frame.header.type {
@@ -170,7 +171,7 @@ final class NodeSession: Sendable {
         }
     }
 
-    private func handleStreamFrame(_ frame: NodeFrame, _ loop: inout LoopState,
+    private func handleStreamFrame(_ frame: WireFrame, _ loop: inout LoopState,
                                    _ group: inout DiscardingTaskGroup) async throws(WireError) {
         let id = frame.header.requestID
         let kind = table.kind(of: id)
@@ -290,7 +291,7 @@ final class NodeSession: Sendable {
                 position = try await sendBlock(id: id, reader: reader, from: position, to: end, credit: credit,
                                                window: Int(window))
             }
-            await finish(id, with: NodeFrame(type: .end, requestID: id, payload: ByteBuffer()))
+            await finish(id, with: WireFrame(type: .end, requestID: id, payload: ByteBuffer()))
         } catch {
             services.logger.warning("get failed: \(error)", metadata: ["peer": "\(peer)"])
             await finish(id, with: .error(error.wire, requestID: id))
@@ -349,7 +350,7 @@ final class NodeSession: Sendable {
                 return end
             }
             do {
-                try await outbound.write(NodeFrame(type: .data, requestID: id, payload: slice))
+                try await outbound.write(WireFrame(type: .data, requestID: id, payload: slice))
             } catch {
                 table.finish(id)
                 return end

@@ -103,7 +103,7 @@ public final class StorageNode: Sendable {
         guard fresh else { throw .alreadyStarted }
         let limits = configuration.limits
         let sslContext = self.sslContext
-        let server: NIOAsyncChannel<NIOAsyncChannel<NodeFrame, NodeFrame>, Never>
+        let server: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>
         do {
             server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -120,7 +120,7 @@ public final class StorageNode: Sendable {
                         try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength))
                         try sync.addHandler(WireFrameEncoder())
                         try sync.addHandler(IdleCloser())
-                        return try NIOAsyncChannel<NodeFrame, NodeFrame>(
+                        return try NIOAsyncChannel<WireFrame, WireFrame>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(
                                 lowWatermark: 1, highWatermark: max(2, limits.inboundFrameBuffer))))
@@ -143,7 +143,7 @@ public final class StorageNode: Sendable {
         return address
     }
 
-    private func acceptLoop(_ server: NIOAsyncChannel<NIOAsyncChannel<NodeFrame, NodeFrame>, Never>) async {
+    private func acceptLoop(_ server: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>) async {
         do {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -157,7 +157,7 @@ public final class StorageNode: Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<NodeFrame, NodeFrame>) async {
+    private func serve(_ connection: NIOAsyncChannel<WireFrame, WireFrame>) async {
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
         let peer = channel.remoteAddress.map(Self.describe) ?? "unknown"

@@ -3,7 +3,7 @@ import NIOCore
 
 /// One frame on a connection, client or node side: its header and its payload (a slice of what was read, or what
 /// to send). The byte layout is EDFSFormat's `WireFrameHeader` (docs/PROTOCOL.md).
-public struct TransportFrame: Sendable {
+public struct WireFrame: Sendable {
     public var header: WireFrameHeader
     public var payload: ByteBuffer
 
@@ -23,8 +23,8 @@ public struct TransportFrame: Sendable {
     public var payloadBytes: [UInt8] { payload.getBytes(at: payload.readerIndex, length: payload.readableBytes) ?? [] }
 
     /// An ERROR frame for `error` (FATAL if it is).
-    public static func error(_ error: WireError, requestID: UInt32) -> TransportFrame {
-        TransportFrame(type: .error, flags: error.fatal ? .fatal : [], requestID: requestID,
+    public static func error(_ error: WireError, requestID: UInt32) -> WireFrame {
+        WireFrame(type: .error, flags: error.fatal ? .fatal : [], requestID: requestID,
                        payload: ByteBuffer(bytes: error.encodedPayload))
     }
 }
@@ -34,7 +34,7 @@ public struct TransportFrame: Sendable {
 /// can reuse its plaintext buffer without a copy-on-write, and nothing is ever compacted. Errors are `WireError`s.
 public final class WireFrameDecoder: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
-    public typealias InboundOut = TransportFrame
+    public typealias InboundOut = WireFrame
     public let maxLengthField: Int
     private var headerBytes: [UInt8] = []
     private var header: WireFrameHeader?
@@ -55,7 +55,7 @@ public final class WireFrameDecoder: ChannelInboundHandler {
                     let count = min(current.payloadLength - payload.readableBytes, input.readableBytes)
                     if count > 0, let piece = input.readSlice(length: count) { payload.writeImmutableBuffer(piece) }
                     guard payload.readableBytes == current.payloadLength else { continue }
-                    let frame = TransportFrame(header: current, payload: payload)
+                    let frame = WireFrame(header: current, payload: payload)
                     header = nil
                     payload = ByteBuffer()
                     context.fireChannelRead(wrapInboundOut(frame))
@@ -89,7 +89,7 @@ public final class WireFrameDecoder: ChannelInboundHandler {
 
 /// Writes frames: small ones as one buffer, large ones as header + payload without copying the payload.
 public final class WireFrameEncoder: ChannelOutboundHandler {
-    public typealias OutboundIn = TransportFrame
+    public typealias OutboundIn = WireFrame
     public typealias OutboundOut = ByteBuffer
     /// Payloads up to this size are copied behind the header into one buffer (one TLS record instead of two).
     public static let coalesceLimit = 16 << 10

@@ -2,12 +2,9 @@ import EDFSFormat
 import EDFSTransport
 import NIOCore
 
-/// A frame on a client connection (the shared codec's frame).
-typealias ClientFrame = TransportFrame
-
 /// Hands every inbound frame and the connection's end to the router, on the event loop.
 final class ClientFrameRouterHandler: ChannelInboundHandler {
-    typealias InboundIn = ClientFrame
+    typealias InboundIn = WireFrame
     let router: NodeConnectionRouter
 
     init(router: NodeConnectionRouter) { self.router = router }

@@ -2,13 +2,10 @@ import EDFSFormat
 import EDFSTransport
 import NIOCore
 
-/// A frame in the node's pipeline (the shared codec's frame).
-typealias NodeFrame = TransportFrame
-
 /// Closes the connection when the idle timer fires.
 final class IdleCloser: ChannelInboundHandler {
-    typealias InboundIn = NodeFrame
-    typealias InboundOut = NodeFrame
+    typealias InboundIn = WireFrame
+    typealias InboundOut = WireFrame
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
