@@ -23,6 +23,14 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A node's failure as the CLI reports it: unreachable (69) when the node could not be talked to, else 1.
+    static func nodeFailure(_ message: String, _ error: any Error) -> ClientError {
+        switch error {
+        case is NodeConnectionError, NodeLinkError.unreachable: return .notEnoughNodes(message)
+        default: return .failed(message)
+        }
+    }
+
     /// The sysexits code of this failure.
     public var exitCode: Int32 {
         switch self {

@@ -28,15 +28,15 @@ public enum Demo {
             config: config, user: options.user, password: password,
             connector: NodeConnection.connector(config: config, user: options.user, password: password), notices: notices)
         let start = Date()
-        let stored = try await session.put(file: source, as: "holiday photos.bin")
+        let stored = try await PutOperation(session).run(file: source, as: "holiday photos.bin")
         let seconds = Date().timeIntervalSince(start)
         say("2. put \"\(stored.name)\": \(ByteCount.humanReadable(Int(stored.size))) cut into 4 stripes, each sealed with "
             + "AES-256-GCM on all cores and sent to 2 nodes (\(rate(stored.size, seconds)))")
-        for file in try await session.list() {
+        for file in try await ListOperation(session).run() {
             say("3. ls: \(file.name)  \(ByteCount.humanReadable(Int(file.size)))  \(file.health)")
         }
         let copy = directory + "/copy.bin"
-        try await session.get(name: stored.name, to: .file(copy))
+        try await GetOperation(session).run(name: stored.name, to: .file(copy))
         say("4. get: \(try sameBytes(source, copy) ? "byte-exact" : "MISMATCH") (every GCM tag verified)")
         await session.close()
 
@@ -46,8 +46,8 @@ public enum Demo {
             config: config, user: options.user, password: password,
             connector: NodeConnection.connector(config: config, user: options.user, password: password), notices: Notices())
         let again = directory + "/copy-degraded.bin"
-        try await degraded.get(name: stored.name, to: .file(again))
-        let health = try await degraded.list().first?.health ?? "?"
+        try await GetOperation(degraded).run(name: stored.name, to: .file(again))
+        let health = try await ListOperation(degraded).run().first?.health ?? "?"
         await degraded.close()
         say("6. get with \(cluster.nodeNames[1]) down: \(try sameBytes(source, again) ? "byte-exact" : "MISMATCH") "
             + "(ls now says: \(health))")

@@ -28,7 +28,7 @@ struct PutCommand: AsyncParsableCommand {
                 for item in items {
                     let progress = options.progress("put \(item.name)", total: item.size)
                     defer { progress?.finish() }
-                    let result = try await session.put(file: item.path, as: item.name, progress: progress)
+                    let result = try await PutOperation(session).run(file: item.path, as: item.name, progress: progress)
                     var line = "stored \(result.name) (\(ByteCount.humanReadable(Int(clamping: result.size))), version \(result.version))"
                     if !result.missingReplicas.isEmpty {
                         line += "; degraded: \(result.missingReplicas.count) replica(s) missing, "
@@ -75,7 +75,7 @@ struct GetCommand: AsyncParsableCommand {
             try await withSession(options) { session in
                 let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
                 defer { progress?.finish() }
-                let record = try await session.get(name: name, to: destination, sync: sync, progress: progress)
+                let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress)
                 if case let .file(path) = destination {
                     printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
                 }
@@ -96,7 +96,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let files = try await withSession(options) { try await $0.list() }
+            let files = try await withSession(options) { try await ListOperation($0).run() }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -124,7 +124,7 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            try await withSession(options) { try await $0.remove(name: name) }
+            try await withSession(options) { try await RemoveOperation($0).run(name: name) }
             print("removed \(name)")
         }
     }

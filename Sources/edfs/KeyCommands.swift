@@ -49,7 +49,7 @@ struct PasswdCommand: AsyncParsableCommand {
             defer { Task { await session.close() } }
             let digests = [NodeConnection.legacyPasswordDigest(old), NodeConnection.legacyPasswordDigest(new)]
             let current = links.connectorUsed.mapValues { digests[$0] }
-            try await session.changePassword(to: new, kdfIterations: try options.kdfIterations(config),
+            try await PasswordChange(session).run(to: new, kdfIterations: try options.kdfIterations(config),
                                              currentDigests: current)
             await session.close()
             print("password of \(user) changed on \(session.nodeCount) node(s)")
@@ -87,7 +87,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
                 if resume && !session.keyStatus.rotationUnfinished {
                     return nil  // --resume with nothing to resume does nothing
                 }
-                return try await session.rotateKeys(reencrypt: reencrypt) { name in
+                return try await KeyRotation(session).run(reencrypt: reencrypt) { name in
                     let done = counter.increment()
                     if !quiet { printUnbuffered("rotated \(name)") }  // each line out before anything else happens
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
@@ -129,7 +129,7 @@ struct KeyExportCommand: AsyncParsableCommand {
             let passphrase = try exportPassphrase(file: passphraseFile, confirm: true)
             let config = try options.loadConfig()
             let bytes = try await withSession(options) { session in
-                try session.exportKeys(passphrase: passphrase, kdfIterations: try options.kdfIterations(config))
+                try KeyExport(session).run(passphrase: passphrase, kdfIterations: try options.kdfIterations(config))
             }
             try writeNewPrivateFile(out, bytes)
             print("wrote the key bundle to \(out) (keep it and its passphrase apart)")
@@ -164,7 +164,7 @@ struct KeyImportCommand: AsyncParsableCommand {
                 config: config, user: user, connectors: [NodeConnection.connector(config: config, user: user, password: password)],
                 notices: options.notices())
             defer { Task { await links.close() } }
-            let status = try await ClusterSession.importKeys(links: links, user: user, exported: Array(data),
+            let status = try await KeyImport(links: links, user: user).run(exported: Array(data),
                                                              passphrase: passphrase, password: password,
                                                              kdfIterations: try options.kdfIterations(config))
             await links.close()

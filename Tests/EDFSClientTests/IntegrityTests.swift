@@ -30,10 +30,10 @@ struct IntegrityTests {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         let content = try randomContent(600_000)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("src", content), as: "f")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "f")
         }
         // The client reads each stripe's primary replica first: damage exactly those, so failover must happen.
-        let record = try await cluster.withSession { session in try #require(try await session.lookUp(path: "f").live) }
+        let record = try await cluster.withSession { session in try #require(try await ManifestReader(session).lookUp(path: "f").live) }
         let stripe0 = try record.stripeHeader(0).objectName
         let stripe1 = try record.stripeHeader(1).objectName
         try flipByte(try #require(cluster.objectFiles(node: try record.nodes(ofStripe: 0)[0])[stripe0]), at: 1000)
@@ -46,7 +46,7 @@ struct IntegrityTests {
         try await cluster.withSession(notices: notices) { session in
             for _ in 0..<2 {  // twice: whichever replica order the client takes, the result is right
                 let out = cluster.scratch("out")
-                try await session.get(name: "f", to: .file(out))
+                try await GetOperation(session).run(name: "f", to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
             }
         }
@@ -59,13 +59,13 @@ struct IntegrityTests {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         let content = try randomContent(300_000)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("a", content), as: "a")
-            _ = try await session.put(file: cluster.writeScratch("b", try randomContent(300_000)), as: "b")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("a", content), as: "a")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("b", try randomContent(300_000)), as: "b")
         }
         // Put file b's stripe-0 object in place of file a's stripe-0 object on a's primary node: the node's block
         // checksums match (it is a whole valid stored file), so only the client's verification can notice.
         let (a, b) = try await cluster.withSession { session in
-            (try #require(try await session.lookUp(path: "a").live), try #require(try await session.lookUp(path: "b").live))
+            (try #require(try await ManifestReader(session).lookUp(path: "a").live), try #require(try await ManifestReader(session).lookUp(path: "b").live))
         }
         let primary = try a.nodes(ofStripe: 0)[0]
         let target = try #require(cluster.objectFiles(node: primary)[try a.stripeHeader(0).objectName])
@@ -76,7 +76,7 @@ struct IntegrityTests {
         let notices = Notices()
         try await cluster.withSession(notices: notices) { session in
             let out = cluster.scratch("out")
-            try await session.get(name: "a", to: .file(out))
+            try await GetOperation(session).run(name: "a", to: .file(out))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
         }
         #expect(notices.all.contains { $0.contains("stripe 0") && $0.contains("failed") }, "warnings: \(notices.all)")
@@ -86,7 +86,7 @@ struct IntegrityTests {
     func allReplicasCorrupt() async throws {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
         }
         let (name, nodes) = try #require(holders(cluster).sorted { $0.key < $1.key }.first)
         for node in nodes { try flipByte(try #require(cluster.objectFiles(node: node)[name]), at: 200) }
@@ -94,7 +94,7 @@ struct IntegrityTests {
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         try await cluster.withSession { session in
             await #expect(throws: ClientError.integrity("")) {
-                do { try await session.get(name: "f", to: .file(outDir + "/f")) } catch ClientError.integrity {
+                do { try await GetOperation(session).run(name: "f", to: .file(outDir + "/f")) } catch ClientError.integrity {
                     throw ClientError.integrity("")
                 }
             }
@@ -107,7 +107,7 @@ struct IntegrityTests {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         let content = try randomContent(20_000)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("src", content), as: "m")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "m")
         }
         // Corrupt the sealed body of one node's manifest copy (keeping its header): it must be ignored, not trusted.
         let root = cluster.cluster.dataDirectory("DFS1") + "/users/\(cluster.user)/manifests"
@@ -116,7 +116,7 @@ struct IntegrityTests {
         let notices = Notices()
         try await cluster.withSession(notices: notices) { session in
             let out = cluster.scratch("out")
-            try await session.get(name: "m", to: .file(out))
+            try await GetOperation(session).run(name: "m", to: .file(out))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
         }
     }

@@ -16,7 +16,7 @@ struct KeyManagementTests {
             for index in 0..<count {
                 let content = try randomContent(sizes[index % sizes.count] + index)
                 let name = "dir \(index % 5)/file-\(index).bin"
-                _ = try await session.put(file: cluster.writeScratch("src", content), as: name)
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: name)
                 files[name] = content
             }
         }
@@ -25,11 +25,11 @@ struct KeyManagementTests {
 
     private func expectAllReadable(_ cluster: TestCluster, _ files: [String: [UInt8]]) async throws {
         try await cluster.withSession { session in
-            let listed = try await session.list()
+            let listed = try await ListOperation(session).run()
             #expect(Set(listed.map(\.name)) == Set(files.keys))
             for (name, content) in files {
                 let out = cluster.scratch("out")
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name)")
             }
         }
@@ -64,8 +64,8 @@ struct KeyManagementTests {
     private func expectNoOrphans(_ cluster: TestCluster) async throws {
         let live = try await cluster.withSession { session in
             var ids = Set<String>()
-            for file in try await session.list() {
-                ids.insert(try #require(try await session.lookUp(path: file.name).live).header.fileID.hex)
+            for file in try await ListOperation(session).run() {
+                ids.insert(try #require(try await ManifestReader(session).lookUp(path: file.name).live).header.fileID.hex)
             }
             return ids
         }
@@ -82,7 +82,7 @@ struct KeyManagementTests {
         let files = try await storeFiles(cluster, count: 50)
         let oldBundle = try await cluster.withSession { $0.currentBundle }
         let objectsBefore = try objectDigests(cluster)
-        let report = try await cluster.withSession { try await $0.rotateKeys(reencrypt: false) }
+        let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: false) }
         #expect(report.epoch == 2 && report.rewrapped == 50 && report.reencrypted == 0)
         try await expectAllReadable(cluster, files)
         let newBundle = try await cluster.withSession { session in
@@ -104,7 +104,7 @@ struct KeyManagementTests {
         let cluster = try TestCluster()
         let files = try await storeFiles(cluster, count: 12)
         let namesBefore = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
-        let report = try await cluster.withSession { try await $0.rotateKeys(reencrypt: true) }
+        let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: true) }
         #expect(report.reencrypted == 12)
         let namesAfter = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
         #expect(namesBefore.isDisjoint(with: namesAfter))
@@ -113,7 +113,7 @@ struct KeyManagementTests {
         try await expectNoOrphans(cluster)
         try await cluster.withSession { session in
             for name in files.keys {
-                let record = try #require(try await session.lookUp(path: name).live)
+                let record = try #require(try await ManifestReader(session).lookUp(path: name).live)
                 #expect(record.body.dataKeyEpoch == 2 && record.header.keyEpoch == 2)
             }
         }
@@ -134,10 +134,10 @@ struct KeyManagementTests {
             #expect(session.keyStatus.rotationUnfinished)
             #expect(session.keyStatus.reencrypting == reencrypt)
             let extra = try randomContent(77_777)
-            _ = try await session.put(file: cluster.writeScratch("extra", extra), as: "written mid-rotation")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("extra", extra), as: "written mid-rotation")
             files["written mid-rotation"] = extra
             let replaced = try randomContent(1234)
-            _ = try await session.put(file: cluster.writeScratch("r", replaced), as: "dir 0/file-0.bin")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("r", replaced), as: "dir 0/file-0.bin")
             files["dir 0/file-0.bin"] = replaced
         }
         try await expectAllReadable(cluster, files)
@@ -150,7 +150,7 @@ struct KeyManagementTests {
             #expect(!session.keyStatus.rotationUnfinished)
             #expect(session.bundles.map(\.epoch) == [2])
             for name in files.keys {
-                let record = try #require(try await session.lookUp(path: name).live)
+                let record = try #require(try await ManifestReader(session).lookUp(path: name).live)
                 #expect(record.header.keyEpoch == 2)
                 if reencrypt { #expect(record.body.dataKeyEpoch == 2) }
             }
@@ -186,7 +186,7 @@ struct KeyManagementTests {
         try await expectNoOrphans(cluster)
         try await cluster.withSession { session in
             for name in files.keys {
-                let record = try #require(try await session.lookUp(path: name).live)
+                let record = try #require(try await ManifestReader(session).lookUp(path: name).live)
                 #expect(record.header.keyEpoch == 2 && record.body.dataKeyEpoch == 2, "\(name) not re-encrypted")
             }
         }
@@ -221,7 +221,7 @@ struct KeyManagementTests {
         try await cluster.withSession(password: "a brand new password") { session in
             for (name, content) in files {
                 let out = cluster.scratch("out")
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
             }
         }
@@ -254,7 +254,7 @@ struct KeyManagementTests {
         try await cluster.withSession(password: newPassword) { session in
             for (name, content) in files {
                 let out = cluster.scratch("out")
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
             }
         }
@@ -293,13 +293,13 @@ struct KeyManagementTests {
         #expect(killed.status != 0)
         // The old session's put is refused by every node (its manifest would be sealed at a dropped epoch).
         await #expect(throws: ClientError.self) {
-            _ = try await before.put(file: cluster.writeScratch("late", try randomContent(1000)), as: "late writer")
+            _ = try await PutOperation(before).run(file: cluster.writeScratch("late", try randomContent(1000)), as: "late writer")
         }
         await before.close()
         // Remove two files while the rotation is unfinished; resuming must not bring them back.
         let removed = files.keys.sorted().prefix(2)
         try await cluster.withSession { session in
-            for name in removed { try await session.remove(name: name) }
+            for name in removed { try await RemoveOperation(session).run(name: name) }
         }
         for name in removed { files[name] = nil }
         let resumed = try cluster.run(["key", "rotate"])

@@ -13,7 +13,7 @@ struct NodeFailureTests {
         try await cluster.withSession { session in
             for size in [0, 1, 65_535, 300_001, 1_048_579] {
                 let content = try randomContent(size)
-                _ = try await session.put(file: cluster.writeScratch("src-\(size)", content), as: "f\(size)")
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src-\(size)", content), as: "f\(size)")
                 files["f\(size)"] = content
             }
         }
@@ -24,7 +24,7 @@ struct NodeFailureTests {
         try await cluster.withSession { session in
             for (name, content) in files {
                 let out = cluster.scratch("out")
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name) with \(context)")
             }
         }
@@ -63,7 +63,7 @@ struct NodeFailureTests {
         try await cluster.withSession { _ in }  // the first login, with every node up, creates the user's keys
         cluster.cluster.stopNode(1)
         let result = try await cluster.withSession { session in
-            try await session.put(file: cluster.writeScratch("src", content), as: "degraded.bin")
+            try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "degraded.bin")
         }
         #expect(!result.missingReplicas.isEmpty)
         #expect(result.missingReplicas.allSatisfy { $0.node == 1 })
@@ -71,9 +71,9 @@ struct NodeFailureTests {
         cluster.cluster.stopNode(2)
         try await cluster.withSession { session in
             let out = cluster.scratch("out")
-            try await session.get(name: "degraded.bin", to: .file(out))
+            try await GetOperation(session).run(name: "degraded.bin", to: .file(out))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
-            let health = try #require(try await session.list().first?.health)
+            let health = try #require(try await ListOperation(session).run().first?.health)
             #expect(health.hasPrefix("degraded: stripe"), "got \(health)")
             #expect(health.hasSuffix("has 1 of 3"), "node 1 missed the put and node 2 is down: got \(health)")
         }
@@ -84,21 +84,21 @@ struct NodeFailureTests {
         let cluster = try TestCluster(nodes: 4, replicas: 2, writeQuorum: 2)
         let first = try randomContent(100_000)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("v1", first), as: "doc")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("v1", first), as: "doc")
         }
         let objectsBefore = (0..<4).map { Set(cluster.objectFiles(node: $0).keys) }
         cluster.cluster.stopNode(3)
         try await cluster.withSession { session in
             await #expect(throws: ClientError.notEnoughNodes("")) {
                 do {
-                    _ = try await session.put(file: cluster.writeScratch("v2", try randomContent(90_000)), as: "doc")
+                    _ = try await PutOperation(session).run(file: cluster.writeScratch("v2", try randomContent(90_000)), as: "doc")
                 } catch let ClientError.notEnoughNodes(text) {
                     #expect(text.contains("previous version is unchanged"))
                     throw ClientError.notEnoughNodes("")
                 }
             }
             let out = cluster.scratch("out")
-            try await session.get(name: "doc", to: .file(out))
+            try await GetOperation(session).run(name: "doc", to: .file(out))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == first)
         }
         // No orphans of the failed version on the nodes that were up.
@@ -125,15 +125,15 @@ struct NodeFailureTests {
     func removeWhileNodeDown() async throws {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("src", try randomContent(50_000)), as: "old")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(50_000)), as: "old")
         }
         cluster.cluster.stopNode(0)
-        try await cluster.withSession { try await $0.remove(name: "old") }
+        try await cluster.withSession { try await RemoveOperation($0).run(name: "old") }
         try cluster.cluster.startNode(0)
         try await cluster.withSession { session in
-            let listing = try await session.list()
+            let listing = try await ListOperation(session).run()
             #expect(listing.isEmpty)
-            await #expect(throws: ClientError.self) { try await session.get(name: "old", to: .file(cluster.scratch("o"))) }
+            await #expect(throws: ClientError.self) { try await GetOperation(session).run(name: "old", to: .file(cluster.scratch("o"))) }
         }
     }
 }

@@ -23,17 +23,17 @@ struct RoundTripTests {
             for size in Self.sizes(nodes: nodes) {
                 let content = try randomContent(size)
                 let name = "file-\(size).bin"
-                let result = try await session.put(file: cluster.writeScratch(name, content), as: name)
+                let result = try await PutOperation(session).run(file: cluster.writeScratch(name, content), as: name)
                 #expect(result.size == UInt64(size))
                 #expect(result.missingReplicas.isEmpty)
                 originals[name] = content
             }
             for (name, content) in originals {
                 let out = cluster.scratch("out-" + name)
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name) differs")
             }
-            let listing = try await session.list()
+            let listing = try await ListOperation(session).run()
             #expect(Set(listing.map(\.name)) == Set(originals.keys))
             #expect(listing.allSatisfy { $0.health == "healthy" })
             // Every stripe object sits on exactly R nodes.
@@ -50,16 +50,16 @@ struct RoundTripTests {
         try await cluster.withSession { session in
             let first = try randomContent(200_000)
             let second = try randomContent(70_001)
-            _ = try await session.put(file: cluster.writeScratch("a", first), as: "doc")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("a", first), as: "doc")
             let before = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
-            let result = try await session.put(file: cluster.writeScratch("b", second), as: "doc")
+            let result = try await PutOperation(session).run(file: cluster.writeScratch("b", second), as: "doc")
             #expect(result.version == 2)
             let after = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
             #expect(before.isDisjoint(with: after), "the first version's objects must be gone")
             let out = cluster.scratch("out")
-            try await session.get(name: "doc", to: .file(out))
+            try await GetOperation(session).run(name: "doc", to: .file(out))
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == second)
-            #expect(try await session.list().map(\.version) == [2])
+            #expect(try await ListOperation(session).run().map(\.version) == [2])
         }
     }
 
@@ -71,12 +71,12 @@ struct RoundTripTests {
         try await cluster.withSession { session in
             for name in names {
                 let content = Array((marker + " " + name + String(repeating: "x", count: 5000)).utf8)
-                _ = try await session.put(file: cluster.writeScratch("src", content), as: name)
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: name)
             }
-            #expect(try await session.list().map(\.name).sorted() == names.sorted())
+            #expect(try await ListOperation(session).run().map(\.name).sorted() == names.sorted())
             for name in names {
                 let out = cluster.scratch("out")
-                try await session.get(name: name, to: .file(out))
+                try await GetOperation(session).run(name: name, to: .file(out))
                 #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self).hasPrefix(marker))
             }
         }
@@ -88,13 +88,13 @@ struct RoundTripTests {
     func remove() async throws {
         let cluster = try TestCluster()
         try await cluster.withSession { session in
-            _ = try await session.put(file: cluster.writeScratch("x", try randomContent(10_000)), as: "gone")
-            try await session.remove(name: "gone")
-            let listing = try await session.list()
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("x", try randomContent(10_000)), as: "gone")
+            try await RemoveOperation(session).run(name: "gone")
+            let listing = try await ListOperation(session).run()
             #expect(listing.isEmpty)
             #expect((0..<4).allSatisfy { cluster.objectFiles(node: $0).isEmpty })
-            await #expect(throws: ClientError.self) { try await session.get(name: "gone", to: .file(cluster.scratch("o"))) }
-            await #expect(throws: ClientError.self) { try await session.remove(name: "gone") }
+            await #expect(throws: ClientError.self) { try await GetOperation(session).run(name: "gone", to: .file(cluster.scratch("o"))) }
+            await #expect(throws: ClientError.self) { try await RemoveOperation(session).run(name: "gone") }
         }
     }
 }

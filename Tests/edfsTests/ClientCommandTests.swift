@@ -70,7 +70,7 @@ struct ClientCommandTests {
         #expect(put.stderr.split(separator: "\n").last?.contains("write quorum") ?? false || put.stderr.contains("needs 2"))
         try cluster.cluster.startNode(0)
 
-        let record = try await cluster.withSession { session in try #require(try await session.lookUp(path: "data.bin").live) }
+        let record = try await cluster.withSession { session in try #require(try await ManifestReader(session).lookUp(path: "data.bin").live) }
         let name = try record.stripeHeader(2).objectName
         for node in try record.nodes(ofStripe: 2) {
             let path = try #require(cluster.objectFiles(node: node)[name])

@@ -1,13 +1,9 @@
-import Dispatch
-
-/// Runs blocking work (file reads, sealing with `concurrentPerform`) on a Dispatch thread, so Swift's cooperative
-/// threads — which the network code resumes on — are never held by it.
-func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global(qos: .userInitiated).async {
-            continuation.resume(with: Result { try work() })
-        }
-    }
+/// Seconds a node may take to answer one request before it counts as unreachable for that request.
+public enum RequestDeadline {
+    /// The deadline of every per-node request (docs/ARCHITECTURE.md).
+    public static let seconds: Double = 30
+    /// Seconds a replica may go without delivering a byte before the next replica is tried.
+    public static let replicaStallSeconds: Double = 30
 }
 
 /// Runs `operation`, or throws `NodeLinkError.unreachable` when it has not finished after `seconds`

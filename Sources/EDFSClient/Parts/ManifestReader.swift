@@ -1,42 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
 
-/// One opened manifest and where it is stored.
-public struct ManifestRecord: Sendable {
-    public let id: ManifestID
-    public let header: ManifestHeader
-    public let body: ManifestBody
-    public let bytes: [UInt8]
-    /// Nodes that hold exactly this version.
-    public let holders: [Int]
-
-    /// The stripe headers this version's objects must carry.
-    public func stripeHeader(_ index: Int) throws -> StripeHeader { try body.stripeHeader(index: index, fileID: header.fileID) }
-
-    /// The placement of this version (its own N and R, not the current config's).
-    public func placement() throws -> Placement {
-        try Placement(nodeCount: Int(body.nodeCount), replicas: Int(body.replicas))
-    }
-
-    /// True when `self` is the newer of two versions: higher version, then higher key epoch, then — for two
-    /// writers that raced to the same version — the larger file id, so every reader picks the same one.
-    public func supersedes(_ other: ManifestRecord) -> Bool {
-        if (header.version, header.keyEpoch) != (other.header.version, other.header.keyEpoch) {
-            return (header.version, header.keyEpoch) > (other.header.version, other.header.keyEpoch)
-        }
-        if header.fileID != other.header.fileID {
-            return other.header.fileID.bytes.lexicographicallyPrecedes(header.fileID.bytes)
-        }
-        return other.bytes.lexicographicallyPrecedes(bytes)  // a total order: every reader picks the same copy
-    }
-
-    /// Nodes of stripe `index`, primary first.
-    public func nodes(ofStripe index: Int) throws -> [Int] {
-        let placement = try placement()
-        return try placement.nodes(stripe: index, row: placement.row(for: header.fileID))
-    }
-}
-
 /// What the nodes hold for one path.
 public struct ManifestLookup: Sendable {
     /// The newest version that opened, if any (a tombstone is returned too: check `body.isDeleted`).
@@ -61,10 +25,15 @@ public struct ManifestLookup: Sendable {
     public var live: ManifestRecord? { newest.flatMap { $0.body.isDeleted ? nil : $0 } }
 }
 
-extension ClusterSession {
+/// Finds a path's manifests on the nodes and opens them: the newest authentic version wins.
+public struct ManifestReader: Sendable {
+    public let session: ClusterSession
+
+    public init(_ session: ClusterSession) { self.session = session }
+
     /// The manifest ids `path` has under each key bundle, newest epoch first.
     public func manifestIDs(path: String) -> [ManifestID] {
-        bundles.map { ManifestID.derive(path: path, nameKey: $0.nameKey) }
+        session.bundles.map { ManifestID.derive(path: path, nameKey: $0.nameKey) }
     }
 
     /// Fetches `path`'s manifests from every reachable node and opens them; the newest authentic version wins.
@@ -75,7 +44,7 @@ extension ClusterSession {
         var holders: [String: [Int]] = [:]
         var opened: [String: ManifestRecord] = [:]
         for id in ids {
-            let fetched = await onEveryNode { _, link in try await link.getManifest(id.hex) }
+            let fetched = await session.fanOut.run { _, link in try await link.getManifest(id.hex) }.results
             for (node, result) in fetched.sorted(by: { $0.key < $1.key }) {
                 let bytes: [UInt8]
                 switch result {
@@ -84,16 +53,16 @@ extension ClusterSession {
                 case let .success(.some(found)):
                     bytes = found
                 case let .failure(error):
-                    notices.add("node \(nodeName(node)): could not read a manifest: \(error)")
+                    session.notices.add("node \(session.nodeName(node)): could not read a manifest: \(error)")
                     lookup.unsettledNodes.insert(node)
                     continue
                 }
                 let key = "\(id.hex)/\(Hex.encode(Digest.sha256(bytes)))"
                 if opened[key] == nil {
                     guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID == id,
-                          let bundle = bundle(epoch: header.keyEpoch),
+                          let bundle = session.bundle(epoch: header.keyEpoch),
                           let (h, body) = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                        notices.add("node \(nodeName(node)) holds a manifest for this name that fails authentication; ignored")
+                        session.notices.add("node \(session.nodeName(node)) holds a manifest for this name that fails authentication; ignored")
                         lookup.unsettledNodes.insert(node)
                         lookup.forgedCopies += 1
                         continue

@@ -1,0 +1,77 @@
+import EDFSCrypto
+import EDFSFormat
+import Glibc
+import Synchronization
+
+/// The output file of a get: a temporary file beside the target, renamed over it only when complete.
+final class TemporaryOutput: Sendable {
+    let descriptor: Int32
+    let temporaryPath: String
+    let target: String
+    let directory: String
+    /// The descriptor is closed exactly once, whichever of commit and discard gets there.
+    private let open = Mutex(true)
+
+    init(target: String, size: UInt64) throws {
+        let directory = target.contains("/") ? String(target[..<(target.lastIndex(of: "/") ?? target.endIndex)]) : "."
+        self.directory = directory.isEmpty ? "/" : directory
+        let base = target.split(separator: "/").last.map(String.init) ?? target
+        let suffix = Hex.encode(try SecureRandom.bytes(6))
+        temporaryPath = self.directory + "/.\(base).edfs-\(suffix).part"
+        self.target = target
+        let fd = Glibc.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(code)))")
+        }
+        descriptor = fd
+        PartialOutputs.shared.add(temporaryPath)
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let code = errno
+            discard()
+            throw ClientError.localIO("cannot size the output file: \(String(cString: strerror(code)))")
+        }
+    }
+
+    private func closeOnce() {
+        let wasOpen = open.withLock { state in
+            defer { state = false }
+            return state
+        }
+        if wasOpen { Glibc.close(descriptor) }
+    }
+
+    /// Sets the mode (per umask) and modification time, and renames the file into place (with `sync`, durably:
+    /// fsync of the file before and of the folder after).
+    /// On failure the caller discards the temporary file.
+    func commit(modificationSeconds: Int64, nanoseconds: UInt32, sync: Bool) throws {
+        _ = fchmod(descriptor, 0o666 & ~ProcessUmask.value)
+        var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
+                     timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
+        _ = futimens(descriptor, &times)
+        if sync {
+            guard fsync(descriptor) == 0 else {
+                let code = errno
+                throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
+            }
+        }
+        closeOnce()
+        defer { PartialOutputs.shared.remove(temporaryPath) }
+        guard rename(temporaryPath, target) == 0 else {
+            let code = errno
+            throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+        }
+        let directoryFD = sync ? Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            Glibc.close(directoryFD)
+        }
+    }
+
+    /// Removes the temporary file (nothing partial is left behind).
+    func discard() {
+        closeOnce()
+        unlink(temporaryPath)
+        PartialOutputs.shared.remove(temporaryPath)
+    }
+}

@@ -1,0 +1,168 @@
+import EDFSCrypto
+import EDFSFormat
+import NIOCore
+
+/// What a put stored.
+public struct PutResult: Sendable {
+    public var name: String
+    public var size: UInt64
+    public var version: UInt64
+    /// Replicas that could not be written (the put still met the write quorum).
+    public var missingReplicas: [MissingReplica]
+    /// Nodes that hold the new manifest.
+    public var manifestNodes: [Int]
+}
+
+/// `edfs put`: encrypts a local file and stores it as a new version, committed by its manifest.
+public struct PutOperation: Sendable {
+    public let session: ClusterSession
+
+    public init(_ session: ClusterSession) { self.session = session }
+
+    /// Stores the local file at `path` as `name`. Fails (`ClientError.notEnoughNodes`) without touching the previous
+    /// version when a stripe cannot reach the write quorum. Memory is bounded by one batch per stripe in flight,
+    /// whatever the file size.
+    public func run(file path: String, as name: String, progress: TransferProgress? = nil) async throws -> PutResult {
+        guard !name.isEmpty, name.utf8.count <= ManifestBody.maximumNameBytes else {
+            throw ClientError.usage("file name must be 1…\(ManifestBody.maximumNameBytes) bytes")
+        }
+        let config = session.config
+        let source = try LocalSource(path: path)
+        defer { source.close() }
+        let placement = config.placement
+        guard placement.nodeCount == session.nodeCount else {
+            throw ClientError.usage("placement does not match the server list")
+        }
+        let quorum = config.writeQuorum
+        guard (1...placement.replicas).contains(quorum) else {
+            throw ClientError.usage("\(config.path): WriteQuorum must be 1…\(placement.replicas)")
+        }
+        guard let segmentSize = UInt32(exactly: config.segmentSize),
+              (1...SegmentScheme.maximumSegmentSize).contains(config.segmentSize) else {
+            throw ClientError.usage("\(config.path): SegmentSize must be 1 B…64 MiB")
+        }
+        let fileID = try FileID.random()
+        let row = placement.row(for: fileID)
+        // Fail fast, before any data moves, when some stripe cannot reach its write quorum.
+        for stripe in 0..<placement.stripeCount {
+            let nodes = try placement.nodes(stripe: stripe, row: row)
+            let reachable = nodes.filter { session.links[$0] != nil }
+            if reachable.count < quorum {
+                throw ClientError.notEnoughNodes(
+                    "stripe \(stripe) of \(name) needs \(quorum) of nodes \(nodes.map(session.nodeName).joined(separator: ",")), "
+                        + "only \(reachable.count) reachable; the previous version is unchanged")
+            }
+        }
+        let reader = ManifestReader(session)
+        let removal = ObjectRemoval(session: session)
+        let previous = try await reader.lookUp(path: name)
+        let dataKey = try SymmetricKey.generate()
+        let layout = try StripeLayout(fileSize: source.size, stripeCount: placement.stripeCount)
+
+        var durable = [Int: [Int]]()
+        do {
+            durable = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+                var result = [Int: [Int]]()
+                for stripe in 0..<placement.stripeCount {
+                    if stripe >= TransferTuning.concurrentStripes, let (done, nodes) = try await group.next() {
+                        result[done] = nodes
+                    }
+                    let header = try StripeHeader(fileID: fileID, stripeIndex: UInt32(stripe),
+                                                  stripeCount: UInt32(placement.stripeCount), segmentSize: segmentSize,
+                                                  plaintextLength: layout.length(ofStripe: stripe))
+                    let targets = try placement.nodes(stripe: stripe, row: row)
+                    let fileOffset = layout.offset(ofStripe: stripe)
+                    group.addTask {
+                        let nodes = try await storeStripe(header: header, targets: targets, quorum: quorum, dataKey: dataKey,
+                                                          source: source, fileOffset: fileOffset, progress: progress)
+                        return (stripe, nodes)
+                    }
+                }
+                for try await (stripe, nodes) in group { result[stripe] = nodes }
+                return result
+            }
+        } catch {
+            await removal.remove(fileID: fileID, placement: placement)
+            throw error
+        }
+
+        var missing = [MissingReplica]()
+        for stripe in 0..<placement.stripeCount {
+            for node in try placement.nodes(stripe: stripe, row: row) where !(durable[stripe] ?? []).contains(node) {
+                missing.append(MissingReplica(stripe: UInt32(stripe), node: UInt16(node)))
+            }
+        }
+        let bundle = session.currentBundle
+        let body = ManifestBody(name: name, size: source.size, modificationSeconds: source.modificationSeconds,
+                                modificationNanoseconds: source.modificationNanoseconds, dataKey: dataKey,
+                                segmentSize: segmentSize, nodeCount: UInt16(placement.nodeCount),
+                                replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
+                                missingReplicas: missing, dataKeyEpoch: bundle.epoch)
+        let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
+        // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
+        // removes what it uploaded instead of overwriting that version or deleting its objects.
+        let current = try await reader.lookUp(path: name)
+        guard current.highestVersion == previous.highestVersion else {
+            await removal.remove(fileID: fileID, placement: placement)
+            throw ClientError.failed("\(name) was stored by another client during this put; run the put again")
+        }
+        let version = try current.nextVersion()
+        let manifest = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
+                                         body: body, masterKey: bundle.masterKey)
+        let commit = ManifestCommit(session: session)
+        let (committed, stale) = await commit.store(id: id, bytes: manifest)
+        guard !committed.isEmpty else {
+            await removal.remove(fileID: fileID, placement: placement)
+            if !stale.isEmpty {
+                throw ClientError.failed("\(name) was stored by another client at the same time; run the put again")
+            }
+            throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
+        }
+        if !stale.isEmpty {
+            // Committed on some nodes while another writer committed the same version elsewhere: readers agree on
+            // one of them (ManifestRecord.supersedes); keep every object so that neither version loses data.
+            throw ClientError.failed("\(name) was stored by another client at the same time on "
+                                     + stale.map(session.nodeName).joined(separator: ",") + "; check it with edfs ls")
+        }
+        // The old version's objects go only once every reachable node holds the new manifest: a node that still
+        // serves the old one must not point at deleted objects while the new one's holders are down.
+        if committed.count == session.reachableNodes.count {
+            if let old = current.newest, !old.body.isDeleted, old.header.fileID != fileID {
+                await removal.remove(objectsOf: old)
+            }
+            await commit.removeSuperseded(current, keeping: id)
+        } else {
+            session.notices.add("\(name): manifest stored on \(committed.count) of \(session.reachableNodes.count) "
+                                + "reachable nodes; the previous version's objects are kept")
+        }
+        return PutResult(name: name, size: source.size, version: version, missingReplicas: missing, manifestNodes: committed)
+    }
+
+    /// Reads, seals and streams one stripe to its replicas; returns the nodes that acknowledged it durably (at least
+    /// `quorum`).
+    private func storeStripe(header: StripeHeader, targets: [Int], quorum: Int, dataKey: SymmetricKey,
+                             source: LocalSource, fileOffset: UInt64, progress: TransferProgress?) async throws -> [Int] {
+        let work = try StripeSealWork(header: header, dataKey: dataKey,
+                                      batchBytes: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize))
+                                          * Int(header.segmentSize))
+        let uploads = try await ReplicaUploads.begin(session: session, header: header, targets: targets, quorum: quorum,
+                                                     hint: "the previous version is unchanged")
+        do {
+            try await uploads.send(ByteBuffer(bytes: work.sealer.headerBytes))
+            var done: UInt64 = 0
+            repeat {
+                let count = Int(min(UInt64(work.batchBytes), header.plaintextLength - done))
+                let offset = fileOffset + done
+                let sealed = try await runBlocking { try work.readAndSeal(source: source, offset: offset, count: count) }
+                try await uploads.send(sealed)
+                done += UInt64(count)
+                progress?.advance(count)
+            } while done < header.plaintextLength
+        } catch {
+            // A read, seal or quorum failure: the nodes drop the unfinished uploads and store nothing.
+            await uploads.cancel()
+            throw error
+        }
+        return try await uploads.finish()
+    }
+}

@@ -1,0 +1,74 @@
+import EDFSCrypto
+import EDFSFormat
+
+/// What every reachable node holds for the user: objects with lengths, and which nodes list each manifest id;
+/// and the newest authentic copy of each manifest.
+struct ClusterInventory: Sendable {
+    var objectsByNode: [Int: [String: UInt64]] = [:]
+    var manifestHolders: [String: [Int]] = [:]
+    var failedNodes: [Int] = []
+
+    /// Lists every reachable node's objects and manifests at once.
+    static func take(_ session: ClusterSession) async -> ClusterInventory {
+        let answers = await session.fanOut.run { _, link in
+            (manifests: try await link.listManifests(), objects: try await link.listObjects())
+        }
+        var inventory = ClusterInventory()
+        for (node, answer) in answers.values {
+            inventory.objectsByNode[node] = answer.objects
+            for id in answer.manifests.keys { inventory.manifestHolders[id, default: []].append(node) }
+        }
+        for (node, error) in answers.failures {
+            inventory.failedNodes.append(node)
+            session.notices.add("node \(session.nodeName(node)): cannot list: \(error)")
+        }
+        return inventory
+    }
+
+    /// The newest authentic copy of each listed manifest id (with the nodes holding exactly that version), and how
+    /// many copies could not be opened.
+    func newestManifests(_ session: ClusterSession) async -> (records: [String: ManifestRecord], unreadable: Int) {
+        var records = [String: ManifestRecord]()
+        var unreadable = 0
+        for (id, nodes) in manifestHolders.sorted(by: { $0.key < $1.key }) {
+            let fetched = await session.fanOut.run(on: nodes) { _, link in try await link.getManifest(id) }
+            var best: ManifestRecord?
+            var bestHolders = [Int]()
+            for node in nodes.sorted() {
+                guard case let .success(.some(bytes)) = fetched.results[node],
+                      let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                      let bundle = session.bundle(epoch: header.keyEpoch),
+                      let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
+                    unreadable += 1
+                    continue
+                }
+                let candidate = ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body,
+                                               bytes: bytes, holders: [])
+                if let current = best, current.bytes == bytes {
+                    bestHolders.append(node)
+                } else if best.map({ candidate.supersedes($0) }) ?? true {
+                    best = candidate
+                    bestHolders = [node]
+                }
+            }
+            guard let record = best else { continue }
+            records[id] = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
+                                         holders: bestHolders)
+        }
+        return (records, unreadable)
+    }
+
+    /// "healthy" when every stripe has all R replicas on reachable nodes with the right length; else the worst stripe.
+    func health(of record: ManifestRecord) throws -> String {
+        let replicas = Int(record.body.replicas)
+        var worst: (stripe: Int, count: Int)?
+        for stripe in 0..<Int(record.body.nodeCount) {
+            let header = try record.stripeHeader(stripe)
+            let present = try record.nodes(ofStripe: stripe)
+                .filter { objectsByNode[$0]?[header.objectName] == header.objectLength }.count
+            if present < replicas, worst.map({ present < $0.count }) ?? true { worst = (stripe, present) }
+        }
+        guard let worst else { return "healthy" }
+        return "\(worst.count == 0 ? "unavailable" : "degraded"): stripe \(worst.stripe) has \(worst.count) of \(replicas)"
+    }
+}

@@ -1,0 +1,35 @@
+import EDFSFormat
+
+/// Deletes the stripe objects of file versions from the nodes of their placement (best effort: an object a node
+/// keeps is an orphan, never a loss).
+struct ObjectRemoval: Sendable {
+    let session: ClusterSession
+
+    /// Deletes the objects of `record`'s version. While a re-encrypting rotation is unfinished, also the objects that
+    /// rotation may have written for this version before it was interrupted: once the version is superseded the
+    /// rotation will never commit them.
+    func remove(objectsOf record: ManifestRecord, includingReencryptionTarget: Bool = true) async {
+        guard let placement = try? record.placement() else { return }
+        await remove(fileID: record.header.fileID, placement: placement)
+        if includingReencryptionTarget, session.bundles.count == 2, session.keyslot.header.reencrypting,
+           let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: session.bundles[0]) {
+            await remove(fileID: derived, placement: placement)
+        }
+    }
+
+    /// Deletes every stripe object of `fileID` from the reachable nodes `placement` names for it.
+    func remove(fileID: FileID, placement: Placement) async {
+        let row = placement.row(for: fileID)
+        var byNode = [Int: [String]]()
+        for stripe in 0..<placement.stripeCount {
+            guard let nodes = try? placement.nodes(stripe: stripe, row: row) else { continue }
+            for node in nodes {
+                byNode[node, default: []].append(StripeHeader.objectName(fileID: fileID, stripeIndex: UInt32(stripe)))
+            }
+        }
+        let names = byNode
+        _ = await session.fanOut.run(on: Array(names.keys)) { node, link in
+            for name in names[node] ?? [] { try? await link.delete(object: name) }
+        }
+    }
+}

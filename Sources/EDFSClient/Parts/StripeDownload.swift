@@ -1,0 +1,116 @@
+import EDFSCrypto
+import EDFSFormat
+import NIOCore
+
+/// Reads one stripe of a file version from its replicas, primary first: every batch verified and opened before it
+/// is handed on; a failed, stalled or corrupt replica is abandoned for the next one at the first batch not yet
+/// verified, with a notice.
+struct StripeDownload: Sendable {
+    let session: ClusterSession
+
+    /// Streams one stripe from its replicas through the opener. `consume` gets each verified batch of plaintext
+    /// with its offset in the stripe, exactly once and in order, inside a blocking job; `afterBatch` then runs on the
+    /// task with the batch's size (its errors are not blamed on the replica).
+    func fetch(_ record: ManifestRecord, stripe: Int,
+               consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
+               afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let header = try record.stripeHeader(stripe)
+        let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
+                                      batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
+        var failures = [(node: Int, reason: String, corrupt: Bool)]()
+        let replicas = try record.nodes(ofStripe: stripe)
+        for (attempt, node) in replicas.enumerated() {
+            guard let link = session.links[node] else {
+                failures.append((node, "unreachable", false))
+                continue
+            }
+            do {
+                try await read(work: work, from: link, consume: consume, afterBatch: afterBatch)
+                if attempt > 0 || !failures.isEmpty {
+                    session.notices.add("stripe \(stripe) of \(record.body.name) came from \(session.nodeName(node)) after: "
+                                + failures.map { "\(session.nodeName($0.node)) \($0.reason)" }.joined(separator: "; "))
+                }
+                return
+            } catch let error as ClientError {
+                throw error  // local output failures are not the replica's fault
+            } catch where error is CancellationError || Task.isCancelled {
+                throw CancellationError()  // another stripe failed: stop, this replica did nothing wrong
+            } catch {
+                let corrupt = Self.isIntegrityFailure(error)
+                failures.append((node, String(describing: error), corrupt))
+                let next = replicas.dropFirst(attempt + 1).first.map { "; trying \(session.nodeName($0))" } ?? ""
+                session.notices.add("stripe \(stripe) of \(record.body.name): replica on \(session.nodeName(node)) failed: \(error)\(next)")
+            }
+        }
+        let summary = failures.map { "\(session.nodeName($0.node)): \($0.reason)" }.joined(separator: "; ")
+        if failures.allSatisfy(\.corrupt) {
+            throw ClientError.integrity("stripe \(stripe) of \(record.body.name): no replica verified (\(summary)); nothing was written")
+        }
+        throw ClientError.notEnoughNodes("stripe \(stripe) of \(record.body.name): no replica reachable (\(summary))")
+    }
+
+    /// Reads one replica from the first unverified byte to the end, opening whole batches as they fill.
+    private func read(work: StripeOpenWork, from link: any NodeLink,
+                       consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
+                       afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let header = work.opener.header
+        let start = work.headerVerified ? UInt64(StripeHeader.byteCount) + work.sealedDone : 0
+        let download = try await withDeadline(RequestDeadline.seconds, link.nodeName) {
+            try await link.get(object: header.objectName, offset: start, length: nil)
+        }
+        guard download.objectLength == header.objectLength else {
+            await download.cancel()
+            throw StripeError.truncated(expected: header.objectLength, received: download.objectLength)
+        }
+        work.discardPartialBatch()
+        do {
+            while let chunk = try await Self.next(of: download, timeout: RequestDeadline.replicaStallSeconds) {
+                var chunk = chunk
+                while chunk.readableBytes > 0 {
+                    try chunk.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
+                    if work.batchIsFull {
+                        let opened = try await runBlocking { try work.openBatch(consume) }
+                        try await Self.notBlamingReplica { try await afterBatch(opened) }
+                    }
+                }
+            }
+            if work.hasPartialBatch {
+                let opened = try await runBlocking { try work.openBatch(consume) }
+                try await Self.notBlamingReplica { try await afterBatch(opened) }
+            }
+            try work.opener.finish()
+        } catch {
+            await download.cancel()
+            throw error
+        }
+    }
+
+    /// Runs work that is not the replica's business (writing output, uploading): its failures end the stripe.
+    private static func notBlamingReplica(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch let error as ClientError { throw error } catch {
+            throw ClientError.failed(String(describing: error))
+        }
+    }
+
+    /// The next chunk, or a timeout error when the replica stalls.
+    private static func next(of download: any ObjectDownload, timeout: Double) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await download.next() }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                throw NodeLinkError.unreachable("no data for \(Int(timeout)) s")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { return nil }
+            return first
+        }
+    }
+
+    static func isIntegrityFailure(_ error: any Error) -> Bool {
+        switch error {
+        case is StripeError, is FormatError: return true
+        case NodeLinkError.checksumMismatch: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import EDFSFormat
+
+/// Opens a logged-in link to node `index` (the config's server at that position), or throws.
+public typealias NodeConnector = @Sendable (_ index: Int, _ server: ClusterConfig.Server) async throws -> any NodeLink
+
+/// Logged-in links to the nodes of a config, before any key is touched.
+public struct ClusterLinks: Sendable {
+    public let config: ClusterConfig
+    /// By node index; nil where the node could not be reached or refused every login.
+    public let links: [(any NodeLink)?]
+    /// Why each missing node is missing.
+    public let unreachable: [Int: String]
+    /// For each logged-in node, the index of the connector that worked (a resumed password change logs some nodes
+    /// in with the old password and others with the new one).
+    public let connectorUsed: [Int: Int]
+
+    public var allReachable: Bool { links.allSatisfy { $0 != nil } }
+
+    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login.
+    public static func connect(config: ClusterConfig, user: String, connectors: [NodeConnector],
+                               notices: Notices) async throws -> ClusterLinks {
+        guard !config.servers.isEmpty else { throw ClientError.usage("\(config.path): no Server lines") }
+        let servers = config.servers
+        let attempts = await NodeFanOut.run(indices: Array(servers.indices), deadline: RequestDeadline.seconds,
+                                            label: { "login to \(servers[$0].name)" }) { index -> (any NodeLink, Int) in
+            var lastError: any Error = NodeLinkError.unreachable("no connector")
+            for (which, connector) in connectors.enumerated() {
+                do {
+                    return (try await connector(index, servers[index]), which)
+                } catch {
+                    lastError = error
+                    guard case NodeLinkError.authenticationFailed = error else { break }
+                }
+            }
+            throw lastError
+        }
+        var links = [(any NodeLink)?](repeating: nil, count: servers.count)
+        var unreachable = [Int: String]()
+        var used = [Int: Int]()
+        for (index, (link, which)) in attempts.values {
+            links[index] = link
+            used[index] = which
+        }
+        var loginRefusals = 0
+        var throttled = 0
+        for (index, error) in attempts.failures {
+            if case NodeLinkError.authenticationFailed = error { loginRefusals += 1 }
+            if case NodeLinkError.throttled = error { throttled += 1 }
+            unreachable[index] = String(describing: error)
+        }
+        if links.allSatisfy({ $0 == nil }) {
+            if loginRefusals > 0 {
+                throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s))")
+            }
+            if throttled > 0 {
+                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
+            }
+            let reasons = unreachable.sorted { $0.key < $1.key }.map { "\(servers[$0.key].name): \($0.value)" }
+            throw ClientError.notEnoughNodes("no node reachable (\(reasons.joined(separator: "; "))); start the nodes or check the config")
+        }
+        for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
+            notices.add("node \(servers[index].name) unavailable: \(reason)")
+        }
+        if loginRefusals > 0 {
+            notices.add("\(loginRefusals) node(s) refused this password while others took it: a password change of "
+                        + "\(user) may not have finished; run edfs passwd again with the same old and new passwords")
+        }
+        return ClusterLinks(config: config, links: links, unreachable: unreachable, connectorUsed: used)
+    }
+
+    /// Closes every link.
+    public func close() async {
+        for link in links.compactMap({ $0 }) { await link.close() }
+    }
+}
