@@ -1,11 +1,11 @@
 // swift-tools-version:6.0
 // edfs — encrypted, distributed chunk store. Target graph (docs/ARCHITECTURE.md):
-// edfs → EDFSClient / EDFSNode → EDFSTransport → EDFSFormat → EDFSCrypto → COpenSSL. Nothing below imports anything above.
+// edfs → EDFSDevTools → EDFSClient / EDFSNode → EDFSTransport → EDFSFormat → EDFSCrypto → COpenSSL.
+// Nothing below imports anything above; EDFSDevTools holds what only development and tests use.
 import PackageDescription
 
 let package = Package(
     name: "edfs",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "edfs", targets: ["edfs"]),
         .library(name: "EDFSCrypto", targets: ["EDFSCrypto"]),
@@ -27,7 +27,7 @@ let package = Package(
 
         .target(name: "EDFSCrypto", dependencies: ["COpenSSL"]),
         .target(name: "EDFSFormat", dependencies: ["EDFSCrypto"]),
-        // The wire frame codec as SwiftNIO handlers, shared by the node and the client.
+        // The wire frame codec as SwiftNIO handlers and the credit primitive, shared by the node and the client.
         .target(name: "EDFSTransport", dependencies: ["EDFSFormat", .product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "EDFSNode",
@@ -49,24 +49,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Development tools the product does not link: local clusters of node processes, the demo, benchmarks.
+        .target(
+            name: "EDFSDevTools",
+            dependencies: [
+                "EDFSCrypto", "EDFSFormat", "EDFSClient", "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "edfs",
             dependencies: [
-                "EDFSCrypto", "EDFSFormat", "EDFSNode", "EDFSClient",
+                "EDFSCrypto", "EDFSFormat", "EDFSNode", "EDFSClient", "EDFSDevTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         // Test-only support shared by the end-to-end test targets: the built binary, local clusters.
-        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSFormat", "EDFSCrypto"],
+        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSDevTools", "EDFSFormat", "EDFSCrypto"],
                 path: "Tests/EDFSTestSupport"),
 
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),
         .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"]),
         .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
         .testTarget(name: "EDFSClientTests",
-                    dependencies: ["EDFSClient", "EDFSNode", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
+                    dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
         .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto", "EDFSClient", "EDFSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

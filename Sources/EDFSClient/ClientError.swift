@@ -34,12 +34,12 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The sysexits code of this failure.
     public var exitCode: Int32 {
         switch self {
-        case .authenticationFailed: return 77
-        case .notEnoughNodes: return 69
-        case .noSuchFile: return 66
-        case .integrity: return 65
-        case .usage: return 64
-        case .localIO, .failed: return 1
+        case .authenticationFailed: return ExitStatus.noPermission
+        case .notEnoughNodes: return ExitStatus.unavailable
+        case .noSuchFile: return ExitStatus.noInput
+        case .integrity: return ExitStatus.dataError
+        case .usage: return ExitStatus.usage
+        case .localIO, .failed: return ExitStatus.failure
         }
     }
 }

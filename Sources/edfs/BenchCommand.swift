@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDFSCrypto
+import EDFSDevTools
 import EDFSFormat
 import Foundation
 

@@ -2,7 +2,9 @@ import ArgumentParser
 import Dispatch
 import EDFSClient
 import EDFSCrypto
+import EDFSDevTools
 import Foundation
+import Synchronization
 
 /// The path of the running `edfs` binary, to start node processes from.
 func currentExecutable() -> URL {
@@ -96,12 +98,12 @@ private final class ResumeOnce: @unchecked Sendable {
 }
 
 /// Keeps signal sources alive for the life of the process.
-/// `@unchecked Sendable`: `sources` is only appended to under `lock`.
-private final class SignalSources: @unchecked Sendable {
+private final class SignalSources: Sendable {
+    /// `@unchecked Sendable` is sound: a kept source is only held to keep it alive, never touched again.
+    private struct Kept: @unchecked Sendable { let source: any DispatchSourceSignal }
     static let shared = SignalSources()
-    private let lock = NSLock()
-    private var sources: [any DispatchSourceSignal] = []
-    static func keep(_ source: any DispatchSourceSignal) { shared.lock.withLock { shared.sources.append(source) } }
+    private let sources = Mutex<[Kept]>([])
+    static func keep(_ source: any DispatchSourceSignal) { shared.sources.withLock { $0.append(Kept(source: source)) } }
 }
 
 /// On SIGINT or SIGTERM, removes the temporary output files being written and exits 130 (128 + SIGINT).

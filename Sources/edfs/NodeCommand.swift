@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import EDFSClient
 import EDFSCrypto
+import EDFSDevTools
 import EDFSFormat
 import EDFSNode
 import Foundation

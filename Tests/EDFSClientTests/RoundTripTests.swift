@@ -1,4 +1,5 @@
 import EDFSClient
+import EDFSDevTools
 import EDFSFormat
 import EDFSTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import EDFSClient
 import EDFSCrypto
+import EDFSDevTools
 import EDFSFormat
 import Foundation
 

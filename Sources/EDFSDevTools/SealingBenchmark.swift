@@ -1,4 +1,5 @@
 import COpenSSL
+import EDFSCrypto
 import Dispatch
 import Synchronization
 #if canImport(Glibc)

@@ -1,11 +1,14 @@
 import EDFSCrypto
+import EDFSClient
 import EDFSFormat
 import Foundation
+import Synchronization
 
 /// A cluster of real `edfs node` processes on loopback: development certificates, one node config, N data folders,
 /// and the matching client config. Used by `edfs cluster up`, `edfs demo` and the end-to-end tests.
 public final class LocalCluster: @unchecked Sendable {
-    // @unchecked Sendable: every mutable field (`processes`, `ports`) is guarded by `lock`; the rest is immutable.
+    // @unchecked Sendable: the only mutable state (`processes`, `ports`) lives in `state`, a Mutex; `Process` itself
+    // is not Sendable, but it is only touched while the lock is held or after being taken out of it by one caller.
 
     public struct Options: Sendable {
         public var nodes: Int = 4
@@ -30,9 +33,11 @@ public final class LocalCluster: @unchecked Sendable {
     public let clientConfigPath: String
     public let keysDirectory: String
 
-    private let lock = NSLock()
-    private var processes: [Process?]
-    private var ports: [Int]
+    private struct RunState {
+        var processes: [Process?]
+        var ports: [Int]
+    }
+    private let state: Mutex<RunState>
 
     /// Node names: DFS1, DFS2, …
     public var nodeNames: [String] { (1...options.nodes).map { "DFS\($0)" } }
@@ -53,8 +58,8 @@ public final class LocalCluster: @unchecked Sendable {
         nodeConfigPath = dir + "/dfs.conf"
         clientConfigPath = dir + "/dfc.conf"
         keysDirectory = dir + "/Keys"
-        processes = Array(repeating: nil, count: options.nodes)
-        ports = (0..<options.nodes).map { i in options.basePort.map { $0 + i } ?? 0 }
+        state = Mutex(RunState(processes: Array(repeating: nil, count: options.nodes),
+                               ports: (0..<options.nodes).map { i in options.basePort.map { $0 + i } ?? 0 }))
 
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -89,7 +94,7 @@ public final class LocalCluster: @unchecked Sendable {
         let logPath = options.directory + "/\(name).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let port = lock.withLock { ports[index] }
+        let port = state.withLock { $0.ports[index] }
         let process = Process()
         process.executableURL = executable
         process.arguments = ["node", "--config", nodeConfigPath, "--name", name, "--data", dataDirectory(name),
@@ -102,12 +107,12 @@ public final class LocalCluster: @unchecked Sendable {
         process.environment = environment
         try process.run()
         try? log.close()
-        lock.withLock { processes[index] = process }
+        state.withLock { $0.processes[index] = process }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: logPath, encoding: .utf8),
                let bound = Self.listeningPort(in: text) {
-                lock.withLock { ports[index] = bound }
+                state.withLock { $0.ports[index] = bound }
                 return
             }
             if !process.isRunning {
@@ -121,9 +126,9 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Stops node `index`: SIGTERM (clean) or SIGKILL (a crash), and waits for it to exit.
     public func stopNode(_ index: Int, kill: Bool = false) {
-        guard let process = lock.withLock({ () -> Process? in
-            defer { processes[index] = nil }
-            return processes[index]
+        guard let process = state.withLock({ s -> Process? in
+            defer { s.processes[index] = nil }
+            return s.processes[index]
         }) else { return }
         if process.isRunning {
             Foundation.kill(process.processIdentifier, kill ? SIGKILL : SIGTERM)
@@ -141,14 +146,14 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// The process id of node `index`, while it runs.
     public func processIdentifier(_ index: Int) -> Int32? {
-        lock.withLock { processes[index].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+        state.withLock { $0.processes[index].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
     }
 
     /// Whether node `index` is running.
     public func isRunning(_ index: Int) -> Bool { processIdentifier(index) != nil }
 
     /// The port node `index` listens (or last listened) on.
-    public func port(_ index: Int) -> Int { lock.withLock { ports[index] } }
+    public func port(_ index: Int) -> Int { state.withLock { $0.ports[index] } }
 
     /// Writes `DIR/dfc.conf` with every node's actual address; returns its text.
     @discardableResult

@@ -1,4 +1,5 @@
 import EDFSCrypto
+import EDFSClient
 import EDFSFormat
 import Foundation
 

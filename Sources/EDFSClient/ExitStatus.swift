@@ -1,0 +1,28 @@
+import EDFSCrypto
+import EDFSFormat
+
+/// The exit codes of the CLI contract (sysexits, docs/CLI.md), and the one mapping from every library error to them.
+public enum ExitStatus {
+    public static let usage: Int32 = 64
+    public static let dataError: Int32 = 65
+    public static let noInput: Int32 = 66
+    public static let unavailable: Int32 = 69
+    public static let noPermission: Int32 = 77
+    public static let failure: Int32 = 1
+
+    /// The exit code for an error of any edfs layer.
+    public static func code(for error: any Error) -> Int32 {
+        switch error {
+        case let client as ClientError: return client.exitCode
+        case is PasswordError: return usage
+        case is ConfigError: return failure
+        case is FormatError, is StripeError: return dataError
+        case KeyslotError.wrongPassword: return noPermission
+        case KeyslotError.weakKDF: return dataError
+        case CryptoError.authenticationFailed: return dataError
+        case CryptoError.invalidParameter, CryptoError.invalidLength: return usage
+        case is ByteCountError: return usage
+        default: return failure
+        }
+    }
+}
