@@ -2,15 +2,6 @@ import ArgumentParser
 import EDFSCrypto
 import Foundation
 
-/// `edfs certs …`: development certificates.
-struct CertsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "certs",
-        abstract: "Development certificates.",
-        subcommands: [CertsInitCommand.self]
-    )
-}
-
 /// `edfs certs init`: a development CA and one certificate and key per node.
 struct CertsInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,0 +1,47 @@
+import ArgumentParser
+import EDFSClient
+import EDFSFormat
+import Foundation
+
+/// `edfs get NAME [-o PATH]`
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Fetch, verify and decrypt a stored file; it appears only when complete.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(name: .shortAndLong, help: "Output path (\"-\" for standard output; default: the name's last component).")
+    var output: String?
+
+    @Flag(help: "Flush the output to disk before returning (the nodes keep the durable copy either way).")
+    var sync = false
+
+    @Argument(help: "The stored name.")
+    var name: String
+
+    func run() async throws {
+        try await reportingFailures {
+            let destination: GetDestination
+            if output == "-" {
+                destination = .standardOutput
+            } else if let output {
+                destination = .file(output)
+            } else {
+                let last = name.split(separator: "/").last.map(String.init) ?? ""
+                guard !last.isEmpty, last != ".", last != ".." else {
+                    throw ClientError.usage("\"\(name)\" has no usable file name: pass -o PATH")
+                }
+                destination = .file(last)
+            }
+            removePartialOutputsOnInterrupt()
+            try await withSession(options) { session in
+                let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
+                defer { progress?.finish() }
+                let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress)
+                if case let .file(path) = destination {
+                    printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+                }
+            }
+        }
+    }
+}

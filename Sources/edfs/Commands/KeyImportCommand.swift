@@ -1,0 +1,45 @@
+import ArgumentParser
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct KeyImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Put an exported key bundle back on every node as the user's keyslot.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(help: "Read the export passphrase from this file (first line); default: $EDFS_EXPORT_PASSPHRASE, or ask.")
+    var passphraseFile: String?
+
+    @Argument(help: "The file written by edfs key export.")
+    var file: String
+
+    func run() async throws {
+        try await reportingFailures {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ClientError.noSuchFile("\(file): cannot read it")
+            }
+            guard data.count <= 64 << 10 else { throw ClientError.usage("\(file) is not an edfs key file (too large)") }
+            let passphrase = try exportPassphrase(file: passphraseFile, confirm: false)
+            let config = try options.loadConfig()
+            let user = try options.userName(config)
+            let password = try options.passwordSource(prompt: "Password for \(user): ")
+                .read(environment: ProcessInfo.processInfo.environment)
+            let links = try await ClusterLinks.connect(
+                config: config, user: user, connectors: [NodeConnection.connector(config: config, user: user, password: password)],
+                notices: options.notices())
+            defer { Task { await links.close() } }
+            let status = try await KeyImport(links: links, user: user).run(exported: Array(data),
+                                                             passphrase: passphrase, password: password,
+                                                             kdfIterations: try options.kdfIterations(config))
+            await links.close()
+            print("imported key epoch \(status.epoch) for \(user) on \(config.servers.count) node(s)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Dispatch
+import EDFSClient
+import EDFSCrypto
+import EDFSDevTools
+import EDFSFormat
+import EDFSNode
+import Foundation
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `edfs node`: runs one storage node until SIGINT or SIGTERM.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run one storage node.",
+        usage: "edfs node [--config FILE] --name NAME --data DIR [--listen HOST:PORT] [--cert F] [--key F] [--ca F]",
+        discussion: """
+            Listens on the address of the config's "Server NAME HOST:PORT" line (or --listen; port 0 picks a free \
+            port), prints "listening on HOST:PORT", and serves until SIGINT or SIGTERM. Certificates default to \
+            NAME.crt, NAME.key and ca.crt in the config's Keys: folder.
+            """,
+        subcommands: [NodeBenchTLSCommand.self, NodeBenchClientCommand.self])
+
+    @Option(help: "Node config in the seed's dfs.conf format.")
+    var config: String = "Config/dfs.conf"
+
+    // Optional only so that the hidden bench subcommands parse without them; run() requires both.
+    @Option(help: "This node's name (its Server line). Required.")
+    var name: String?
+
+    @Option(help: "Data directory. Required.")
+    var data: String?
+
+    @Option(help: "Listen address HOST:PORT, overriding the config's Server line.")
+    var listen: String?
+
+    @Option(help: "Certificate file (PEM).")
+    var cert: String?
+
+    @Option(help: "Private key file (PEM).")
+    var key: String?
+
+    @Option(help: "Cluster CA certificate (PEM).")
+    var ca: String?
+
+    func run() async throws {
+        guard let name else { throw ValidationError("Missing expected argument '--name <name>'") }
+        guard let data else { throw ValidationError("Missing expected argument '--data <data>'") }
+        let configuration: NodeConfiguration
+        do {
+            configuration = try NodeConfiguration.load(configFile: config, name: name, dataDirectory: data,
+                                                       listen: listen, certificateFile: cert, privateKeyFile: key,
+                                                       caFile: ca)
+        } catch {
+            printError(error.description)
+            switch error {
+            case .config: throw ExitCode(ExitStatus.failure)
+            default: throw ExitCode(ExitStatus.usage)
+            }
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = {
+            var logger = Logger(label: "edfs.node.\(configuration.name)")
+            logger.logLevel = .info
+            return logger
+        }()
+
+        // Signals arrive on a Dispatch source; the default actions are ignored so that shutdown is clean.
+        let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { signalContinuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        defer { for source in sources { source.cancel() } }
+
+        let node: StorageNode
+        let address: String
+        do {
+            node = try StorageNode(configuration: configuration, logger: logger)
+            address = StorageNode.describe(try await node.start())
+        } catch {
+            printError("node \(configuration.name): \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        // Unbuffered, so that whoever started the node sees the port at once.
+        let line = Array("listening on \(address)\n".utf8)
+        line.withUnsafeBytes { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await number in signals {
+                    logger.notice("signal \(number): stopping")
+                    await node.shutdown()
+                    return
+                }
+            }
+            group.addTask {
+                await node.waitUntilStopped()
+                signalContinuation.finish()
+            }
+            await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import EDFSClient
+import EDFSFormat
+import Foundation
+
+/// `edfs put FILE… [--as NAME]`
+struct PutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "put", abstract: "Encrypt files (directories recursively) and store them on the nodes.")
+
+    @OptionGroup var options: ClientOptions
+
+    @Option(name: .customLong("as"), help: "Store the one FILE under this name.")
+    var name: String?
+
+    @Argument(help: "Files or directories to store.")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("name at least one file") }
+        if name != nil && files.count != 1 { throw ValidationError("--as takes exactly one file") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let items = try LocalFiles.expand(files, as: name)
+            try await withSession(options) { session in
+                for item in items {
+                    let progress = options.progress("put \(item.name)", total: item.size)
+                    defer { progress?.finish() }
+                    let result = try await PutOperation(session).run(file: item.path, as: item.name, progress: progress)
+                    var line = "stored \(result.name) (\(ByteCount.humanReadable(Int(clamping: result.size))), version \(result.version))"
+                    if !result.missingReplicas.isEmpty {
+                        line += "; degraded: \(result.missingReplicas.count) replica(s) missing, "
+                            + "stripes \(Set(result.missingReplicas.map(\.stripe)).sorted().map(String.init).joined(separator: ","))"
+                    }
+                    print(line)
+                }
+            }
+        }
+    }
+}
