@@ -46,11 +46,8 @@ public struct KeyslotHeader: Equatable, Sendable {
 
     /// Decodes the header from the first 44 bytes of `bytes`.
     public static func decode(prefixOf bytes: [UInt8]) throws -> KeyslotHeader {
-        guard bytes.count >= byteCount else { throw FormatError.truncated("keyslot header") }
-        var reader = BigEndianReader<FormatError>(Array(bytes[0..<byteCount]), context: "keyslot header")
-        guard try reader.raw(4) == magic else { throw FormatError.badMagic("keyslot") }
-        let version = try reader.u8()
-        guard version == formatVersion else { throw FormatError.unsupportedVersion("keyslot", version) }
+        var reader = try BigEndianReader.formatHeader(prefixOf: bytes, byteCount: byteCount, magic: magic,
+                                                      version: formatVersion, structure: "keyslot")
         let kdfID = try reader.u8()
         guard kdfID == KeyslotKDF.pbkdf2SHA256 else { throw FormatError.invalidField("keyslot KDF", "is unknown (\(kdfID))") }
         try reader.reserved(2)

@@ -41,11 +41,8 @@ public struct ManifestHeader: Equatable, Sendable {
 
     /// Decodes the header from the first 56 bytes of `bytes` (the sealed body may follow).
     public static func decode(prefixOf bytes: [UInt8]) throws -> ManifestHeader {
-        guard bytes.count >= byteCount else { throw FormatError.truncated("manifest header") }
-        var reader = BigEndianReader<FormatError>(Array(bytes[0..<byteCount]), context: "manifest header")
-        guard try reader.raw(4) == magic else { throw FormatError.badMagic("manifest") }
-        let version = try reader.u8()
-        guard version == formatVersion else { throw FormatError.unsupportedVersion("manifest", version) }
+        var reader = try BigEndianReader.formatHeader(prefixOf: bytes, byteCount: byteCount, magic: magic,
+                                                      version: formatVersion, structure: "manifest")
         try reader.reserved(3)
         let header = try ManifestHeader(manifestID: ManifestID(bytes: reader.raw(ManifestID.byteCount)),
                                         version: reader.u64(), fileID: FileID(bytes: reader.raw(FileID.byteCount)),

@@ -40,11 +40,8 @@ public struct StripeHeader: Equatable, Sendable {
 
     /// Decodes the header from the first 44 bytes of `bytes` (more may follow).
     public static func decode(prefixOf bytes: [UInt8]) throws -> StripeHeader {
-        guard bytes.count >= byteCount else { throw FormatError.truncated("stripe object header") }
-        var reader = BigEndianReader<FormatError>(Array(bytes[0..<byteCount]), context: "stripe object header")
-        guard try reader.raw(4) == magic else { throw FormatError.badMagic("stripe object") }
-        let version = try reader.u8()
-        guard version == formatVersion else { throw FormatError.unsupportedVersion("stripe object", version) }
+        var reader = try BigEndianReader.formatHeader(prefixOf: bytes, byteCount: byteCount, magic: magic,
+                                                      version: formatVersion, structure: "stripe object")
         try reader.reserved(3)
         return try StripeHeader(fileID: FileID(bytes: reader.raw(FileID.byteCount)), stripeIndex: reader.u32(),
                                 stripeCount: reader.u32(), segmentSize: reader.u32(), plaintextLength: reader.u64())
