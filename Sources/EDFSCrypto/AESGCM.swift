@@ -1,161 +1,7 @@
-import COpenSSL
-
 /// AES-256-GCM with 12-byte nonces and 16-byte tags.
 public enum AESGCM {
     public static let nonceByteCount = 12
     public static let tagByteCount = 16
-}
-
-/// One EVP context bound to one key, re-armed with a new nonce per message.
-///
-/// The cipher and key are set once; each message calls `EVP_*Init_ex` with only the nonce, so a worker
-/// that seals thousands of segments does no per-segment allocation or key schedule. Not thread-safe:
-/// each worker owns its own context.
-public final class AESGCMContext {
-    public enum Direction: Sendable { case seal, open }
-
-    private let context: OpaquePointer
-    private let cipher: OpaquePointer
-    public let direction: Direction
-
-    /// A context for `direction` under `key`.
-    public init(key: SymmetricKey, direction: Direction) throws {
-        guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) else {
-            throw CryptoError.openSSL(function: "EVP_CIPHER_fetch")
-        }
-        guard let context = EVP_CIPHER_CTX_new() else {
-            EVP_CIPHER_free(cipher)
-            throw CryptoError.openSSL(function: "EVP_CIPHER_CTX_new")
-        }
-        self.cipher = cipher
-        self.context = context
-        self.direction = direction
-        let ok: Int32 = key.withUnsafeBytes { keyBytes in
-            let keyPointer = keyBytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            switch direction {
-            case .seal:
-                guard EVP_EncryptInit_ex(context, cipher, nil, nil, nil) == 1,
-                      edfs_evp_cipher_ctx_set_ivlen(context, Int32(AESGCM.nonceByteCount)) == 1 else { return 0 }
-                return EVP_EncryptInit_ex(context, nil, nil, keyPointer, nil)
-            case .open:
-                guard EVP_DecryptInit_ex(context, cipher, nil, nil, nil) == 1,
-                      edfs_evp_cipher_ctx_set_ivlen(context, Int32(AESGCM.nonceByteCount)) == 1 else { return 0 }
-                return EVP_DecryptInit_ex(context, nil, nil, keyPointer, nil)
-            }
-        }
-        // deinit frees context and cipher (the key schedule inside is cleansed by EVP_CIPHER_CTX_free).
-        guard ok == 1 else { throw CryptoError.openSSL(function: "EVP_CipherInit_ex") }
-    }
-
-    deinit {
-        EVP_CIPHER_CTX_free(context)
-        EVP_CIPHER_free(cipher)
-    }
-
-    /// Encrypts `plaintext` into `ciphertext` (same length) and writes the 16-byte tag to `tag`.
-    /// `aad` and then `aadSuffix` are authenticated, as if concatenated.
-    public func seal(nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
-                     aadSuffix: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                     plaintext: UnsafeRawBufferPointer,
-                     ciphertext: UnsafeMutableRawPointer?, tag: UnsafeMutableRawPointer) throws {
-        precondition(direction == .seal, "sealing with an opening context")
-        try checkNonce(nonce)
-        guard EVP_EncryptInit_ex(context, nil, nil, nil, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
-        else { throw CryptoError.openSSL(function: "EVP_EncryptInit_ex") }
-        var written: Int32 = 0
-        try absorbAAD(aad)
-        try absorbAAD(aadSuffix)
-        if plaintext.count > 0 {
-            guard let output = ciphertext?.assumingMemoryBound(to: UInt8.self) else {
-                throw CryptoError.invalidParameter("no ciphertext buffer")
-            }
-            try forEachChunk(plaintext.count) { offset, length in
-                guard EVP_EncryptUpdate(context, output + offset, &written,
-                                        plaintext.baseAddress?.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
-                                        length) == 1, Int(written) == Int(length)
-                else { throw CryptoError.openSSL(function: "EVP_EncryptUpdate") }
-            }
-        }
-        var scratch = (UInt64(0), UInt64(0))  // GCM writes no bytes at final; give it a valid pointer anyway
-        let finalOK = withUnsafeMutableBytes(of: &scratch) { buffer in
-            EVP_EncryptFinal_ex(context, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &written)
-        }
-        guard finalOK == 1, edfs_evp_cipher_ctx_get_tag(context, Int32(AESGCM.tagByteCount), tag) == 1
-        else { throw CryptoError.openSSL(function: "EVP_EncryptFinal_ex") }
-    }
-
-    /// Decrypts `ciphertext` into `plaintext` and verifies `tag`; on failure the output is zeroed
-    /// and `CryptoError.authenticationFailed` is thrown.
-    public func open(nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
-                     aadSuffix: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                     ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer,
-                     plaintext: UnsafeMutableRawPointer?) throws {
-        precondition(direction == .open, "opening with a sealing context")
-        try checkNonce(nonce)
-        guard tag.count == AESGCM.tagByteCount else {
-            throw CryptoError.invalidLength(what: "tag", expected: AESGCM.tagByteCount, actual: tag.count)
-        }
-        guard EVP_DecryptInit_ex(context, nil, nil, nil, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
-        else { throw CryptoError.openSSL(function: "EVP_DecryptInit_ex") }
-        var authenticated = false
-        defer {  // on any failure, never hand out unauthenticated plaintext
-            if !authenticated, ciphertext.count > 0, let output = plaintext { OPENSSL_cleanse(output, ciphertext.count) }
-        }
-        var written: Int32 = 0
-        try absorbAAD(aad)
-        try absorbAAD(aadSuffix)
-        if ciphertext.count > 0 {
-            guard let output = plaintext?.assumingMemoryBound(to: UInt8.self) else {
-                throw CryptoError.invalidParameter("no plaintext buffer")
-            }
-            try forEachChunk(ciphertext.count) { offset, length in
-                guard EVP_DecryptUpdate(context, output + offset, &written,
-                                        ciphertext.baseAddress?.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
-                                        length) == 1, Int(written) == Int(length)
-                else { throw CryptoError.openSSL(function: "EVP_DecryptUpdate") }
-            }
-        }
-        var tagCopy = (UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &tagCopy) { $0.copyMemory(from: tag) }
-        let tagOK = withUnsafeMutableBytes(of: &tagCopy) {
-            edfs_evp_cipher_ctx_set_tag(context, Int32(AESGCM.tagByteCount), $0.baseAddress)
-        }
-        guard tagOK == 1 else { throw CryptoError.openSSL(function: "EVP_CTRL_GCM_SET_TAG") }
-        var scratch = (UInt64(0), UInt64(0))
-        let finalOK = withUnsafeMutableBytes(of: &scratch) { buffer in
-            EVP_DecryptFinal_ex(context, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &written)
-        }
-        guard finalOK == 1 else { throw CryptoError.authenticationFailed }
-        authenticated = true
-    }
-
-    /// Feeds additional authenticated data (EVP_CipherUpdate with no output works for both directions).
-    @inline(__always)
-    private func absorbAAD(_ part: UnsafeRawBufferPointer) throws {
-        guard part.count > 0 else { return }
-        guard part.count <= Int(Int32.max) else { throw CryptoError.invalidParameter("AAD too long") }
-        var written: Int32 = 0
-        guard EVP_CipherUpdate(context, nil, &written, part.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                               Int32(part.count)) == 1
-        else { throw CryptoError.openSSL(function: "EVP_CipherUpdate(aad)") }
-    }
-
-    private func checkNonce(_ nonce: UnsafeRawBufferPointer) throws {
-        guard nonce.count == AESGCM.nonceByteCount else {
-            throw CryptoError.invalidLength(what: "nonce", expected: AESGCM.nonceByteCount, actual: nonce.count)
-        }
-    }
-
-    /// EVP lengths are `Int32`; longer messages go through in chunks.
-    private func forEachChunk(_ total: Int, _ body: (Int, Int32) throws -> Void) rethrows {
-        let maxChunk = 1 << 30
-        var offset = 0
-        while offset < total {
-            let length = Swift.min(maxChunk, total - offset)
-            try body(offset, Int32(length))
-            offset += length
-        }
-    }
 }
 
 extension AESGCM {
@@ -163,7 +9,16 @@ extension AESGCM {
     /// For keys that encrypt many small objects (master key, key-encryption key).
     public static func sealBox(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey,
                                aad: UnsafeRawBufferPointer) throws -> [UInt8] {
-        let nonce = try SecureRandom.bytes(nonceByteCount)
+        try sealBox(plaintext, key: key, aad: aad, nonce: SecureRandom.bytes(nonceByteCount))
+    }
+
+    /// Seals `plaintext` under `key` with the given 12-byte nonce: nonce ‖ ciphertext ‖ tag. Only for reproducible
+    /// test vectors: a nonce must never be used twice under one key, so production code calls the random-nonce form.
+    package static func sealBox(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey,
+                                aad: UnsafeRawBufferPointer, nonce: [UInt8]) throws -> [UInt8] {
+        guard nonce.count == nonceByteCount else {
+            throw CryptoError.invalidLength(what: "nonce", expected: nonceByteCount, actual: nonce.count)
+        }
         var box = [UInt8](repeating: 0, count: nonceByteCount + plaintext.count + tagByteCount)
         let context = try AESGCMContext(key: key, direction: .seal)
         try box.withUnsafeMutableBytes { out in

@@ -24,3 +24,15 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension FormatError: BigEndianCodingError {
+    public static func endOfInput(_ context: String) -> FormatError { .truncated(context) }
+    public static func leftoverBytes(_ context: String, count: Int) -> FormatError { .trailingBytes(context) }
+    public static func reservedNotZero(_ context: String) -> FormatError {
+        .invalidField("\(context) reserved bytes", "must be zero")
+    }
+    public static func stringTooLong(_ field: String, maxBytes: Int) -> FormatError {
+        .invalidField(field, "is longer than \(maxBytes) bytes")
+    }
+    public static func notUTF8(_ field: String) -> FormatError { .invalidField(field, "is not valid UTF-8") }
+}

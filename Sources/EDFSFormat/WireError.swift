@@ -1,36 +1,3 @@
-/// The numeric code of an ERROR frame (docs/PROTOCOL.md, "Error codes"). Unknown codes from newer nodes are kept.
-public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
-
-    public static let malformed = WireErrorCode(rawValue: 1)
-    public static let unsupported = WireErrorCode(rawValue: 2)
-    public static let tooLarge = WireErrorCode(rawValue: 3)
-    public static let notAuthenticated = WireErrorCode(rawValue: 4)
-    public static let authenticationFailed = WireErrorCode(rawValue: 5)
-    public static let throttled = WireErrorCode(rawValue: 6)
-    public static let invalidName = WireErrorCode(rawValue: 7)
-    public static let notFound = WireErrorCode(rawValue: 8)
-    public static let conflict = WireErrorCode(rawValue: 9)
-    public static let staleVersion = WireErrorCode(rawValue: 10)
-    public static let checksumMismatch = WireErrorCode(rawValue: 11)
-    public static let lengthMismatch = WireErrorCode(rawValue: 12)
-    public static let storageFull = WireErrorCode(rawValue: 13)
-    public static let ioError = WireErrorCode(rawValue: 14)
-    public static let limitExceeded = WireErrorCode(rawValue: 15)
-    public static let `internal` = WireErrorCode(rawValue: 16)
-    public static let timeout = WireErrorCode(rawValue: 17)
-
-    private static let names: [UInt16: String] = [
-        1: "malformed", 2: "unsupported", 3: "too large", 4: "not authenticated", 5: "authentication failed",
-        6: "throttled", 7: "invalid name", 8: "not found", 9: "conflict", 10: "stale version",
-        11: "checksum mismatch", 12: "length mismatch", 13: "storage full", 14: "I/O error", 15: "limit exceeded",
-        16: "internal error", 17: "timeout",
-    ]
-
-    public var description: String { Self.names[rawValue] ?? "error \(rawValue)" }
-}
-
 /// A protocol-level error: what an ERROR frame carries, and what decoding a bad frame throws.
 public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
     public var code: WireErrorCode
@@ -49,7 +16,7 @@ public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The ERROR frame payload: u16 code, str16 message (cut to the protocol's longest message).
     public var encodedPayload: [UInt8] {
-        var writer = WireWriter(capacity: 4 + message.utf8.count)
+        var writer = BigEndianWriter<WireError>(capacity: 4 + message.utf8.count)
         writer.u16(code.rawValue)
         writer.str16(truncating: message, maxBytes: WireProtocol.maxErrorMessageLength)
         return writer.bytes
@@ -57,10 +24,29 @@ public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// Decodes an ERROR frame's payload; `flags` say whether it was FATAL.
     public static func decode(payload: [UInt8], flags: WireFlags) throws(WireError) -> WireError {
-        var reader = WireReader(payload, what: "ERROR")
+        var reader = BigEndianReader<WireError>(payload, context: "ERROR")
         let code = try reader.u16()
         let message = try reader.str16()
-        try reader.finish()
+        try reader.expectEnd()
         return WireError(WireErrorCode(rawValue: code), message, fatal: flags.contains(.fatal))
+    }
+}
+
+/// Every decoding failure of a frame payload is FATAL `malformed`; a string too long to encode is `too large`.
+extension WireError: BigEndianCodingError {
+    public static func endOfInput(_ context: String) -> WireError {
+        WireError(.malformed, "\(context) payload is truncated", fatal: true)
+    }
+    public static func leftoverBytes(_ context: String, count: Int) -> WireError {
+        WireError(.malformed, "\(context) has \(count) trailing bytes", fatal: true)
+    }
+    public static func reservedNotZero(_ context: String) -> WireError {
+        WireError(.malformed, "\(context) has non-zero reserved bytes", fatal: true)
+    }
+    public static func stringTooLong(_ field: String, maxBytes: Int) -> WireError {
+        WireError(.tooLarge, "\(field) is longer than \(maxBytes) bytes")
+    }
+    public static func notUTF8(_ field: String) -> WireError {
+        WireError(.malformed, "\(field) holds a string that is not UTF-8", fatal: true)
     }
 }

@@ -1,65 +1,3 @@
-/// The limits a node announces in its HELLO reply; a client must stay within them.
-public struct WireNodeLimits: Equatable, Sendable {
-    /// Largest frame length field the node accepts.
-    public var maxFrameLength: UInt32
-    /// Largest DATA payload the node accepts and sends.
-    public var maxDataPayload: UInt32
-    /// Requests in flight per connection.
-    public var maxStreams: UInt16
-    /// Largest object the node stores.
-    public var maxObjectLength: UInt64
-
-    public init(maxFrameLength: UInt32, maxDataPayload: UInt32, maxStreams: UInt16, maxObjectLength: UInt64) {
-        self.maxFrameLength = maxFrameLength
-        self.maxDataPayload = maxDataPayload
-        self.maxStreams = maxStreams
-        self.maxObjectLength = maxObjectLength
-    }
-}
-
-/// What STATUS reports.
-public struct WireNodeStatus: Equatable, Sendable {
-    public var nodeName: String
-    public var freeBytes: UInt64
-    public var totalBytes: UInt64
-    /// The caller's objects and manifests on this node.
-    public var objectCount: UInt64
-    public var manifestCount: UInt64
-    public var uptimeSeconds: UInt64
-
-    public init(nodeName: String, freeBytes: UInt64, totalBytes: UInt64, objectCount: UInt64, manifestCount: UInt64,
-                uptimeSeconds: UInt64) {
-        self.nodeName = nodeName
-        self.freeBytes = freeBytes
-        self.totalBytes = totalBytes
-        self.objectCount = objectCount
-        self.manifestCount = manifestCount
-        self.uptimeSeconds = uptimeSeconds
-    }
-}
-
-/// How far a node checked a stored object's block checksums.
-public enum WireChecksumState: UInt8, Sendable {
-    /// The footer is intact; the blocks were not read.
-    case footerIntact = 0
-    /// Every block was read and matched.
-    case verified = 1
-    /// The footer is unreadable or a block did not match.
-    case corrupt = 2
-}
-
-/// One entry of a LIST page.
-public struct WireListEntry: Equatable, Sendable {
-    public var name: String
-    /// Data length of an object, byte count of a manifest; `UInt64.max` when the stored footer is corrupt.
-    public var length: UInt64
-
-    public init(name: String, length: UInt64) {
-        self.name = name
-        self.length = length
-    }
-}
-
 /// A node's success reply to a request (frame type = request type | 0x80).
 public enum WireReply: Equatable, Sendable {
     case hello(version: UInt16, nodeName: String, limits: WireNodeLimits)
@@ -102,7 +40,7 @@ public enum WireReply: Equatable, Sendable {
     public static func encodedLength(of entry: WireListEntry) -> Int { 2 + entry.name.utf8.count + 8 }
 
     public func encodePayload() throws(WireError) -> [UInt8] {
-        var w = WireWriter()
+        var w = BigEndianWriter<WireError>()
         switch self {
         case let .hello(version, nodeName, limits):
             w.u16(version)
@@ -145,7 +83,7 @@ public enum WireReply: Equatable, Sendable {
 
     /// Decodes a reply frame's payload; nil when `type` is not a reply type this version knows.
     public static func decode(type: WireFrameType, payload: [UInt8]) throws(WireError) -> WireReply? {
-        var r = WireReader(payload, what: type.description)
+        var r = BigEndianReader<WireError>(payload, context: type.description)
         let reply: WireReply
         switch type {
         case WireFrameType.hello.reply:
@@ -185,24 +123,7 @@ public enum WireReply: Equatable, Sendable {
         case WireFrameType.getKeyslot.reply: reply = .getKeyslot(bytes: r.rest())
         default: return nil
         }
-        try r.finish()
+        try r.expectEnd()
         return reply
-    }
-}
-
-/// The payload of a WINDOW frame: a GET's credit increment.
-public enum WireWindow {
-    public static func encode(increment: UInt32) -> [UInt8] {
-        var w = WireWriter(capacity: 4)
-        w.u32(increment)
-        return w.bytes
-    }
-
-    public static func decode(payload: [UInt8]) throws(WireError) -> UInt32 {
-        var r = WireReader(payload, what: "WINDOW")
-        let increment = try r.u32()
-        try r.finish()
-        guard increment > 0 else { throw WireError(.malformed, "WINDOW increment must be at least 1", fatal: true) }
-        return increment
     }
 }

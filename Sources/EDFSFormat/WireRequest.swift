@@ -1,9 +1,3 @@
-/// Which listing a LIST asks for.
-public enum WireListKind: UInt8, Sendable {
-    case objects = 1
-    case manifests = 2
-}
-
 /// A request a client sends (docs/PROTOCOL.md, "Frame types"): one frame, whose type names the operation.
 /// PUT_OBJECT is followed by DATA frames and END; the stream frames are not requests.
 public enum WireRequest: Equatable, Sendable {
@@ -49,7 +43,7 @@ public enum WireRequest: Equatable, Sendable {
 
     /// The frame payload. Throws `too large` when a string field does not fit its length prefix.
     public func encodePayload() throws(WireError) -> [UInt8] {
-        var w = WireWriter()
+        var w = BigEndianWriter<WireError>()
         switch self {
         case let .hello(versions, client):
             w.raw(WireProtocol.magic)
@@ -98,11 +92,11 @@ public enum WireRequest: Equatable, Sendable {
     /// Decodes a request frame's payload. Returns nil when `type` is not a request type this version knows
     /// (the node answers `unsupported`); throws `malformed` (FATAL) when the payload does not parse exactly.
     public static func decode(type: WireFrameType, payload: [UInt8]) throws(WireError) -> WireRequest? {
-        var r = WireReader(payload, what: type.description)
+        var r = BigEndianReader<WireError>(payload, context: type.description)
         let request: WireRequest
         switch type {
         case .hello:
-            let magic = try r.take(WireProtocol.magic.count)
+            let magic = try r.raw(WireProtocol.magic.count)
             guard magic == WireProtocol.magic else { throw WireError(.malformed, "HELLO has a bad magic", fatal: true) }
             let count = Int(try r.u8())
             guard (1...16).contains(count) else {
@@ -158,7 +152,7 @@ public enum WireRequest: Equatable, Sendable {
         default:
             return nil
         }
-        try r.finish()
+        try r.expectEnd()
         return request
     }
 }

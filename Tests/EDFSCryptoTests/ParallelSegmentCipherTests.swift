@@ -2,7 +2,7 @@ import EDFSCrypto
 import Testing
 
 /// `SegmentScheme` + `ParallelSegmentCipher` against a segment-by-segment reference built with
-/// `AESGCMContext` and the nonce/AAD rule documented in SegmentedAEAD.swift.
+/// `AESGCMContext` and the nonce/AAD rule documented in SegmentScheme.swift.
 @Suite("Parallel segment cipher")
 struct ParallelSegmentCipherTests {
     static let segmentSize = 64

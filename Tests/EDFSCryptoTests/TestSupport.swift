@@ -112,7 +112,7 @@ func gcmOpen(_ context: AESGCMContext, nonce: [UInt8], aad: [UInt8], aadSuffix: 
     return out
 }
 
-/// The documented per-segment rule of `SegmentScheme` (SegmentedAEAD.swift), written out independently:
+/// The documented per-segment rule of `SegmentScheme` (SegmentScheme.swift), written out independently:
 /// nonce = noncePrefix (4 BE) ‖ index (8 BE); AAD = aadPrefix ‖ index (8 BE) ‖ final flag (1 byte).
 enum ReferenceSegments {
     static func nonce(prefix: UInt32, index: UInt64) -> [UInt8] {

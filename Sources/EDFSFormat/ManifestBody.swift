@@ -1,0 +1,156 @@
+import EDFSCrypto
+
+/// What only the key holder may read about one file version (the manifest's encrypted body).
+public struct ManifestBody: Sendable {
+    public static let bodyVersion: UInt8 = 1
+    public static let maximumNameBytes = 4096
+    static let deletedFlag: UInt8 = 0x01
+
+    /// The path the user gave the file.
+    public var name: String
+    /// Plaintext bytes of the whole file.
+    public var size: UInt64
+    /// Modification time: seconds since 1970 and nanoseconds.
+    public var modificationSeconds: Int64
+    public var modificationNanoseconds: UInt32
+    /// The file version's data key (DEK): 32 random bytes, used for this version only.
+    public var dataKey: SymmetricKey
+    public var segmentSize: UInt32
+    /// N and R at the time of the put: placement is a function of (file id, stripe, N, R).
+    public var nodeCount: UInt16
+    public var replicas: UInt16
+    /// Plaintext length of each stripe; they sum to `size`.
+    public var stripeLengths: [UInt64]
+    /// Replicas known to be missing at commit time.
+    public var missingReplicas: [MissingReplica]
+    /// A tombstone: the file was removed while some node was unreachable; this version supersedes the stale copies
+    /// such a node still holds. A tombstone has no objects.
+    public var isDeleted: Bool
+    /// The key epoch in which `dataKey` and the file id were made (a re-encryption makes new ones).
+    public var dataKeyEpoch: UInt32
+
+    public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
+                dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
+                stripeLengths: [UInt64], missingReplicas: [MissingReplica], isDeleted: Bool = false,
+                dataKeyEpoch: UInt32 = 0) {
+        self.isDeleted = isDeleted
+        self.dataKeyEpoch = dataKeyEpoch
+        self.name = name
+        self.size = size
+        self.modificationSeconds = modificationSeconds
+        self.modificationNanoseconds = modificationNanoseconds
+        self.dataKey = dataKey
+        self.segmentSize = segmentSize
+        self.nodeCount = nodeCount
+        self.replicas = replicas
+        self.stripeLengths = stripeLengths
+        self.missingReplicas = missingReplicas
+    }
+
+    /// The header of stripe `index` as the objects of this version must carry it.
+    public func stripeHeader(index: Int, fileID: FileID) throws -> StripeHeader {
+        guard stripeLengths.indices.contains(index) else { throw FormatError.invalidField("stripe index", "out of range") }
+        return try StripeHeader(fileID: fileID, stripeIndex: UInt32(index), stripeCount: UInt32(stripeLengths.count),
+                                segmentSize: segmentSize, plaintextLength: stripeLengths[index])
+    }
+
+    /// Serialises the body into wiped memory (it holds the data key).
+    func encoded() throws -> SecureBytes {
+        let nameBytes = Array(name.utf8)
+        guard nameBytes.count <= Self.maximumNameBytes else {
+            throw FormatError.invalidField("file name", "is longer than \(Self.maximumNameBytes) bytes")
+        }
+        try validate()
+        // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
+        var writer = BigEndianWriter<FormatError>(capacity: 76 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
+        writer.u8(Self.bodyVersion)
+        writer.u8(isDeleted ? Self.deletedFlag : 0)
+        writer.u32(dataKeyEpoch)
+        try writer.str16(name, field: "file name")
+        writer.u64(size)
+        writer.i64(modificationSeconds)
+        writer.u32(modificationNanoseconds)
+        dataKey.withUnsafeBytes { writer.raw($0) }
+        writer.u32(segmentSize)
+        writer.u16(nodeCount)
+        writer.u16(replicas)
+        writer.u32(UInt32(stripeLengths.count))
+        for length in stripeLengths { writer.u64(length) }
+        writer.u32(UInt32(missingReplicas.count))
+        for missing in missingReplicas {
+            writer.u32(missing.stripe)
+            writer.u16(missing.node)
+        }
+        defer { writer.wipe() }
+        return SecureBytes(copying: writer.bytes)
+    }
+
+    static func decode(_ plain: SecureBytes) throws -> ManifestBody {
+        var copy = plain.withUnsafeBytes { Array($0) }
+        // Parsed in a separate function: its reader (which shares `copy`) is gone before the wipe, so the wipe
+        // overwrites the one buffer in place instead of a copy-on-write duplicate.
+        defer { secureWipe(&copy) }
+        return try parse(copy)
+    }
+
+    private static func parse(_ copy: [UInt8]) throws -> ManifestBody {
+        var reader = BigEndianReader<FormatError>(copy, context: "manifest body")
+        let version = try reader.u8()
+        guard version == bodyVersion else { throw FormatError.unsupportedVersion("manifest body", version) }
+        let flags = try reader.u8()
+        guard flags & ~deletedFlag == 0 else { throw FormatError.invalidField("manifest flags", "has unknown bits") }
+        let dataKeyEpoch = try reader.u32()
+        let name = try reader.str16(maxBytes: maximumNameBytes, field: "file name")
+        let size = try reader.u64()
+        let seconds = try reader.i64()
+        let nanos = try reader.u32()
+        var keyBytes = try reader.raw(SymmetricKey.byteCount)
+        defer { secureWipe(&keyBytes) }
+        let dataKey = try SymmetricKey(copying: keyBytes)
+        let segmentSize = try reader.u32()
+        let nodeCount = try reader.u16()
+        let replicas = try reader.u16()
+        let stripeCount = try reader.u32()
+        guard stripeCount >= 1, stripeCount <= StripeHeader.maximumStripeCount else {
+            throw FormatError.invalidField("manifest stripe count", "is out of range")
+        }
+        var lengths = [UInt64]()
+        lengths.reserveCapacity(Int(stripeCount))
+        for _ in 0..<stripeCount { lengths.append(try reader.u64()) }
+        let missingCount = try reader.u32()
+        guard missingCount <= stripeCount * UInt32(max(replicas, 1)) else {
+            throw FormatError.invalidField("manifest missing-replica count", "is out of range")
+        }
+        var missing = [MissingReplica]()
+        for _ in 0..<missingCount { missing.append(MissingReplica(stripe: try reader.u32(), node: try reader.u16())) }
+        try reader.expectEnd()
+        let body = ManifestBody(name: name, size: size, modificationSeconds: seconds, modificationNanoseconds: nanos,
+                                dataKey: dataKey, segmentSize: segmentSize, nodeCount: nodeCount, replicas: replicas,
+                                stripeLengths: lengths, missingReplicas: missing, isDeleted: flags & deletedFlag != 0,
+                                dataKeyEpoch: dataKeyEpoch)
+        try body.validate()
+        return body
+    }
+
+    private func validate() throws {
+        guard nodeCount >= 1, replicas >= 1, replicas <= nodeCount else {
+            throw FormatError.invalidField("manifest placement", "needs 1 ≤ replicas ≤ nodes")
+        }
+        guard stripeLengths.count == Int(nodeCount) else {
+            throw FormatError.invalidField("manifest stripe count", "must equal the node count")
+        }
+        guard segmentSize >= 1, Int(segmentSize) <= SegmentScheme.maximumSegmentSize else {
+            throw FormatError.invalidField("manifest segment size", "is out of range")
+        }
+        var total: UInt64 = 0
+        for length in stripeLengths {
+            let (sum, overflow) = total.addingReportingOverflow(length)
+            guard !overflow else { throw FormatError.invalidField("manifest stripe lengths", "overflow") }
+            total = sum
+        }
+        guard total == size else { throw FormatError.invalidField("manifest stripe lengths", "do not add up to the size") }
+        guard missingReplicas.allSatisfy({ Int($0.stripe) < stripeLengths.count && $0.node < nodeCount }) else {
+            throw FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")
+        }
+    }
+}
