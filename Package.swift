@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // Test-only support shared by the end-to-end test targets: the built binary, local clusters.
-        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSFormat", "EDFSCrypto"],
+        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSNode", "EDFSFormat", "EDFSCrypto"],
                 path: "Tests/EDFSTestSupport"),
 
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),

@@ -1,4 +1,5 @@
 import EDFSFormat
+import EDFSTransport
 import NIOCore
 import Synchronization
 
