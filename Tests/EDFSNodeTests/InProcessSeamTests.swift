@@ -3,6 +3,7 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSNode
 import Foundation
+import Logging
 import Testing
 
 /// A node made for in-process use (no certificate, never listens) on a temporary data folder, reached by real
@@ -21,7 +22,9 @@ final class InProcessTestNode: Sendable {
             name: "L1", host: "127.0.0.1", port: 0, dataDirectory: directory.path + "/data",
             certificateFile: directory.path + "/missing.crt", privateKeyFile: directory.path + "/missing.key",
             caFile: directory.path + "/missing-ca.crt", users: users, limits: limits)
-        node = try StorageNode(inProcess: configuration)
+        var logger = Logger(label: "test-node")
+        logger.logLevel = .critical
+        node = try StorageNode(inProcess: configuration, logger: logger)
     }
 
     /// A logged-in connection over a fresh socket pair.

@@ -62,6 +62,7 @@ public final class InProcessCluster: Sendable {
         config = try ClusterConfig(parsing: clientText, path: clientConfigPath)
 
         let dataRoot = directory + "/data/"
+        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
         nodeConfigurations = try names.map { name in
             try NodeConfiguration.load(configFile: nodeConfigPath, name: name, dataDirectory: dataRoot + name)
         }
