@@ -197,9 +197,16 @@ public final class StorageNode: Sendable {
         }
         guard admitted else {
             logger.warning("connection from \(peer) refused: more than \(configuration.limits.maxConnections) connections")
-            try? await connection.executeThenClose { _, _ in
+            try? await connection.executeThenClose { inbound, _ in
                 await SessionOutput.sendLast(.error(WireError(.limitExceeded, "the node serves at most "
                     + "\(configuration.limits.maxConnections) connections", fatal: true), requestID: 0), on: channel)
+                // Read (and drop) what the client sent until it closes, for at most the last-frame grace: closing
+                // with its HELLO unread would reset the connection, and the client could lose the refusal.
+                let grace = ConnectionDeadline(on: channel, after: SessionOutput.lastFrameGrace) {
+                    channel.close(promise: nil)
+                }
+                for try await _ in inbound {}
+                grace.cancel()
             }
             return
         }
