@@ -68,8 +68,8 @@ let package = Package(
             ]
         ),
 
-        // Test-only support shared by the end-to-end test targets: the built binary, local clusters.
-        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSDevTools", "EDFSFormat", "EDFSCrypto"],
+        // Test-only support shared by the test targets: in-process clusters, live clusters, the built binary.
+        .target(name: "EDFSTestSupport", dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto"],
                 path: "Tests/EDFSTestSupport"),
 
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),

@@ -109,7 +109,7 @@ final class NodeConnectionCore: Sendable {
     }
 }
 
-/// One TLS connection to one storage node (docs/PROTOCOL.md): HELLO on connect, LOGIN, then any number of requests
+/// One connection to one storage node, over TLS (or, in tests, a local socket) (docs/PROTOCOL.md): HELLO on connect, LOGIN, then any number of requests
 /// in flight at once, multiplexed by request id. PUTs stream from chunks the caller writes (waiting while the
 /// connection is behind); GETs deliver chunks as they arrive, with at most `Options.getWindow` bytes buffered each.
 /// Node refusals throw `NodeLinkError`; connection failures throw `NodeConnectionError`.
@@ -140,7 +140,7 @@ public final class NodeConnection: NodeLink {
     public let limits: WireNodeLimits
     /// The protocol version in use.
     public let protocolVersion: UInt16
-    /// "HOST:PORT" as dialled.
+    /// "HOST:PORT" as dialled (the label given, for a local socket).
     public let address: String
     let core: NodeConnectionCore
     let options: Options
@@ -158,30 +158,60 @@ public final class NodeConnection: NodeLink {
     /// Connects over TLS 1.3 (verifying the cluster CA and `host` against the certificate) and says HELLO.
     public static func connect(host: String, port: Int, trust: NodeTLSTrust,
                                options: Options = Options()) async throws -> NodeConnection {
-        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let address = HostPort.text(host: host, port: port)
         let isIPAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        let router = NodeConnectionRouter(label: address, writeBudget: AsyncAllowance(
-            min(max(options.writeBudget, WireProtocol.maxDataPayload + WireProtocol.headerLength), Options.maxWriteBudget)))
-        let group = options.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
-        let channel: any Channel
-        do {
-            channel = try await ClientBootstrap(group: group)
+        return try await establish(address: address, options: options) { bootstrap, addFrameHandlers in
+            try await bootstrap
                 .connectTimeout(TimeAmount(options.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelOption(.writeBufferWaterMark, value: .init(low: 512 << 10, high: 2 << 20))
-                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
-                    minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(NIOSSLClientHandler(context: trust.context,
-                                                                serverHostname: isIPAddress ? nil : host))
-                        try sync.addHandler(WireFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
-                        try sync.addHandler(WireFrameEncoder())
-                        try sync.addHandler(ClientFrameRouterHandler(router: router))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: trust.context, serverHostname: isIPAddress ? nil : host))
+                        try addFrameHandlers(channel)
                     }
                 }
                 .connect(host: host, port: port).get()
+        }
+    }
+
+    /// Connects over `descriptor`, an already-connected local stream socket (one end of
+    /// `socketpair(AF_UNIX, SOCK_STREAM)` whose other end a node serves with `StorageNode.serveLocal`), without TLS,
+    /// and says HELLO: the in-process seam for tests and development. `label` stands for the address in errors.
+    /// The connection owns the descriptor from then on, unless this throws `connectFailed`.
+    public static func connect(localDescriptor descriptor: Int32, label: String = "local socket",
+                               options: Options = Options()) async throws -> NodeConnection {
+        try await establish(address: label, options: options) { bootstrap, addFrameHandlers in
+            try await bootstrap
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try addFrameHandlers(channel) }
+                }
+                .withConnectedSocket(descriptor).get()
+        }
+    }
+
+    /// The common part of every connect: the router, the channel options and frame handlers (`open` adds the
+    /// transport: TCP with TLS, or a local socket), then HELLO within `handshakeTimeout`.
+    private static func establish(
+        address: String, options: Options,
+        open: (ClientBootstrap, _ addFrameHandlers: @escaping @Sendable (any Channel) throws -> Void) async throws
+            -> any Channel
+    ) async throws -> NodeConnection {
+        let router = NodeConnectionRouter(label: address, writeBudget: AsyncAllowance(
+            min(max(options.writeBudget, WireProtocol.maxDataPayload + WireProtocol.headerLength), Options.maxWriteBudget)))
+        let group = options.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        let bootstrap = ClientBootstrap(group: group)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 512 << 10, high: 2 << 20))
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
+                minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
+        let channel: any Channel
+        do {
+            channel = try await open(bootstrap) { channel in
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(WireFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
+                try sync.addHandler(WireFrameEncoder())
+                try sync.addHandler(ClientFrameRouterHandler(router: router))
+            }
         } catch {
             throw NodeConnectionError.connectFailed(node: address, reason: "\(error)")
         }
@@ -221,14 +251,27 @@ public final class NodeConnection: NodeLink {
     /// Connects and logs in; closes the connection if the login fails.
     public static func open(host: String, port: Int, trust: NodeTLSTrust, user: String, passwordDigest: [UInt8],
                             options: Options = Options()) async throws -> NodeConnection {
-        let connection = try await connect(host: host, port: port, trust: trust, options: options)
+        try await connect(host: host, port: port, trust: trust, options: options)
+            .loggedIn(user: user, passwordDigest: passwordDigest)
+    }
+
+    /// Connects over a local socket (`connect(localDescriptor:label:options:)`) and logs in; closes the connection
+    /// if the login fails.
+    public static func open(localDescriptor descriptor: Int32, label: String = "local socket", user: String,
+                            passwordDigest: [UInt8], options: Options = Options()) async throws -> NodeConnection {
+        try await connect(localDescriptor: descriptor, label: label, options: options)
+            .loggedIn(user: user, passwordDigest: passwordDigest)
+    }
+
+    /// Logs in and returns the connection; closes it if the login fails.
+    private func loggedIn(user: String, passwordDigest: [UInt8]) async throws -> NodeConnection {
         do {
-            try await connection.login(user: user, passwordDigest: passwordDigest)
+            try await login(user: user, passwordDigest: passwordDigest)
         } catch {
-            await connection.close()
+            await close()
             throw error
         }
-        return connection
+        return self
     }
 
     /// A `NodeConnector` for `ClusterSession`: trusts the config's CA file and logs every node in as `user`.
@@ -406,7 +449,7 @@ public final class NodeConnection: NodeLink {
     /// Replaces this user's login verifier on the node (`edfs passwd`): method 1, the MD5 digest of the new password.
     public func setLoginVerifier(digest: [UInt8]) async throws {
         guard digest.count == 16 else { throw NodeConnectionError.invalidRequest("a legacy verifier is 16 bytes") }
-        _ = try await core.call(.setVerifier(payload: [WireRequest.loginMethodMD5] + digest))
+        _ = try await core.call(.setVerifier(method: WireRequest.loginMethodMD5, verifier: digest))
     }
 
     // MARK: Node

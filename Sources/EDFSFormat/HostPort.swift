@@ -47,7 +47,13 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `host:port`, with brackets around an IPv6 host; parses back to the same value.
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { Self.text(host: host, port: port) }
+
+    /// The one `host:port` text of edfs, with brackets around an IPv6 host, for any host and port (unchecked:
+    /// also for printing addresses a socket reports, such as a listener's port 0 or a peer).
+    public static func text(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     /// Four decimal parts 0–255, each 1–3 digits.
     public static func isValidIPv4(_ text: some StringProtocol) -> Bool {

@@ -5,8 +5,9 @@ public enum WireRequest: Equatable, Sendable {
     /// `method` 1 is legacy MD5: `proof` is the 32 hex digits of MD5(password).
     case login(method: UInt8, user: String, proof: String)
     case status
-    /// Replaces the caller's login verifier: u8 method (1 = legacy MD5) ‖ the 16-byte digest (`edfs passwd`).
-    case setVerifier(payload: [UInt8])
+    /// Replaces the caller's login verifier (`edfs passwd`): `method` 1 is legacy MD5, `verifier` the 16-byte
+    /// MD5 digest of the new password. The node checks method and length.
+    case setVerifier(method: UInt8, verifier: [UInt8])
     case putObject(id: String, length: UInt64)
     case getObject(id: String, offset: UInt64, length: UInt64, window: UInt32)
     case statObject(id: String, verify: Bool)
@@ -56,8 +57,9 @@ public enum WireRequest: Equatable, Sendable {
             try w.str16(proof, field: "login proof")
         case .status, .getKeyslot:
             break
-        case let .setVerifier(payload):
-            w.raw(payload)
+        case let .setVerifier(method, verifier):
+            w.u8(method)
+            w.raw(verifier)
         case let .putObject(id, length):
             try w.str16(id, field: "object id")
             w.u64(length)
@@ -115,7 +117,7 @@ public enum WireRequest: Equatable, Sendable {
         case .status:
             request = .status
         case .setVerifier:
-            request = .setVerifier(payload: r.rest())
+            request = .setVerifier(method: try r.u8(), verifier: r.rest())
         case .putObject:
             request = .putObject(id: try r.str16(), length: try r.u64())
         case .getObject:

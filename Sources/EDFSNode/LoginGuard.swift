@@ -45,14 +45,14 @@ public final class LoginGuard: Sendable {
 
     private let digests: [String: [UInt8]]
     /// A verifier stored by `edfs passwd`, which overrides the config's digest for a configured user.
-    private let storedVerifier: @Sendable (String) -> ObjectStore.StoredVerifier
+    private let storedVerifier: @Sendable (String) -> MetadataStore.StoredVerifier
     private let dummyDigest: [UInt8]
     private let throttle: LoginThrottle
     private let table = Mutex<[Key: Entry]>([:])
 
     /// `digests`: user name → MD5 of the password (16 bytes).
     public init(digests: [String: [UInt8]], throttle: LoginThrottle,
-                storedVerifier: @escaping @Sendable (String) -> ObjectStore.StoredVerifier = { _ in .none }) {
+                storedVerifier: @escaping @Sendable (String) -> MetadataStore.StoredVerifier = { _ in .none }) {
         self.digests = digests
         self.storedVerifier = storedVerifier
         self.throttle = throttle

@@ -4,10 +4,11 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// What every connection of one node shares: configuration, store, login guard, blocking-I/O pool, read budget.
+/// What every connection of one node shares: configuration, stores, login guard, blocking-I/O pool, read budget.
 struct NodeServices: Sendable {
     let configuration: NodeConfiguration
     let store: ObjectStore
+    let metadata: MetadataStore
     let loginGuard: LoginGuard
     let pool: NIOThreadPool
     /// Bytes of block buffers all GETs may hold at once.

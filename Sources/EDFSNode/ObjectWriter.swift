@@ -6,7 +6,7 @@ import Darwin
 import Synchronization
 
 /// One file being written into the store: bytes go to a temporary file beside the target while their block
-/// checksums are computed; `seal()` appends the footer and fsyncs, `publish()` renames over the target and fsyncs
+/// checksums are computed; `makeDurable()` appends the footer and fsyncs, `publish()` renames over the target and fsyncs
 /// the directory. Until published, nothing is visible; `abort()` (or deinit) removes the temporary file.
 /// Blocking: call from a thread pool. Methods are serialised by an internal lock.
 public final class ObjectWriter: Sendable {
@@ -27,7 +27,7 @@ public final class ObjectWriter: Sendable {
         /// Data bytes already handed to the kernel for writeback.
         var writebackStarted = 0
         var crcs: [UInt64] = []
-        var sealed = false
+        var durable = false
         var finished = false
     }
 
@@ -54,7 +54,7 @@ public final class ObjectWriter: Sendable {
     /// Appends data bytes. Throws `lengthMismatch` (and aborts) if they go past the announced length.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
         try state.withLock { (s: inout State) throws(StoreError) in
-            guard !s.finished, !s.sealed, s.fd >= 0 else { throw .io("write \(what)", "the write was already ended") }
+            guard !s.finished, !s.durable, s.fd >= 0 else { throw .io("write \(what)", "the write was already ended") }
             guard s.written + UInt64(bytes.count) <= announcedLength else {
                 let received = s.written + UInt64(bytes.count)
                 discard(&s)
@@ -98,10 +98,11 @@ public final class ObjectWriter: Sendable {
         if let failure { throw failure }
     }
 
-    /// Checks the length, writes the footer and fsyncs the file. Aborts on any failure.
-    public func seal() throws(StoreError) {
+    /// Checks the length, writes the footer and fsyncs the file, so its bytes survive a crash (it is not yet
+    /// visible: see `publish()`). Aborts on any failure.
+    public func makeDurable() throws(StoreError) {
         try state.withLock { (s: inout State) throws(StoreError) in
-            guard !s.finished, !s.sealed, s.fd >= 0 else { throw .io("finish \(what)", "the write was already ended") }
+            guard !s.finished, !s.durable, s.fd >= 0 else { throw .io("finish \(what)", "the write was already ended") }
             guard s.written == announcedLength else {
                 let received = s.written
                 discard(&s)
@@ -121,14 +122,14 @@ public final class ObjectWriter: Sendable {
             }
             close(s.fd)
             s.fd = -1
-            s.sealed = true
+            s.durable = true
         }
     }
 
-    /// Renames the sealed file over the target and fsyncs the directory: from here on it is durable.
+    /// Renames the durable file over the target and fsyncs the directory: from here on it is durable.
     public func publish() throws(StoreError) {
         try state.withLock { (s: inout State) throws(StoreError) in
-            guard s.sealed, !s.finished else { throw .io("publish \(what)", "the file was not sealed") }
+            guard s.durable, !s.finished else { throw .io("publish \(what)", "the file was not made durable") }
             do throws(StoreError) {
                 try FileIO.renameFile(temporaryPath, finalPath, what: what)
             } catch {
@@ -140,9 +141,9 @@ public final class ObjectWriter: Sendable {
         }
     }
 
-    /// `seal()` then `publish()`.
+    /// `makeDurable()` then `publish()`.
     public func commit() throws(StoreError) {
-        try seal()
+        try makeDurable()
         try publish()
     }
 

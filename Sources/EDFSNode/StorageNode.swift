@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import EDFSCrypto
 import EDFSFormat
 import Logging
@@ -17,6 +22,10 @@ public enum NodeStartError: Error, CustomStringConvertible, Sendable {
     case bind(String)
     /// `start()` was called twice, or after `shutdown()`.
     case alreadyStarted
+    /// A local socket was handed to a node after `shutdown()`.
+    case stopped
+    /// A local socket could not be adopted.
+    case localSocket(String)
 
     public var description: String {
         switch self {
@@ -24,20 +33,28 @@ public enum NodeStartError: Error, CustomStringConvertible, Sendable {
         case let .store(error): return "data directory: \(error)"
         case let .bind(why): return "cannot listen: \(why)"
         case .alreadyStarted: return "the node was already started"
+        case .stopped: return "the node was stopped"
+        case let .localSocket(why): return "cannot serve the local socket: \(why)"
         }
     }
 }
 
 /// A storage node: a TLS 1.3 listener in front of a durable per-user object store (DESIGN.md §4,
 /// docs/PROTOCOL.md). `start()` binds and serves in the background; `shutdown()` stops accepting, closes every
-/// connection (discarding unfinished uploads) and waits until all is quiet.
+/// connection (discarding unfinished uploads) and waits until all is quiet. For tests and development,
+/// `serveLocal(connectedSocket:)` serves one connection over a local socket without TLS (the in-process seam).
 public final class StorageNode: Sendable {
     public let configuration: NodeConfiguration
-    /// The node's store (scrub, inspection).
+    /// The node's object files (inspection).
     public let store: ObjectStore
+    /// The node's manifests, keyslots and verifiers.
+    public let metadata: MetadataStore
+    /// Checks every stored file of the node.
+    public var scrubber: Scrubber { Scrubber(store: store) }
     private let services: NodeServices
     private let group: any EventLoopGroup
-    private let sslContext: NIOSSLContext
+    /// Nil only for a node made with `init(inProcess:)`, which never listens.
+    private let sslContext: NIOSSLContext?
     private let logger: Logger
 
     private struct RunState {
@@ -47,17 +64,18 @@ public final class StorageNode: Sendable {
         var acceptTask: Task<Void, Never>?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var boundAddress: SocketAddress?
+        /// Tasks serving local-socket connections, by a counter.
+        var localTasks: [Int: Task<Void, Never>] = [:]
+        var nextLocal = 0
     }
 
     private let state = Mutex(RunState())
 
     /// Loads the certificate and key (checking the certificate was issued by the CA), opens the store and removes
     /// temporary files a crash left behind. Does not listen yet.
-    public init(configuration: NodeConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil,
-                logger: Logger = Logger(label: "edfs.node")) throws(NodeStartError) {
-        self.configuration = configuration
-        self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
-        self.logger = logger
+    public convenience init(configuration: NodeConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil,
+                            logger: Logger = Logger(label: "edfs.node")) throws(NodeStartError) {
+        let sslContext: NIOSSLContext
         do {
             try DevelopmentPKI.verifyIssued(certificatePath: configuration.certificateFile,
                                             caCertificatePath: configuration.caFile)
@@ -72,6 +90,24 @@ public final class StorageNode: Sendable {
             throw .tls("\(error) (certificate \(configuration.certificateFile), key \(configuration.privateKeyFile), "
                 + "CA \(configuration.caFile))")
         }
+        try self.init(configuration: configuration, sslContext: sslContext, eventLoopGroup: eventLoopGroup,
+                      logger: logger)
+    }
+
+    /// A node for in-process use only (tests, development): no TLS material is read (the configuration's
+    /// certificate files are ignored) and `start()` refuses, so it serves only `serveLocal(connectedSocket:)`.
+    /// Opens the store and removes temporary files a crash left behind.
+    public convenience init(inProcess configuration: NodeConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil,
+                            logger: Logger = Logger(label: "edfs.node")) throws(NodeStartError) {
+        try self.init(configuration: configuration, sslContext: nil, eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
+    private init(configuration: NodeConfiguration, sslContext: NIOSSLContext?, eventLoopGroup: (any EventLoopGroup)?,
+                 logger: Logger) throws(NodeStartError) {
+        self.configuration = configuration
+        self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        self.logger = logger
+        self.sslContext = sslContext
         do throws(StoreError) {
             store = try ObjectStore(root: configuration.dataDirectory, blockSize: configuration.blockSize)
             let removed = try store.removeTemporaries()
@@ -79,13 +115,14 @@ public final class StorageNode: Sendable {
         } catch {
             throw .store(error)
         }
+        let metadata = MetadataStore(objects: store)
+        self.metadata = metadata
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
-        let verifiers = store
         services = NodeServices(
-            configuration: configuration, store: store,
+            configuration: configuration, store: store, metadata: metadata,
             loginGuard: LoginGuard(digests: configuration.users, throttle: configuration.limits.loginThrottle,
-                                   storedVerifier: { verifiers.verifier(user: $0) }),
+                                   storedVerifier: { metadata.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
             logger: logger, started: .now)
     }
@@ -101,33 +138,25 @@ public final class StorageNode: Sendable {
             return !s.started
         }
         guard fresh else { throw .alreadyStarted }
+        guard let sslContext else {
+            throw .tls("node \(configuration.name) was made for in-process use: it has no certificate and never listens")
+        }
         let limits = configuration.limits
-        let sslContext = self.sslContext
         let server: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>
         do {
             server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.writeBufferWaterMark, value: .init(low: 512 << 10, high: 2 << 20))
-                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
-                    minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
+                .childChannelOption(.writeBufferWaterMark, value: NodeChannelPipeline.writeBufferWaterMark)
+                .childChannelOption(.recvAllocator, value: NodeChannelPipeline.recvAllocator)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(NIOSSLServerHandler(context: sslContext))
-                        try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(limits.idleTimeout)))
-                        try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength))
-                        try sync.addHandler(WireFrameEncoder())
-                        try sync.addHandler(IdleCloser())
-                        return try NIOAsyncChannel<WireFrame, WireFrame>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(
-                                lowWatermark: 1, highWatermark: max(2, limits.inboundFrameBuffer))))
+                        try NodeChannelPipeline.configure(channel, limits: limits, tls: sslContext)
                     }
                 }
         } catch {
-            throw .bind("\(configuration.host):\(configuration.port): \(error)")
+            throw .bind("\(HostPort.text(host: configuration.host, port: configuration.port)): \(error)")
         }
         guard let address = server.channel.localAddress else {
             server.channel.close(promise: nil)
@@ -139,7 +168,7 @@ public final class StorageNode: Sendable {
             s.acceptTask = task
             s.boundAddress = address
         }
-        logger.info("node \(configuration.name) listening on \(Self.describe(address))")
+        logger.info("node \(configuration.name) listening on \(address.hostPortText)")
         return address
     }
 
@@ -160,7 +189,7 @@ public final class StorageNode: Sendable {
     private func serve(_ connection: NIOAsyncChannel<WireFrame, WireFrame>) async {
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
-        let peer = channel.remoteAddress.map(Self.describe) ?? "unknown"
+        let peer = channel.remoteAddress?.hostPortText ?? "unknown"
         let admitted = state.withLock { s -> Bool in
             guard !s.stopped, s.connections.count < configuration.limits.maxConnections else { return false }
             s.connections[key] = channel
@@ -168,9 +197,16 @@ public final class StorageNode: Sendable {
         }
         guard admitted else {
             logger.warning("connection from \(peer) refused: more than \(configuration.limits.maxConnections) connections")
-            try? await connection.executeThenClose { _, _ in
-                await NodeSession.sendLast(.error(WireError(.limitExceeded, "the node serves at most "
+            try? await connection.executeThenClose { inbound, _ in
+                await SessionOutput.sendLast(.error(WireError(.limitExceeded, "the node serves at most "
                     + "\(configuration.limits.maxConnections) connections", fatal: true), requestID: 0), on: channel)
+                // Read (and drop) what the client sent until it closes, for at most the last-frame grace: closing
+                // with its HELLO unread would reset the connection, and the client could lose the refusal.
+                let grace = ConnectionDeadline(on: channel, after: SessionOutput.lastFrameGrace) {
+                    channel.close(promise: nil)
+                }
+                for try await _ in inbound {}
+                grace.cancel()
             }
             return
         }
@@ -196,25 +232,81 @@ public final class StorageNode: Sendable {
         logger.info("\(line)")
     }
 
+    // MARK: The in-process seam (tests, development)
+
+    /// Serves one connection over `descriptor`, an already-connected local stream socket (one end of
+    /// `socketpair(AF_UNIX, SOCK_STREAM)`), exactly as the listener serves a TCP connection but without TLS: same
+    /// handlers and limits, same admission (connection cap), same session. A test and development path only: the
+    /// TCP listener always requires TLS. Returns once the connection is being served in the background; the node
+    /// owns the descriptor from then on (it is closed when the connection ends or the node shuts down); after
+    /// a `.localSocket` error the caller still owns it.
+    public func serveLocal(connectedSocket descriptor: Int32) async throws(NodeStartError) {
+        guard !state.withLock({ $0.stopped }) else { throw .stopped }
+        let limits = configuration.limits
+        let connection: NIOAsyncChannel<WireFrame, WireFrame>
+        do {
+            connection = try await ClientBootstrap(group: group)
+                .channelOption(.writeBufferWaterMark, value: NodeChannelPipeline.writeBufferWaterMark)
+                .channelOption(.recvAllocator, value: NodeChannelPipeline.recvAllocator)
+                .withConnectedSocket(descriptor) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NodeChannelPipeline.configure(channel, limits: limits, tls: nil)
+                    }
+                }
+        } catch {
+            throw .localSocket("\(error)")
+        }
+        let admitted = state.withLock { s -> Bool in
+            guard !s.stopped else { return false }
+            let key = s.nextLocal
+            s.nextLocal += 1
+            s.localTasks[key] = Task {
+                await self.serve(connection)
+                _ = self.state.withLock { $0.localTasks.removeValue(forKey: key) }
+            }
+            return true
+        }
+        guard admitted else {
+            try? await connection.channel.close()
+            throw .stopped
+        }
+    }
+
+    /// Makes a `socketpair(AF_UNIX, SOCK_STREAM)`, serves one end with `serveLocal(connectedSocket:)` and returns
+    /// the other, for `NodeConnection.connect(localDescriptor:)` (which then owns it). Test and development path.
+    public func openLocalSocket() async throws(NodeStartError) -> Int32 {
+        var ends: [Int32] = [-1, -1]
+        #if canImport(Glibc)
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        #else
+        let type = SOCK_STREAM
+        #endif
+        guard socketpair(AF_UNIX, type, 0, &ends) == 0 else {
+            throw .localSocket("socketpair failed: errno \(errno)")
+        }
+        do throws(NodeStartError) {
+            try await serveLocal(connectedSocket: ends[0])
+        } catch {
+            if case .localSocket = error { close(ends[0]) }
+            close(ends[1])
+            throw error
+        }
+        return ends[1]
+    }
+
     /// Stops accepting, closes every connection (unfinished uploads are discarded) and waits until they are done.
     public func shutdown() async {
-        let (server, task, connections) = state.withLock { s -> ((any Channel)?, Task<Void, Never>?, [any Channel]) in
+        let (server, task, connections, local) = state.withLock { s in
             s.stopped = true
             s.started = true
-            return (s.serverChannel, s.acceptTask, Array(s.connections.values))
+            return (s.serverChannel, s.acceptTask, Array(s.connections.values), Array(s.localTasks.values))
         }
         try? await server?.close()
         for channel in connections { channel.close(promise: nil) }
         await task?.value
+        for serving in local { await serving.value }
         try? await services.pool.shutdownGracefully()
         logger.info("node \(configuration.name) stopped")
-    }
-
-    /// "HOST:PORT" ("[HOST]:PORT" for IPv6) of a socket address.
-    public static func describe(_ address: SocketAddress) -> String {
-        let host = address.ipAddress ?? "?"
-        let port = address.port.map(String.init) ?? "?"
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Waits until the node has stopped (after `shutdown()`, or if the listener fails).

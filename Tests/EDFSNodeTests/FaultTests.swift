@@ -44,7 +44,7 @@ import Testing
 
             #expect(try await connection.stat(object: "rotting").checksumState == .footerIntact)
             #expect(try await connection.stat(object: "rotting", verify: true).checksumState == .corrupt)
-            let report = try node.node.store.scrub()
+            let report = try node.node.scrubber.scrub()
             #expect(report.corrupt == ["users/alice/objects/rotting"])
             await connection.close()
         }
@@ -68,7 +68,7 @@ import Testing
             }
             let listed = try await connection.listObjects()
             #expect(listed == ["fine": 10_000, "footer": UInt64.max, "short": UInt64.max])
-            #expect(try node.node.store.scrub().corrupt.sorted() == ["users/alice/objects/footer", "users/alice/objects/short"])
+            #expect(try node.node.scrubber.scrub().corrupt.sorted() == ["users/alice/objects/footer", "users/alice/objects/short"])
 
             // A corrupt manifest may be replaced by any version (that is how repair fixes it).
             let id = try randomManifestID()

@@ -62,25 +62,7 @@ import Testing
         var limits = NodeLimits()
         limits.maxConnections = 2
         try await withNode(limits: limits) { node in
-            let first = try await node.connect()
-            let second = try await node.connect()
-            do {
-                _ = try await node.connect()
-                Issue.record("a third connection was served")
-            } catch {
-                #expect("\(error)".contains("limit exceeded"), "got \(error)")
-            }
-            await first.close()
-            // The slot frees once the node has seen the close.
-            var third: NodeConnection?
-            for _ in 0..<50 where third == nil {
-                third = try? await node.connect()
-                if third == nil { try await Task.sleep(for: .milliseconds(20)) }
-            }
-            let connection = try #require(third)
-            #expect(try await connection.status().nodeName == "N1")
-            await connection.close()
-            await second.close()
+            try await expectCapOfTwoConnections(nodeName: "N1") { try await node.connect() }
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 @Suite struct WireCodecTests {
     static let requests: [WireRequest] = [
         .hello(versions: [1, 2], client: "edfs"), .login(method: 1, user: "rohan", proof: "c916d142f0dc7f9389653a164f1d4e9d"),
-        .status, .setVerifier(payload: [1, 2, 3]), .putObject(id: "a-b_c.1", length: 1 << 40),
+        .status, .setVerifier(method: 1, verifier: [2, 3]), .putObject(id: "a-b_c.1", length: 1 << 40),
         .getObject(id: "x", offset: 7, length: .max, window: 8 << 20), .statObject(id: "x", verify: true),
         .deleteObject(id: "x"), .list(kind: .manifests, startAfter: "abc", limit: 1000),
         .putManifest(id: "m", bytes: [1, 2, 3, 4]), .getManifest(id: "m"), .deleteManifest(id: "m", ifVersionAtMost: 9),

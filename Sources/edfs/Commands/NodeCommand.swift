@@ -85,7 +85,7 @@ struct NodeCommand: AsyncParsableCommand {
         let address: String
         do {
             node = try StorageNode(configuration: configuration, logger: logger)
-            address = StorageNode.describe(try await node.start())
+            address = try await node.start().hostPortText
         } catch {
             printError("node \(configuration.name): \(error)")
             throw ExitCode(ExitStatus.failure)

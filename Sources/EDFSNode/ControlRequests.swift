@@ -1,0 +1,83 @@
+import EDFSFormat
+import EDFSTransport
+
+/// The single-reply requests of a logged-in user (STATUS, STAT/DELETE_OBJECT, LIST, manifests, keyslot,
+/// SET_VERIFIER): each is one blocking store call on the node's pool and one reply frame.
+struct ControlRequests: Sendable {
+    let services: NodeServices
+
+    /// Why `request` is refused before it starts (not FATAL), if it is.
+    static func refusal(of request: WireRequest) -> WireError? {
+        if case let .setVerifier(method, verifier) = request,
+           method != WireRequest.loginMethodMD5 || verifier.count != 16 {
+            return WireError(.malformed, "SET_VERIFIER takes method 1 and a 16-byte MD5 digest")
+        }
+        return nil
+    }
+
+    /// Serves request `id` for `user` and sends its reply or ERROR, unless it was cancelled meanwhile.
+    func serve(id: UInt32, user: String, request: WireRequest, output: SessionOutput) async {
+        do throws(StoreError) {
+            let result = try await services.blocking { [services] () throws(StoreError) -> WireReply in
+                try Self.answer(request, user: user, services: services)
+            }
+            await output.finish(id, with: SessionOutput.frame(result, id))
+        } catch {
+            await output.finish(id, with: .error(error.wire, requestID: id))
+        }
+    }
+
+    /// The reply to one request (blocking).
+    private static func answer(_ request: WireRequest, user: String,
+                               services: NodeServices) throws(StoreError) -> WireReply {
+        let store = services.store
+        let metadata = services.metadata
+        switch request {
+        case .status:
+            let counts = try store.counts(user: user)
+            let space = try store.space()
+            let uptime = ContinuousClock.now - services.started
+            return .status(WireNodeStatus(
+                nodeName: services.configuration.name, freeBytes: space.free, totalBytes: space.total,
+                objectCount: UInt64(counts.objects), manifestCount: UInt64(counts.manifests),
+                uptimeSeconds: UInt64(max(0, uptime.components.seconds))))
+        case let .statObject(objectID, verify):
+            let stat = try store.stat(user: user, id: objectID, verify: verify)
+            return .statObject(length: stat.length, blockSize: UInt32(stat.blockSize), state: stat.state)
+        case let .deleteObject(objectID):
+            try store.delete(user: user, id: objectID)
+            return .deleteObject
+        case let .list(kind, startAfter, limit):
+            let page = try store.list(user: user, namespace: kind == .objects ? .objects : .manifests,
+                                      startAfter: startAfter, limit: Int(limit))
+            // Never more than one frame: cut the page (and say there is more) if need be.
+            let maxPayload = services.limits.maxFrameLength - WireProtocol.lengthCountedHeaderBytes
+            var size = 3
+            var entries: [WireListEntry] = []
+            for entry in page.entries {
+                size += WireReply.encodedLength(of: entry)
+                if size > maxPayload { break }
+                entries.append(entry)
+            }
+            return .list(entries: entries, more: page.more || entries.count < page.entries.count)
+        case let .putManifest(manifestID, bytes):
+            try metadata.putManifest(user: user, id: manifestID, bytes: bytes)
+            return .putManifest
+        case let .getManifest(manifestID):
+            return .getManifest(bytes: try store.readAll(user: user, namespace: .manifests, id: manifestID))
+        case let .deleteManifest(manifestID, bound):
+            try metadata.deleteManifest(user: user, id: manifestID, ifVersionAtMost: bound)
+            return .deleteManifest
+        case let .putKeyslot(bytes):
+            try metadata.putKeyslot(user: user, bytes: bytes)
+            return .putKeyslot
+        case .getKeyslot:
+            return .getKeyslot(bytes: try metadata.getKeyslot(user: user))
+        case let .setVerifier(_, verifier):
+            try metadata.putVerifier(user: user, digest: verifier)
+            return .setVerifier
+        default:
+            throw .invalid("not a single-reply request")
+        }
+    }
+}

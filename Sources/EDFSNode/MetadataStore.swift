@@ -1,0 +1,164 @@
+import EDFSFormat
+
+/// A user's small metadata files and the rules that keep them fresh (docs/PROTOCOL.md, docs/STORAGE.md):
+/// manifests (a write must carry a newer version and no older key epoch than the keyslot; a delete may be bounded
+/// by version), the keyslot (a write must supersede the stored one by epoch and revision) and the login verifier.
+/// Each check and the rename it guards run under the user's own lock, so two writers of one user cannot both win
+/// while other users never wait. Blocking: call from a thread pool.
+public final class MetadataStore: Sendable {
+    static let keyslotName = "keyslot"
+    static let verifierName = "verifier"
+
+    /// The object files and user folders the metadata lives beside.
+    public let objects: ObjectStore
+    private let locks = UserLocks()
+
+    /// Metadata beside the files of `objects`.
+    public init(objects: ObjectStore) {
+        self.objects = objects
+    }
+
+    /// The path of a user's keyslot.
+    public func keyslotPath(user: String) throws(StoreError) -> String {
+        try objects.userDirectory(user) + "/" + Self.keyslotName
+    }
+
+    /// Users whose lock is held or awaited now (for tests).
+    var lockedUsers: Int { locks.count }
+
+    /// Stores `bytes` under `finalName` in `directory` via a durable temporary file; `decide` runs under the
+    /// user's lock just before the rename and may refuse (throw) or skip (return false) the replacement.
+    private func replaceSmallFile(user: String, what: String, directory dir: String, finalName: String, bytes: [UInt8],
+                                  decide: () throws(StoreError) -> Bool) throws(StoreError) {
+        guard bytes.count <= WireProtocol.maxMetadataLength else {
+            throw .tooLarge("\(what) is larger than \(WireProtocol.maxMetadataLength) bytes")
+        }
+        try objects.ensureUserDirectories(user)
+        let writer = try ObjectWriter(what: what, directory: dir, finalName: finalName,
+                                      announcedLength: UInt64(bytes.count), blockSize: objects.blockSize)
+        try writer.append(bytes)
+        try writer.makeDurable()
+        try locks.withLock(user: user) { () throws(StoreError) in
+            guard try decide() else {
+                writer.abort()
+                return
+            }
+            try writer.publish()
+        }
+    }
+
+    /// Stores a manifest if its header version is newer than the stored one's (docs/PROTOCOL.md).
+    public func putManifest(user: String, id: String, bytes: [UInt8]) throws(StoreError) {
+        let name = try objects.validated(id, .manifests)
+        let header: ManifestHeader
+        do {
+            header = try ManifestHeader.decode(prefixOf: bytes)
+        } catch {
+            throw .invalid("manifest header does not decode: \(error)")
+        }
+        guard header.manifestID.hex == name else { throw .invalid("manifest header names another manifest id") }
+        let target = try objects.path(user: user, namespace: .manifests, id: name)
+        try replaceSmallFile(user: user, what: "manifest", directory: try objects.directory(user, .manifests), finalName: name,
+                             bytes: bytes) { () throws(StoreError) -> Bool in
+            // A writer whose session predates a key rotation would seal at an epoch the keyslot is about to drop
+            // (or already dropped): refuse it, so it reopens its session instead of committing an unreadable manifest.
+            if let slot = try? ObjectReader(path: keyslotPath(user: user), what: "keyslot").readAll(),
+               let slotHeader = try? KeyslotHeader.decode(prefixOf: slot), header.keyEpoch < slotHeader.epoch {
+                throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(slotHeader.epoch); "
+                    + "reopen the session")
+            }
+            guard let stored = try storedManifestVersion(target) else { return true }
+            guard header.version > stored else {
+                throw .stale("manifest version \(header.version) is not newer than the stored version \(stored)")
+            }
+            return true
+        }
+    }
+
+    /// The version of the stored manifest at `path`; nil when there is none, or it is corrupt (then it may be
+    /// replaced by any version: that is how a damaged copy gets repaired).
+    private func storedManifestVersion(_ path: String) throws(StoreError) -> UInt64? {
+        do throws(StoreError) {
+            let stored = try ObjectReader(path: path, what: "manifest").readAll()
+            return try? ManifestHeader.decode(prefixOf: stored).version
+        } catch .notFound {
+            return nil
+        } catch .checksumMismatch {
+            return nil
+        }
+    }
+
+    /// Removes a manifest if its stored version is at most `bound`.
+    public func deleteManifest(user: String, id: String, ifVersionAtMost bound: UInt64) throws(StoreError) {
+        let target = try objects.path(user: user, namespace: .manifests, id: id)
+        try locks.withLock(user: user) { () throws(StoreError) in
+            if bound != UInt64.max, let stored = try storedManifestVersion(target), stored > bound {
+                throw .stale("stored manifest version \(stored) is newer than \(bound)")
+            }
+            guard try FileIO.removeFile(target, what: "manifest") else { throw .notFound("manifest") }
+        }
+        try FileIO.fsyncDirectory(try objects.directory(user, .manifests))
+    }
+
+    /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), or is byte-identical.
+    public func putKeyslot(user: String, bytes: [UInt8]) throws(StoreError) {
+        let header: KeyslotHeader
+        do {
+            header = try KeyslotHeader.decode(prefixOf: bytes)
+        } catch {
+            throw .invalid("keyslot header does not decode: \(error)")
+        }
+        let target = try keyslotPath(user: user)
+        try replaceSmallFile(user: user, what: "keyslot", directory: try objects.userDirectory(user),
+                             finalName: Self.keyslotName, bytes: bytes) { () throws(StoreError) -> Bool in
+            let stored: [UInt8]
+            do throws(StoreError) {
+                stored = try ObjectReader(path: target, what: "keyslot").readAll()
+            } catch .notFound {
+                return true
+            } catch .checksumMismatch {
+                return true
+            }
+            guard let storedHeader = try? KeyslotHeader.decode(prefixOf: stored) else { return true }
+            if header.supersedes(storedHeader) { return true }
+            if stored == bytes { return false }  // a harmless retry: nothing to write
+            throw .stale("keyslot epoch \(header.epoch) revision \(header.revision) does not supersede the stored "
+                + "epoch \(storedHeader.epoch) revision \(storedHeader.revision)")
+        }
+    }
+
+    /// Stores the user's login verifier (16 bytes: MD5 of the password, the seed's legacy method); it overrides the
+    /// config's `Password:` line for that user from the next login on (`edfs passwd`).
+    public func putVerifier(user: String, digest: [UInt8]) throws(StoreError) {
+        guard digest.count == 16 else { throw .invalid("a legacy verifier is 16 bytes") }
+        try replaceSmallFile(user: user, what: "verifier", directory: try objects.userDirectory(user),
+                             finalName: Self.verifierName, bytes: digest) { () throws(StoreError) -> Bool in true }
+    }
+
+    /// What the node knows of a user's stored login verifier.
+    public enum StoredVerifier: Sendable, Equatable {
+        /// None stored: the config's `Password:` line applies.
+        case none
+        case digest([UInt8])
+        /// Stored but unreadable (checksum mismatch, wrong size): logins fail until an operator removes the file.
+        case damaged
+    }
+
+    /// The user's stored login verifier. Removing `users/<user>/verifier` resets the user to the config's line.
+    public func verifier(user: String) -> StoredVerifier {
+        guard let path = try? objects.userDirectory(user) + "/" + Self.verifierName else { return .none }
+        do throws(StoreError) {
+            let bytes = try ObjectReader(path: path, what: "verifier").readAll()
+            return bytes.count == 16 ? .digest(bytes) : .damaged
+        } catch .notFound {
+            return .none
+        } catch {
+            return .damaged
+        }
+    }
+
+    /// The user's keyslot, verified.
+    public func getKeyslot(user: String) throws(StoreError) -> [UInt8] {
+        try ObjectReader(path: keyslotPath(user: user), what: "keyslot").readAll()
+    }
+}

@@ -1,0 +1,145 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSNode
+import Foundation
+import Synchronization
+
+/// A hermetic cluster for one test: N real `StorageNode`s in this process, each on its own temporary data folder,
+/// reached by real `NodeConnection`s over `socketpair(AF_UNIX, SOCK_STREAM)` — no TCP port, no TLS, no process.
+/// The nodes run the same session, store and limits as over TLS (`StorageNode.serveLocal(connectedSocket:)`).
+///
+/// ```swift
+/// let cluster = try InProcessCluster(nodes: 4, users: ["tester": "correct horse battery"])
+/// let connector = cluster.connector(user: "tester")   // a NodeConnector, e.g. for ClusterSession.open
+/// let link = try await connector(0, cluster.config.servers[0])
+/// await cluster.stop(node: 0)                         // node 0 refuses connections now
+/// try await cluster.restart(node: 0)                  // on the same data folder
+/// await cluster.shutdown()                            // stops every node, removes the folder
+/// ```
+public final class InProcessCluster: Sendable {
+    /// The folder holding the node config and every data folder; removed by `shutdown()`.
+    public let directory: String
+    /// The client config: one `Server` line per node (nominal addresses, never dialled), the first user's
+    /// `Username:`, `Replicas:`, `WriteQuorum:`, `SegmentSize:`.
+    public let config: ClusterConfig
+    /// User name → password, as the nodes' `Password:` lines know them.
+    public let passwords: [String: String]
+    /// Each node's configuration, as loaded from the generated node config.
+    public let nodeConfigurations: [NodeConfiguration]
+
+    /// The running node of each index; nil while stopped.
+    private let nodes: Mutex<[StorageNode?]>
+
+    /// Writes a node config with `users` (name → password, their MD5 in `Password:` lines) and `nodeSettings`
+    /// (`Key: value` lines such as `MaxConnections`), and starts `nodes` nodes named DFS1, DFS2, ….
+    public init(nodes count: Int = 4, users: [String: String] = ["tester": "correct horse battery"],
+                replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
+                nodeSettings: [String: String] = [:]) throws {
+        precondition((1...64).contains(count) && (1...count).contains(replicas), "bad cluster shape")
+        directory = NSTemporaryDirectory() + "edfs-inprocess-" + UUID().uuidString.prefix(8)
+        passwords = users
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let names = (1...count).map { "DFS\($0)" }
+        let servers = names.enumerated().map { "Server \($1) 127.0.0.1:\(10001 + $0)" }
+        var nodeLines = servers
+        for (user, password) in users.sorted(by: { $0.key < $1.key }) {
+            nodeLines += ["Username: \(user)", "Password: \(Hex.encode(Digest.md5(password)))"]
+        }
+        nodeLines += nodeSettings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
+        let nodeConfigPath = directory + "/dfs.conf"
+        try (nodeLines.joined(separator: "\n") + "\n").write(toFile: nodeConfigPath, atomically: true, encoding: .utf8)
+
+        var clientLines = servers
+        if let first = users.keys.sorted().first { clientLines.append("Username: \(first)") }
+        clientLines.append("Replicas: \(replicas)")
+        if let writeQuorum { clientLines.append("WriteQuorum: \(writeQuorum)") }
+        if let segmentSize { clientLines.append("SegmentSize: \(segmentSize)") }
+        let clientConfigPath = directory + "/dfc.conf"
+        let clientText = clientLines.joined(separator: "\n") + "\n"
+        try clientText.write(toFile: clientConfigPath, atomically: true, encoding: .utf8)
+        config = try ClusterConfig(parsing: clientText, path: clientConfigPath)
+
+        let dataRoot = directory + "/data/"
+        try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
+        nodeConfigurations = try names.map { name in
+            try NodeConfiguration.load(configFile: nodeConfigPath, name: name, dataDirectory: dataRoot + name)
+        }
+        var started: [StorageNode?] = []
+        do {
+            for configuration in nodeConfigurations { started.append(try StorageNode(inProcess: configuration)) }
+        } catch {
+            for node in started { node?.shutdownDetached() }
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        nodes = Mutex(started)
+    }
+
+    /// How many nodes the cluster has.
+    public var nodeCount: Int { nodeConfigurations.count }
+
+    /// Node `index`'s data folder (for corruption tests: `users/<user>/objects/<id>` lives below it).
+    public func dataDirectory(node index: Int) -> String { nodeConfigurations[index].dataDirectory }
+
+    /// Node `index` while it runs (its store, metadata and scrubber), nil while stopped.
+    public func node(_ index: Int) -> StorageNode? { nodes.withLock { $0[index] } }
+
+    /// Whether node `index` runs.
+    public func isRunning(node index: Int) -> Bool { node(index) != nil }
+
+    /// A logged-in connection to node `index` over a fresh socket pair (as `user`, with `password` or the
+    /// cluster's password for `user`). A stopped node fails with `NodeConnectionError.connectFailed`.
+    public func connect(node index: Int, user: String, password: String? = nil,
+                        options: NodeConnection.Options = .init()) async throws -> NodeConnection {
+        let name = nodeConfigurations[index].name
+        guard let node = node(index) else {
+            throw NodeConnectionError.connectFailed(node: name, reason: "the node is stopped")
+        }
+        let descriptor: Int32
+        do {
+            descriptor = try await node.openLocalSocket()
+        } catch {
+            throw NodeConnectionError.connectFailed(node: name, reason: "\(error)")
+        }
+        let secret = password ?? passwords[user] ?? ""
+        return try await NodeConnection.open(localDescriptor: descriptor, label: "\(name) in-process", user: user,
+                                             passwordDigest: Digest.md5(secret), options: options)
+    }
+
+    /// A `NodeConnector` (e.g. for `ClusterSession`) that logs every node in as `user` over the in-process seam.
+    public func connector(user: String, password: String? = nil,
+                          options: NodeConnection.Options = .init()) -> NodeConnector {
+        { [self] index, _ in try await connect(node: index, user: user, password: password, options: options) }
+    }
+
+    /// Stops node `index` (its connections close, unfinished uploads are discarded); its data folder stays.
+    public func stop(node index: Int) async {
+        let node = nodes.withLock { nodes -> StorageNode? in
+            defer { nodes[index] = nil }
+            return nodes[index]
+        }
+        await node?.shutdown()
+    }
+
+    /// Starts node `index` again on the same data folder (stopping it first if it runs).
+    public func restart(node index: Int) async throws {
+        await stop(node: index)
+        let node = try StorageNode(inProcess: nodeConfigurations[index])
+        nodes.withLock { $0[index] = node }
+    }
+
+    /// Stops every node and removes the cluster's folder.
+    public func shutdown() async {
+        for index in 0..<nodeCount { await stop(node: index) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+extension StorageNode {
+    /// Shuts the node down without waiting (cleanup of a half-built cluster).
+    fileprivate func shutdownDetached() {
+        Task { await shutdown() }
+    }
+}
