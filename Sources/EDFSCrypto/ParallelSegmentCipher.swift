@@ -50,11 +50,7 @@ public final class ParallelSegmentCipher {
     private func runSerially(_ batch: SegmentBatch, count: Int, context: AESGCMContext, sealing: Bool) throws {
         for k in 0..<count {
             do {
-                if sealing {
-                    try scheme.sealSegment(k, count: count, of: batch, context: context)
-                } else {
-                    try scheme.openSegment(k, count: count, of: batch, context: context)
-                }
+                try scheme.processSegment(k, count: count, of: batch, context: context, sealing: sealing)
             } catch {
                 throw SegmentCipherError(segmentIndex: batch.firstSegmentIndex + UInt64(k), underlying: error)
             }
@@ -92,11 +88,7 @@ private final class SharedBatch: @unchecked Sendable {
             let k = next.wrappingAdd(1, ordering: .relaxed).oldValue
             if k >= count { return }
             do {
-                if sealing {
-                    try scheme.sealSegment(k, count: count, of: batch, context: context)
-                } else {
-                    try scheme.openSegment(k, count: count, of: batch, context: context)
-                }
+                try scheme.processSegment(k, count: count, of: batch, context: context, sealing: sealing)
             } catch {
                 let segmentError = SegmentCipherError(segmentIndex: batch.firstSegmentIndex + UInt64(k), underlying: error)
                 failure.withLock { current in

@@ -114,29 +114,27 @@ extension SegmentScheme {
         }
     }
 
+    /// Seals (`sealing`) or opens segment `k` of `batch` with `context`.
+    @inline(__always)
+    func processSegment(_ k: Int, count: Int, of batch: SegmentBatch, context: AESGCMContext, sealing: Bool) throws {
+        if sealing {
+            try sealSegment(k, count: count, of: batch, context: context)
+        } else {
+            try openSegment(k, count: count, of: batch, context: context)
+        }
+    }
+
     /// Seals segment `k` of `batch` with `context`.
     @inline(__always)
     func sealSegment(_ k: Int, count: Int, of batch: SegmentBatch, context: AESGCMContext) throws {
         let s = slot(k, of: batch, sealing: true)
-        let index = batch.firstSegmentIndex + UInt64(k)
-        let isFinal = batch.endsStream && k == count - 1
-        var nonce = (UInt64(0), UInt32(0))
-        var suffix = (UInt64(0), UInt8(0))
-        try withUnsafeMutableBytes(of: &nonce) { nonceBuffer in
-            let nonceBytes = UnsafeMutableRawBufferPointer(rebasing: nonceBuffer[0..<AESGCM.nonceByteCount])
-            writeNonce(index: index, into: nonceBytes)
-            try withUnsafeMutableBytes(of: &suffix) { suffixBuffer in
-                let suffixBytes = UnsafeMutableRawBufferPointer(rebasing: suffixBuffer[0..<9])
-                writeAADSuffix(index: index, isFinal: isFinal, into: suffixBytes)
-                try aadPrefix.withUnsafeBytes { prefix in
-                    let out = batch.output.baseAddress.map { $0 + s.outputOffset }
-                    guard let out else { throw CryptoError.invalidParameter("empty output buffer") }
-                    try context.seal(nonce: UnsafeRawBufferPointer(nonceBytes),
-                                     aad: prefix, aadSuffix: UnsafeRawBufferPointer(suffixBytes),
-                                     plaintext: UnsafeRawBufferPointer(rebasing: batch.input[s.inputOffset..<(s.inputOffset + s.inputLength)]),
-                                     ciphertext: out, tag: out + s.inputLength)
-                }
+        try withSegmentParameters(k, count: count, of: batch) { nonce, prefix, suffix in
+            guard let out = batch.output.baseAddress.map({ $0 + s.outputOffset }) else {
+                throw CryptoError.invalidParameter("empty output buffer")
             }
+            try context.seal(nonce: nonce, aad: prefix, aadSuffix: suffix,
+                             plaintext: UnsafeRawBufferPointer(rebasing: batch.input[s.inputOffset..<(s.inputOffset + s.inputLength)]),
+                             ciphertext: out, tag: out + s.inputLength)
         }
     }
 
@@ -144,9 +142,24 @@ extension SegmentScheme {
     @inline(__always)
     func openSegment(_ k: Int, count: Int, of batch: SegmentBatch, context: AESGCMContext) throws {
         let s = slot(k, of: batch, sealing: false)
+        let cipherLength = s.inputLength - AESGCM.tagByteCount
+        try withSegmentParameters(k, count: count, of: batch) { nonce, prefix, suffix in
+            let start = s.inputOffset
+            try context.open(nonce: nonce, aad: prefix, aadSuffix: suffix,
+                             ciphertext: UnsafeRawBufferPointer(rebasing: batch.input[start..<(start + cipherLength)]),
+                             tag: UnsafeRawBufferPointer(rebasing: batch.input[(start + cipherLength)..<(start + s.inputLength)]),
+                             plaintext: batch.output.baseAddress.map { $0 + s.outputOffset })
+        }
+    }
+
+    /// Calls `body` with segment `k`'s nonce, the AAD prefix and its AAD suffix (index ‖ final flag), built on the
+    /// stack: no allocation per segment.
+    @inline(__always)
+    private func withSegmentParameters(_ k: Int, count: Int, of batch: SegmentBatch,
+                                       _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void)
+        throws {
         let index = batch.firstSegmentIndex + UInt64(k)
         let isFinal = batch.endsStream && k == count - 1
-        let cipherLength = s.inputLength - AESGCM.tagByteCount
         var nonce = (UInt64(0), UInt32(0))
         var suffix = (UInt64(0), UInt8(0))
         try withUnsafeMutableBytes(of: &nonce) { nonceBuffer in
@@ -156,12 +169,7 @@ extension SegmentScheme {
                 let suffixBytes = UnsafeMutableRawBufferPointer(rebasing: suffixBuffer[0..<9])
                 writeAADSuffix(index: index, isFinal: isFinal, into: suffixBytes)
                 try aadPrefix.withUnsafeBytes { prefix in
-                    let start = s.inputOffset
-                    try context.open(nonce: UnsafeRawBufferPointer(nonceBytes),
-                                     aad: prefix, aadSuffix: UnsafeRawBufferPointer(suffixBytes),
-                                     ciphertext: UnsafeRawBufferPointer(rebasing: batch.input[start..<(start + cipherLength)]),
-                                     tag: UnsafeRawBufferPointer(rebasing: batch.input[(start + cipherLength)..<(start + s.inputLength)]),
-                                     plaintext: batch.output.baseAddress.map { $0 + s.outputOffset })
+                    try body(UnsafeRawBufferPointer(nonceBytes), prefix, UnsafeRawBufferPointer(suffixBytes))
                 }
             }
         }

@@ -84,9 +84,13 @@ public enum Demo {
 
     /// True when any file under any node's data folder contains one of `needles`.
     public static func nodeDataContains(cluster: LocalCluster, needles: [String]) throws -> Bool {
+        try dataContains(roots: cluster.nodeNames.map(cluster.dataDirectory), needles: needles)
+    }
+
+    /// True when any file below `roots` has one of `needles` in its name or its bytes.
+    public static func dataContains(roots: [String], needles: [String]) throws -> Bool {
         let patterns = needles.map { Data($0.utf8) }
-        for name in cluster.nodeNames {
-            let root = cluster.dataDirectory(name)
+        for root in roots {
             guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
             for case let relative as String in walker {
                 if patterns.contains(where: { relative.contains(String(decoding: $0, as: UTF8.self)) }) { return true }

@@ -9,7 +9,7 @@ import Testing
 @Suite("Key management", .serialized)
 struct KeyManagementTests {
     /// Stores `count` files of mixed sizes; returns name → content.
-    private func storeFiles(_ cluster: TestCluster, count: Int) async throws -> [String: [UInt8]] {
+    private func storeFiles(_ cluster: any ClientCluster, count: Int) async throws -> [String: [UInt8]] {
         var files = [String: [UInt8]]()
         let sizes = [0, 1, 100, 4095, 65_536, 65_537, 150_001, 300_000]
         try await cluster.withSession { session in
@@ -23,7 +23,7 @@ struct KeyManagementTests {
         return files
     }
 
-    private func expectAllReadable(_ cluster: TestCluster, _ files: [String: [UInt8]]) async throws {
+    private func expectAllReadable(_ cluster: any ClientCluster, _ files: [String: [UInt8]]) async throws {
         try await cluster.withSession { session in
             let listed = try await ListOperation(session).run()
             #expect(Set(listed.map(\.name)) == Set(files.keys))
@@ -36,10 +36,10 @@ struct KeyManagementTests {
     }
 
     /// Every stored manifest copy on every node, trimmed to its own length (the node may keep a footer).
-    private func storedManifests(_ cluster: TestCluster) throws -> [[UInt8]] {
+    private func storedManifests(_ cluster: any ClientCluster) throws -> [[UInt8]] {
         var result = [[UInt8]]()
-        for name in cluster.cluster.nodeNames {
-            let root = cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/manifests"
+        for node in 0..<cluster.nodeCount {
+            let root = cluster.userDirectory(node: node) + "/manifests"
             for file in try FileManager.default.contentsOfDirectory(atPath: root) where !file.hasPrefix(".") {
                 let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: root + "/" + file)))
                 let header = try ManifestHeader.decode(prefixOf: bytes)
@@ -50,9 +50,9 @@ struct KeyManagementTests {
     }
 
     /// Object name → SHA-256 of its stored file, over every node.
-    private func objectDigests(_ cluster: TestCluster) throws -> [String: [UInt8]] {
+    private func objectDigests(_ cluster: any ClientCluster) throws -> [String: [UInt8]] {
         var result = [String: [UInt8]]()
-        for node in 0..<cluster.cluster.options.nodes {
+        for node in 0..<cluster.nodeCount {
             for (name, path) in cluster.objectFiles(node: node) {
                 result["\(node)/\(name)"] = Digest.sha256(try Array(Data(contentsOf: URL(fileURLWithPath: path))))
             }
@@ -61,7 +61,7 @@ struct KeyManagementTests {
     }
 
     /// True when every stored object belongs to a live file version.
-    private func expectNoOrphans(_ cluster: TestCluster) async throws {
+    private func expectNoOrphans(_ cluster: any ClientCluster) async throws {
         let live = try await cluster.withSession { session in
             var ids = Set<String>()
             for file in try await ListOperation(session).run() {
@@ -69,7 +69,7 @@ struct KeyManagementTests {
             }
             return ids
         }
-        for node in 0..<cluster.cluster.options.nodes {
+        for node in 0..<cluster.nodeCount {
             for name in cluster.objectFiles(node: node).keys {
                 #expect(live.contains(String(name.prefix(32))), "orphan object \(name) on node \(node)")
             }
@@ -78,43 +78,45 @@ struct KeyManagementTests {
 
     @Test("rotate over 50 files: all read back, every manifest at the new epoch, old key opens none, objects untouched")
     func rotate() async throws {
-        let cluster = try TestCluster()
-        let files = try await storeFiles(cluster, count: 50)
-        let oldBundle = try await cluster.withSession { $0.currentBundle }
-        let objectsBefore = try objectDigests(cluster)
-        let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: false) }
-        #expect(report.epoch == 2 && report.rewrapped == 50 && report.reencrypted == 0)
-        try await expectAllReadable(cluster, files)
-        let newBundle = try await cluster.withSession { session in
-            #expect(!session.keyStatus.rotationUnfinished)
-            return session.currentBundle
+        try await withCluster(.inProcess) { cluster in
+            let files = try await storeFiles(cluster, count: 50)
+            let oldBundle = try await cluster.withSession { $0.currentBundle }
+            let objectsBefore = try objectDigests(cluster)
+            let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: false) }
+            #expect(report.epoch == 2 && report.rewrapped == 50 && report.reencrypted == 0)
+            try await expectAllReadable(cluster, files)
+            let newBundle = try await cluster.withSession { session in
+                #expect(!session.keyStatus.rotationUnfinished)
+                return session.currentBundle
+            }
+            let manifests = try storedManifests(cluster)
+            #expect(manifests.count == 50 * 4)
+            for bytes in manifests {
+                #expect(try ManifestHeader.decode(prefixOf: bytes).keyEpoch == 2)
+                #expect(throws: FormatError.self) { _ = try Manifest.open(bytes, masterKey: oldBundle.masterKey) }
+                #expect(throws: Never.self) { _ = try Manifest.open(bytes, masterKey: newBundle.masterKey) }
+            }
+            #expect(try objectDigests(cluster) == objectsBefore, "a re-wrap must not touch any object")
         }
-        let manifests = try storedManifests(cluster)
-        #expect(manifests.count == 50 * 4)
-        for bytes in manifests {
-            #expect(try ManifestHeader.decode(prefixOf: bytes).keyEpoch == 2)
-            #expect(throws: FormatError.self) { _ = try Manifest.open(bytes, masterKey: oldBundle.masterKey) }
-            #expect(throws: Never.self) { _ = try Manifest.open(bytes, masterKey: newBundle.masterKey) }
-        }
-        #expect(try objectDigests(cluster) == objectsBefore, "a re-wrap must not touch any object")
     }
 
     @Test("rotate --reencrypt: every object id changes, old objects are gone, content is byte-exact")
     func reencrypt() async throws {
-        let cluster = try TestCluster()
-        let files = try await storeFiles(cluster, count: 12)
-        let namesBefore = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
-        let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: true) }
-        #expect(report.reencrypted == 12)
-        let namesAfter = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
-        #expect(namesBefore.isDisjoint(with: namesAfter))
-        #expect(namesAfter.count == namesBefore.count)
-        try await expectAllReadable(cluster, files)
-        try await expectNoOrphans(cluster)
-        try await cluster.withSession { session in
-            for name in files.keys {
-                let record = try #require(try await ManifestReader(session).lookUp(path: name).live)
-                #expect(record.body.dataKeyEpoch == 2 && record.header.keyEpoch == 2)
+        try await withCluster(.inProcess) { cluster in
+            let files = try await storeFiles(cluster, count: 12)
+            let namesBefore = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+            let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: true) }
+            #expect(report.reencrypted == 12)
+            let namesAfter = Set((0..<4).flatMap { cluster.objectFiles(node: $0).keys })
+            #expect(namesBefore.isDisjoint(with: namesAfter))
+            #expect(namesAfter.count == namesBefore.count)
+            try await expectAllReadable(cluster, files)
+            try await expectNoOrphans(cluster)
+            try await cluster.withSession { session in
+                for name in files.keys {
+                    let record = try #require(try await ManifestReader(session).lookUp(path: name).live)
+                    #expect(record.body.dataKeyEpoch == 2 && record.header.keyEpoch == 2)
+                }
             }
         }
     }
@@ -201,8 +203,8 @@ struct KeyManagementTests {
                                                        "EDFS_NEW_PASSWORD": "a brand new password"])
         #expect(changed.status == 0, "\(changed.stderr)")
         for node in 0..<4 {
-            cluster.cluster.stopNode(node)
-            try cluster.cluster.startNode(node)  // the verifier lives in the data directory
+            await cluster.stopNode(node)
+            try await cluster.startNode(node)  // the verifier lives in the data directory
         }
         let old = try cluster.run(["ls"])
         #expect(old.status == 77, "\(old.stderr)")
@@ -265,19 +267,19 @@ struct KeyManagementTests {
         let cluster = try TestCluster()
         _ = try await storeFiles(cluster, count: 2)
         let keyslots = { () throws -> [Data] in
-            try cluster.cluster.nodeNames.map {
+            try cluster.nodeNames.map {
                 try Data(contentsOf: URL(fileURLWithPath: cluster.cluster.dataDirectory($0) + "/users/\(cluster.user)/keyslot"))
             }
         }
         let before = try keyslots()
-        cluster.cluster.stopNode(3)
+        await cluster.stopNode(3)
         let refused = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
                                          environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": "other"])
         #expect(refused.status == 69, "\(refused.stderr)")
         #expect(refused.stderr.contains("nothing was changed"))
-        try cluster.cluster.startNode(3)
+        try await cluster.startNode(3)
         #expect(try keyslots() == before)
-        for name in cluster.cluster.nodeNames {
+        for name in cluster.nodeNames {
             #expect(!FileManager.default.fileExists(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/verifier"))
         }
         #expect(try cluster.run(["ls"]).status == 0, "the old password still works everywhere")
@@ -318,7 +320,7 @@ struct KeyManagementTests {
         #expect(exported.status == 0)
         let cluster = try TestCluster()  // same user name, other keys
         _ = try await storeFiles(cluster, count: 3)
-        let slotPath = cluster.cluster.dataDirectory("DFS1") + "/users/\(cluster.user)/keyslot"
+        let slotPath = cluster.dataDirectory(node: 0) + "/users/\(cluster.user)/keyslot"
         let slotBefore = try Data(contentsOf: URL(fileURLWithPath: slotPath))
         let imported = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
                                           environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
@@ -337,7 +339,7 @@ struct KeyManagementTests {
         #expect(exported.status == 0, "\(exported.stderr)")
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)
         #expect(mode.intValue & 0o777 == 0o600)
-        for name in cluster.cluster.nodeNames {
+        for name in cluster.nodeNames {
             try FileManager.default.removeItem(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/keyslot")
         }
         // With manifests on the nodes and no keyslot, a session must not invent new keys.

@@ -223,12 +223,14 @@ private struct RotationStep: Sendable {
             throw ClientError.notEnoughNodes("the new manifest of \(name) reached \(accepted.count) of \(session.nodeCount) nodes; "
                                              + "run edfs key rotate again to finish")
         }
-        await commit.removeSuperseded(current, keeping: id)
+        // The old version's objects go before its manifests: a run killed in between leaves an old-epoch manifest
+        // that the next run finds and finishes (the new version, on every node, supersedes it for every reader);
+        // the other order would leave objects no manifest names.
         if reencrypting {
             await removal.remove(objectsOf: record, includingReencryptionTarget: false)  // the target is the new version
-            return .reencrypted
         }
-        return .rewrapped
+        await commit.removeSuperseded(current, keeping: id)
+        return reencrypting ? .reencrypted : .rewrapped
     }
 
     /// Removes the objects a re-encryption of `record` would have written, unless they are `keeping`'s.

@@ -124,12 +124,12 @@ public struct PutOperation: Sendable {
             throw ClientError.failed("\(name) was stored by another client at the same time on "
                                      + stale.map(session.nodeName).joined(separator: ",") + "; check it with edfs ls")
         }
-        // The old version's objects go only once every reachable node holds the new manifest: a node that still
-        // serves the old one must not point at deleted objects while the new one's holders are down.
+        // The old versions' objects go only once every reachable node holds the new manifest: a node that still
+        // serves an old one must not point at deleted objects while the new one's holders are down. Every version
+        // seen goes, not only the newest: a commit interrupted half-way, or an unfinished rotation, leaves older
+        // ones under another id whose objects nothing else would remove.
         if committed.count == session.reachableNodes.count {
-            if let old = current.newest, !old.body.isDeleted, old.header.fileID != fileID {
-                await removal.remove(objectsOf: old)
-            }
+            await removal.remove(objectsOfEvery: current.versions, keeping: fileID)
             await commit.removeSuperseded(current, keeping: id)
         } else {
             session.notices.add("\(name): manifest stored on \(committed.count) of \(session.reachableNodes.count) "

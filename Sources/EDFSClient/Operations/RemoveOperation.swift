@@ -34,6 +34,6 @@ public struct RemoveOperation: Sendable {
             await commit.removeSuperseded(lookup, keeping: id)
             session.notices.add("not every node answered: a tombstone keeps \(name) removed on the nodes that did not")
         }
-        await ObjectRemoval(session: session).remove(objectsOf: record)
+        await ObjectRemoval(session: session).remove(objectsOfEvery: [record] + lookup.versions, keeping: nil)
     }
 }

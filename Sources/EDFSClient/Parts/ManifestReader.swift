@@ -13,6 +13,9 @@ public struct ManifestLookup: Sendable {
     public var unsettledNodes: Set<Int>
     /// Copies that failed authentication.
     public var forgedCopies: Int
+    /// Every distinct authentic version seen, the newest among them (a name has several while a key rotation is
+    /// unfinished or a commit reached only some nodes).
+    public var versions: [ManifestRecord] = []
 
     /// The version a new put or tombstone gets.
     public func nextVersion() throws -> UInt64 {
@@ -79,6 +82,7 @@ public struct ManifestReader: Sendable {
         for (key, record) in opened {
             let candidate = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
                                            holders: holders[key] ?? [])
+            lookup.versions.append(candidate)
             if lookup.newest.map({ candidate.supersedes($0) }) ?? true { lookup.newest = candidate }
         }
         return lookup

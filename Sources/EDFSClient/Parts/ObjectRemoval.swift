@@ -17,6 +17,16 @@ struct ObjectRemoval: Sendable {
         }
     }
 
+    /// Deletes the objects of every version in `versions` that is not a tombstone and whose file id is not `keeping`
+    /// (each file id once): what a commit superseded, whichever key epoch or node it was seen under.
+    func remove(objectsOfEvery versions: [ManifestRecord], keeping: FileID?) async {
+        var seen = Set<FileID>()
+        for record in versions where !record.body.isDeleted && record.header.fileID != keeping {
+            guard seen.insert(record.header.fileID).inserted else { continue }
+            await remove(objectsOf: record)
+        }
+    }
+
     /// Deletes every stripe object of `fileID` from the reachable nodes `placement` names for it.
     func remove(fileID: FileID, placement: Placement) async {
         let row = placement.row(for: fileID)
