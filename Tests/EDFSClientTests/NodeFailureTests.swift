@@ -142,4 +142,35 @@ struct NodeFailureTests {
             }
         }
     }
+
+    @Test("a put with two nodes down, then a put with all up: the objects of every older version are removed")
+    func noOrphansAfterPartialCommit() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("v1", try randomContent(300_000)), as: "f")
+            }
+            // Version 2 commits on DFS1 and DFS3 only (every stripe's pair is adjacent, so each keeps one node);
+            // DFS2 and DFS4 keep version 1 and its objects.
+            await cluster.stopNode(1)
+            await cluster.stopNode(3)
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("v2", try randomContent(200_000)), as: "f")
+            }
+            try await cluster.startNode(1)
+            try await cluster.startNode(3)
+            let content = try randomContent(100_000)
+            let live = try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("v3", content), as: "f")
+                let out = cluster.scratch("out")
+                try await GetOperation(session).run(name: "f", to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+                return try #require(try await ManifestReader(session).lookUp(path: "f").live).header.fileID.hex
+            }
+            for node in 0..<cluster.nodeCount {
+                for name in cluster.objectFiles(node: node).keys {
+                    #expect(name.hasPrefix(live), "object \(name) on \(cluster.nodeNames[node]) belongs to no live version")
+                }
+            }
+        }
+    }
 }
