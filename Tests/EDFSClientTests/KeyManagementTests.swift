@@ -3,6 +3,7 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Key rotation, re-encryption, interruption and export/import against real node processes.
@@ -361,10 +362,8 @@ struct KeyManagementTests {
 }
 
 /// Counts newline-terminated lines arriving from a pipe; safe from the pipe's handler thread.
-final class LineCounter: @unchecked Sendable {
-    // @unchecked Sendable: `lines` is only touched under `lock`.
-    private let lock = NSLock()
-    private var lines = 0
-    func add(_ data: Data) { lock.withLock { lines += data.filter { $0 == 0x0A }.count } }
-    var count: Int { lock.withLock { lines } }
+final class LineCounter: Sendable {
+    private let lines = Mutex(0)
+    func add(_ data: Data) { lines.withLock { $0 += data.filter { $0 == 0x0A }.count } }
+    var count: Int { lines.withLock { $0 } }
 }

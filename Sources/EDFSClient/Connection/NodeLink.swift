@@ -59,41 +59,6 @@ public protocol ObjectDownload: Sendable {
     func cancel() async
 }
 
-/// How a node refused an operation, in the terms the pipelines act on.
-public enum NodeLinkError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notFound
-    case stale
-    case checksumMismatch
-    case authenticationFailed(String)
-    case throttled(String)
-    case refused(WireErrorCode, String)
-    case unreachable(String)
-
-    public var description: String {
-        switch self {
-        case .notFound: return "not found"
-        case .stale: return "stale version"
-        case .checksumMismatch: return "checksum mismatch"
-        case let .authenticationFailed(text): return "login refused\(text.isEmpty ? "" : ": \(text)")"
-        case let .throttled(text): return "login throttled\(text.isEmpty ? "" : ": \(text)")"
-        case let .refused(code, text): return text.isEmpty ? code.description : "\(code): \(text)"
-        case let .unreachable(text): return text
-        }
-    }
-
-    /// The link error for a node's ERROR frame.
-    public init(_ error: WireError) {
-        switch error.code {
-        case .notFound: self = .notFound
-        case .staleVersion: self = .stale
-        case .checksumMismatch: self = .checksumMismatch
-        case .authenticationFailed: self = .authenticationFailed(error.message)
-        case .throttled: self = .throttled(error.message)
-        default: self = .refused(error.code, error.message)
-        }
-    }
-}
-
 extension NodeLink {
     /// Nodes that predate SET_VERIFIER refuse it.
     public func setLoginVerifier(digest: [UInt8]) async throws {
