@@ -19,13 +19,12 @@ final class TemporaryOutput: Sendable {
         let suffix = Hex.encode(try SecureRandom.bytes(6))
         temporaryPath = self.directory + "/.\(base).edfs-\(suffix).part"
         self.target = target
-        let fd = Glibc.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = PartialOutputs.shared.create(temporaryPath)
         guard fd >= 0 else {
             let code = errno
             throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(code)))")
         }
         descriptor = fd
-        PartialOutputs.shared.add(temporaryPath)
         guard ftruncate(fd, off_t(size)) == 0 else {
             let code = errno
             discard()
