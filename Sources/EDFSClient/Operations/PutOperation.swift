@@ -110,7 +110,7 @@ public struct PutOperation: Sendable {
         let manifest = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
-        let (committed, stale) = await commit.store(id: id, bytes: manifest)
+        let (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
         guard !committed.isEmpty else {
             await removal.remove(fileID: fileID, placement: placement)
             if !stale.isEmpty {

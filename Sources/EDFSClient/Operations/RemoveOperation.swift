@@ -29,7 +29,7 @@ public struct RemoveOperation: Sendable {
                                          missingReplicas: [], isDeleted: true, dataKeyEpoch: bundle.epoch)
             let bytes = try Manifest.seal(manifestID: id, version: try lookup.nextVersion(), fileID: .random(),
                                           keyEpoch: bundle.epoch, body: tombstone, masterKey: bundle.masterKey)
-            let (stored, _) = await commit.store(id: id, bytes: bytes)
+            let (stored, _) = await commit.store(id: id, bytes: bytes, replacingForged: lookup.forged)
             guard !stored.isEmpty else { throw ClientError.notEnoughNodes("no node accepted the removal of \(name)") }
             await commit.removeSuperseded(lookup, keeping: id)
             session.notices.add("not every node answered: a tombstone keeps \(name) removed on the nodes that did not")

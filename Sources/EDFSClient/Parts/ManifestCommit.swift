@@ -6,17 +6,44 @@ struct ManifestCommit: Sendable {
 
     /// Stores a manifest on every reachable node; returns the nodes that accepted it and those that hold a
     /// version at least as new (another writer). Other failures are reported as notices.
-    func store(id: ManifestID, bytes: [UInt8]) async -> (accepted: [Int], stale: [Int]) {
+    ///
+    /// A node that refuses it as stale because it holds one of `forged` — a copy under this id that fails
+    /// authentication at a key epoch the session holds, so no client with the keys wrote it — has that copy removed
+    /// (only up to its own version number) and is asked again: a forged version number cannot block a name.
+    func store(id: ManifestID, bytes: [UInt8],
+               replacingForged forged: [(node: Int, id: ManifestID, storedVersion: UInt64)] = []) async
+        -> (accepted: [Int], stale: [Int]) {
         let results = await session.fanOut.run { _, link in try await link.putManifest(id.hex, bytes: bytes) }
+        var accepted = results.succeeded
         var stale = [Int]()
+        var retry = [Int: UInt64]()
         for (node, error) in results.failures {
             if case NodeLinkError.stale = error {
-                stale.append(node)
+                if let copy = forged.first(where: { $0.node == node && $0.id == id }) {
+                    retry[node] = copy.storedVersion
+                } else {
+                    stale.append(node)
+                }
             } else {
                 session.notices.add("node \(session.nodeName(node)): manifest not stored: \(error)")
             }
         }
-        return (results.succeeded, stale)
+        if !retry.isEmpty {
+            let bounds = retry
+            let replaced = await session.fanOut.run(on: Array(bounds.keys)) { node, link in
+                try await link.deleteManifest(id.hex, maxVersion: bounds[node] ?? 0)
+                try await link.putManifest(id.hex, bytes: bytes)
+            }
+            for node in replaced.succeeded {
+                session.notices.add("node \(session.nodeName(node)) held a forged manifest for this name; replaced it")
+            }
+            for (node, error) in replaced.failures {
+                session.notices.add("node \(session.nodeName(node)) holds a forged manifest for this name that could not "
+                                    + "be replaced: \(error)")
+            }
+            accepted = (accepted + replaced.succeeded).sorted()
+        }
+        return (accepted, stale)
     }
 
     /// Removes the copies `lookup` found under ids other than `keeping` (older key epochs), each up to the version

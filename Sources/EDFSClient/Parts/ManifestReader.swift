@@ -13,6 +13,9 @@ public struct ManifestLookup: Sendable {
     public var unsettledNodes: Set<Int>
     /// Copies that failed authentication.
     public var forgedCopies: Int
+    /// Copies at one of this session's key epochs, with a header naming this path's id, that fail authentication:
+    /// no client holding the keys wrote them, so a commit may replace them (see ManifestCommit).
+    public var forged: [(node: Int, id: ManifestID, storedVersion: UInt64)] = []
     /// Every distinct authentic version seen, the newest among them (a name has several while a key rotation is
     /// unfinished or a commit reached only some nodes).
     public var versions: [ManifestRecord] = []
@@ -62,12 +65,16 @@ public struct ManifestReader: Sendable {
                 }
                 let key = "\(id.hex)/\(Hex.encode(Digest.sha256(bytes)))"
                 if opened[key] == nil {
-                    guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID == id,
-                          let bundle = session.bundle(epoch: header.keyEpoch),
+                    let header = try? ManifestHeader.decode(prefixOf: bytes)
+                    guard let header, header.manifestID == id, let bundle = session.bundle(epoch: header.keyEpoch),
                           let (h, body) = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                        session.notices.add("node \(session.nodeName(node)) holds a manifest for this name that fails authentication; ignored")
+                        session.notices.add("node \(session.nodeName(node)) holds a manifest for this name that fails "
+                                            + "authentication; ignored")
                         lookup.unsettledNodes.insert(node)
                         lookup.forgedCopies += 1
+                        if let header, header.manifestID == id, session.bundle(epoch: header.keyEpoch) != nil {
+                            lookup.forged.append((node, id, header.version))
+                        }
                         continue
                     }
                     opened[key] = ManifestRecord(id: id, header: h, body: body, bytes: bytes, holders: [])

@@ -18,61 +18,139 @@ struct KeyUnlock: Sendable {
     func unlockOrCreate(passwords: [SecureBytes], kdfIterations: UInt32, createKeys: Bool,
                         retried: Bool = false) async throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
         let stored = await publication.fetchAll()
-        if let newest = try Self.newest(of: stored, user: user) {
-            let (kek, bundles) = try open(newest, stored: stored, passwords: passwords, kdfIterations: kdfIterations)
-            await bringUpToDate(stored, with: newest)
-            return (newest, kek, bundles)
+        let candidates = Self.candidates(stored)
+        if !candidates.isEmpty {
+            let (slot, kek, bundles) = try open(candidates, passwords: passwords, kdfIterations: kdfIterations)
+            await bringUpToDate(stored, with: slot)
+            return (slot, kek, bundles)
         }
         guard createKeys else { throw ClientError.failed("user \(user) has no keyslot on the nodes") }
         return try await create(stored: stored, passwords: passwords, kdfIterations: kdfIterations, retried: retried)
     }
 
-    /// The newest keyslot among the answers; two different ones at the same revision are refused.
-    static func newest(of stored: [(node: Int, state: KeyslotState)], user: String) throws -> Keyslot? {
-        var newest: Keyslot?
-        for case let (_, .slot(slot)) in stored {
-            guard let current = newest else {
-                newest = slot
-                continue
-            }
-            if slot.header.supersedes(current.header) {
-                newest = slot
-            } else if !current.header.supersedes(slot.header) && slot.bytes != current.bytes {
-                throw ClientError.integrity("nodes hold two different keyslots of user \(user) at epoch \(slot.header.epoch) "
-                                            + "revision \(slot.header.revision); refusing to guess which holds the keys")
-            }
-        }
-        return newest
+    /// One distinct keyslot the nodes returned, and the nodes that hold exactly it.
+    struct Candidate {
+        var slot: Keyslot
+        var holders: [Int]
     }
 
-    /// Unlocks `newest` with the first password that opens it.
-    private func open(_ newest: Keyslot, stored: [(node: Int, state: KeyslotState)], passwords: [SecureBytes],
-                      kdfIterations: UInt32) throws -> (SymmetricKey, [KeyBundle]) {
-        guard newest.header.kdf.iterations <= Self.maximumKDFIterations else {
-            throw ClientError.integrity("the keyslot of user \(user) asks for \(newest.header.kdf.iterations) PBKDF2 "
-                                        + "iterations (more than \(Self.maximumKDFIterations)); refusing it")
+    /// The distinct keyslots among the answers, newest first (revision, then epoch, then bytes: every client orders
+    /// them alike).
+    static func candidates(_ stored: [(node: Int, state: KeyslotState)]) -> [Candidate] {
+        var byBytes = [[UInt8]: Candidate]()
+        for case let (node, .slot(slot)) in stored {
+            byBytes[slot.bytes, default: Candidate(slot: slot, holders: [])].holders.append(node)
         }
-        for password in passwords {
-            do {
-                return try newest.unlock(user: user, password: password,
-                                         minimumIterations: min(kdfIterations, KeyslotKDF.minimumIterations))
-            } catch KeyslotError.wrongPassword {
+        return byBytes.values.sorted { a, b in
+            let (x, y) = (a.slot.header, b.slot.header)
+            if (x.revision, x.epoch) != (y.revision, y.epoch) { return (x.revision, x.epoch) > (y.revision, y.epoch) }
+            return b.slot.bytes.lexicographicallyPrecedes(a.slot.bytes)
+        }
+    }
+
+    /// Most distinct KDF parameter sets (salt, iterations) one session derives keys for: a node that returns
+    /// keyslots with made-up salts cannot make a command run PBKDF2 again and again.
+    static let maximumParameterSets = 3
+
+    /// The newest keyslot that opens with one of `passwords`. A keyslot that does not open — damaged, another user's,
+    /// or forged by a node — is skipped with a notice naming its nodes; it is never taken for "the old password".
+    private func open(_ candidates: [Candidate], passwords: [SecureBytes],
+                      kdfIterations: UInt32) throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
+        var keks = KEKCache(passwords: passwords)
+        var skipped = [(candidate: Candidate, reason: String)]()
+        var chosen: (candidate: Candidate, kek: SymmetricKey, bundles: [KeyBundle])?
+        for candidate in candidates {
+            let header = candidate.slot.header
+            if let found = chosen {
+                // Only a keyslot of the same revision and epoch can rival the chosen one; older ones are history.
+                guard (header.revision, header.epoch) == (found.candidate.slot.header.revision,
+                                                          found.candidate.slot.header.epoch) else { break }
+            }
+            guard header.kdf.iterations <= Self.maximumKDFIterations else {
+                skipped.append((candidate, "asks for \(header.kdf.iterations) PBKDF2 iterations (more than "
+                                + "\(Self.maximumKDFIterations))"))
                 continue
             }
-        }
-        // An older keyslot that does open means a password change stopped half-way.
-        let older = stored.compactMap { _, state -> Keyslot? in
-            if case let .slot(slot) = state, newest.header.supersedes(slot.header) { return slot }
-            return nil
-        }
-        for slot in older where slot.header.kdf.iterations <= Self.maximumKDFIterations {
-            for password in passwords where (try? slot.unlock(user: user, password: password, minimumIterations: 1)) != nil {
-                throw ClientError.authenticationFailed("this is the old password: a password change of user \(user) "
-                                                       + "did not finish on every node; run edfs passwd again")
+            guard header.kdf.iterations >= min(kdfIterations, KeyslotKDF.minimumIterations) else {
+                skipped.append((candidate, "asks for only \(header.kdf.iterations) PBKDF2 iterations"))
+                continue
+            }
+            var opened: (SymmetricKey, [KeyBundle])?
+            var derivable = true
+            for index in passwords.indices where opened == nil {
+                guard let kek = try keks.key(for: header.kdf, password: index, limit: Self.maximumParameterSets) else {
+                    derivable = false
+                    break
+                }
+                if let bundles = try? candidate.slot.unlock(user: user, kek: kek) { opened = (kek, bundles) }
+            }
+            guard let (kek, bundles) = opened else {
+                if chosen == nil {
+                    skipped.append((candidate, derivable ? "does not open" : "was not tried (too many different key derivations)"))
+                }
+                continue
+            }
+            if let found = chosen {
+                guard Self.sameKeys(found.bundles, bundles) else {
+                    throw ClientError.integrity("nodes hold two different keyslots of user \(user) that both open at "
+                                                + "epoch \(header.epoch) revision \(header.revision), with different keys; "
+                                                + "refusing to guess which holds the files")
+                }
+            } else {
+                chosen = (candidate, kek, bundles)
             }
         }
-        throw ClientError.authenticationFailed("wrong password: the keyslot of user \(user) does not open")
+        guard let chosen else {
+            let detail = skipped.map { "\(names($0.candidate.holders)): revision \($0.candidate.slot.header.revision) "
+                                       + $0.reason }.joined(separator: "; ")
+            throw ClientError.authenticationFailed("wrong password: no keyslot of user \(user) opens with it"
+                                                   + (candidates.count > 1 ? " (\(detail))" : ""))
+        }
+        for (candidate, reason) in skipped where candidate.slot.header.revision >= chosen.candidate.slot.header.revision {
+            notices.add("node \(names(candidate.holders)) holds a keyslot of \(user) that \(reason) (revision "
+                        + "\(candidate.slot.header.revision)); ignored: the newest keyslot that opens is revision "
+                        + "\(chosen.candidate.slot.header.revision)")
+        }
+        return (chosen.candidate.slot, chosen.kek, chosen.bundles)
     }
+
+    /// True when both lists hold the same keys (compared in constant time).
+    private static func sameKeys(_ a: [KeyBundle], _ b: [KeyBundle]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { x, y in
+            x.epoch == y.epoch && x.masterKey.bytes.constantTimeEquals(y.masterKey.bytes)
+                && x.nameKey.bytes.constantTimeEquals(y.nameKey.bytes)
+        }
+    }
+
+    /// KEKs derived in this session, per KDF parameter set and password: each PBKDF2 runs at most once.
+    private struct KEKCache {
+        struct Parameters: Hashable {
+            let salt: [UInt8]
+            let iterations: UInt32
+        }
+        struct Key: Hashable {
+            let parameters: Parameters
+            let password: Int
+        }
+        let passwords: [SecureBytes]
+        var derived = [Key: SymmetricKey]()
+
+        /// The KEK of password `index` for `kdf`, or nil when that would need more than `limit` parameter sets.
+        mutating func key(for kdf: KeyslotKDF, password index: Int, limit: Int) throws -> SymmetricKey? {
+            let parameters = Parameters(salt: kdf.salt, iterations: kdf.iterations)
+            let key = Key(parameters: parameters, password: index)
+            if let known = derived[key] { return known }
+            let sets = Set(derived.keys.map(\.parameters))
+            guard sets.count < limit || sets.contains(parameters) else { return nil }
+            let kek = try kdf.deriveKEK(password: passwords[index])
+            derived[key] = kek
+            return kek
+        }
+    }
+
+    private func names(_ nodes: [Int]) -> String { nodes.map(nodeName).joined(separator: ",") }
+
+    private func nodeName(_ index: Int) -> String { links[index]?.nodeName ?? "\(index + 1)" }
 
     /// Nodes that lack the newest keyslot (down during a password change or rotation) get it now.
     private func bringUpToDate(_ stored: [(node: Int, state: KeyslotState)], with newest: Keyslot) async {
