@@ -32,11 +32,17 @@ public enum EDFSBinary {
         public var stderr: String
     }
 
-    /// Runs `edfs arguments…` to completion.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Outcome {
+    /// Runs `edfs arguments…` to completion (through `launcher`, e.g. `setpriv … --`, when given).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil,
+                           launcher: [String] = []) throws -> Outcome {
         let process = Process()
-        process.executableURL = try url()
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [try url().path] + arguments
+        } else {
+            process.executableURL = try url()
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

@@ -56,6 +56,12 @@ final class TemporaryOutput: Sendable {
         }
         closeOnce()
         defer { PartialOutputs.shared.remove(temporaryPath) }
+        // Only a regular file is ever replaced: a device, FIFO, folder or link that appeared at the target since the
+        // get began stays as it is.
+        var info = stat()
+        if lstat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            throw ClientError.localIO("refusing to replace \(target): it is not a regular file; nothing was written")
+        }
         guard rename(temporaryPath, target) == 0 else {
             let code = errno
             throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")

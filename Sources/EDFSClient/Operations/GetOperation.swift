@@ -1,4 +1,5 @@
 import EDFSFormat
+import Glibc
 
 /// Where `get` writes the file.
 public enum GetDestination: Sendable, Equatable {
@@ -6,6 +7,9 @@ public enum GetDestination: Sendable, Equatable {
     case file(String)
     /// Standard output, in order (a failure part-way leaves what was written; the exit code says so).
     case standardOutput
+    /// An existing device or FIFO, opened for writing (never created or replaced) and written in order, like
+    /// standard output.
+    case stream(String)
 }
 
 /// `edfs get`: fetches, verifies and decrypts one file. Each stripe comes from any good replica; a failed, stalled
@@ -29,11 +33,20 @@ public struct GetOperation: Sendable {
         let stripes = StripeDownload(session: session)
         switch destination {
         case .standardOutput:
-            let sink = OutputSink(descriptor: 1, sequential: true)
-            for stripe in 0..<Int(record.body.nodeCount) {
-                try await stripes.fetch(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
-                                        afterBatch: { progress?.advance($0) })
+            try await fetchInOrder(record, into: OutputSink(descriptor: 1, sequential: true), progress: progress)
+        case let .stream(path):
+            let descriptor = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
+            guard descriptor >= 0 else {
+                let code = errno
+                throw ClientError.localIO("cannot open \(path) for writing: \(String(cString: strerror(code)))")
             }
+            defer { close(descriptor) }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0,
+                  [S_IFCHR, S_IFBLK, S_IFIFO].contains(info.st_mode & S_IFMT) else {
+                throw ClientError.usage("\(path) is no longer a device or FIFO; nothing was written")
+            }
+            try await fetchInOrder(record, into: OutputSink(descriptor: descriptor, sequential: true), progress: progress)
         case let .file(path):
             // Each stripe's offset in the file comes from the lengths the manifest records.
             var offsets = [UInt64]()
@@ -65,5 +78,14 @@ public struct GetOperation: Sendable {
             }
         }
         return record
+    }
+
+    /// Every stripe in order into a sequential sink (standard output, a device, a FIFO).
+    private func fetchInOrder(_ record: ManifestRecord, into sink: OutputSink, progress: TransferProgress?) async throws {
+        let stripes = StripeDownload(session: session)
+        for stripe in 0..<Int(record.body.nodeCount) {
+            try await stripes.fetch(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
+                                    afterBatch: { progress?.advance($0) })
+        }
     }
 }

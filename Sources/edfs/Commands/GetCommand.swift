@@ -16,30 +16,34 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "Flush the output to disk before returning (the nodes keep the durable copy either way).")
     var sync = false
 
+    @Flag(help: "Replace an existing file, or write through a symbolic link.")
+    var force = false
+
     @Argument(help: "The stored name.")
     var name: String
 
     func run() async throws {
         try await reportingFailures {
             let destination: GetDestination
-            if output == "-" {
-                destination = .standardOutput
-            } else if let output {
-                destination = .file(output)
+            if let output {
+                destination = try OutputTarget.resolve(output, name: name, force: force)
             } else {
                 let last = name.split(separator: "/").last.map(String.init) ?? ""
                 guard !last.isEmpty, last != ".", last != ".." else {
                     throw ClientError.usage("\"\(name)\" has no usable file name: pass -o PATH")
                 }
-                destination = .file(last)
+                destination = try OutputTarget.resolve(last, name: name, force: force)
             }
             removePartialOutputsOnInterrupt()
             try await withSession(options) { session in
                 let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
                 defer { progress?.finish() }
                 let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress)
-                if case let .file(path) = destination {
+                switch destination {
+                case let .file(path), let .stream(path):
                     printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+                case .standardOutput:
+                    break
                 }
             }
         }

@@ -23,10 +23,10 @@ enum LocalFiles {
             let base = URL(fileURLWithPath: path).standardized.lastPathComponent
             if isDirectory.boolValue {
                 if name != nil { throw ClientError.usage("--as names one file, not the directory \(path)") }
-                guard let walker = manager.enumerator(atPath: path) else { throw ClientError.localIO("cannot read \(path)") }
-                for case let relative as String in walker {
-                    let full = path + "/" + relative
-                    guard let attributes = try? manager.attributesOfItem(atPath: full) else { continue }
+                for (full, relative) in try walk(path) {
+                    guard let attributes = try? manager.attributesOfItem(atPath: full) else {
+                        throw ClientError.localIO("cannot read \(full)")
+                    }
                     guard attributes[.type] as? FileAttributeType == .typeRegular else {
                         if attributes[.type] as? FileAttributeType == .typeSymbolicLink {
                             printError("note: skipped symbolic link \(full)")
@@ -46,5 +46,34 @@ enum LocalFiles {
             throw ClientError.usage("\(a.path) and \(b.path) would both be stored as \"\(a.name)\"; use --as or put them separately")
         }
         return sorted
+    }
+
+    /// Every entry below `root` (folders first descended, links not followed), as (full path, path relative to
+    /// `root`); a folder that cannot be read is an error, never a silent skip.
+    private static func walk(_ root: String) throws -> [(String, String)] {
+        var result = [(String, String)]()
+        var pending = [""]
+        while let relative = pending.popLast() {
+            let folder = relative.isEmpty ? root : root + "/" + relative
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: folder)
+            } catch {
+                let reason = (error as NSError).localizedFailureReason ?? "permission denied or not readable"
+                throw ClientError.localIO("cannot read the folder \(folder): \(reason); nothing was stored")
+            }
+            for name in names.sorted() {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                let full = root + "/" + child
+                var info = stat()
+                guard lstat(full, &info) == 0 else { throw ClientError.localIO("cannot read \(full)") }
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    pending.append(child)
+                } else {
+                    result.append((full, child))
+                }
+            }
+        }
+        return result
     }
 }
