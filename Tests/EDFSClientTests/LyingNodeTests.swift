@@ -133,4 +133,29 @@ struct LyingNodeTests {
             }
         }
     }
+
+    @Test("nodes that serve an older authentic version: get returns the newest and says which nodes disagree")
+    func rollbackIsReported() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("v1", try randomContent(1000)), as: "f")
+        }
+        await cluster.stopNode(1)
+        await cluster.stopNode(3)
+        let newer = try randomContent(2000)
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("v2", newer), as: "f")
+        }
+        try await cluster.startNode(1)
+        try await cluster.startNode(3)
+        let notices = Notices()
+        try await cluster.withSession(notices: notices) { session in
+            let out = cluster.scratch("out")
+            try await GetOperation(session).run(name: "f", to: .file(out))
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == newer)
+        }
+        #expect(notices.all.contains { $0.contains("disagree") && $0.contains("DFS2 has version 1")
+                                       && $0.contains("DFS4 has version 1") }, "\(notices.all)")
+    }
 }

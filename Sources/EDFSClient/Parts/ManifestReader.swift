@@ -99,10 +99,27 @@ public struct ManifestReader: Sendable {
     /// 65 when copies exist but none is authentic.
     public func liveManifest(path: String) async throws -> (ManifestRecord, ManifestLookup) {
         let lookup = try await lookUp(path: path)
-        if let live = lookup.live { return (live, lookup) }
+        if let live = lookup.live {
+            warnOfOlderCopies(lookup, newest: live, path: path)
+            return (live, lookup)
+        }
         if lookup.newest == nil && lookup.forgedCopies > 0 {
             throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication")
         }
         throw ClientError.noSuchFile("no file named \"\(path)\" is stored (see edfs ls)")
+    }
+
+    /// Reachable nodes that serve an older authentic version than others do: a node that was down during a put, or
+    /// one rolling the file back. Said, never silently resolved (the newest authentic version is used).
+    private func warnOfOlderCopies(_ lookup: ManifestLookup, newest: ManifestRecord, path: String) {
+        let current = Set(newest.holders)
+        let older = lookup.versions.filter { $0.header.version < newest.header.version }
+            .flatMap { version in version.holders.filter { !current.contains($0) }.map { ($0, version.header.version) } }
+        guard !older.isEmpty else { return }
+        let described = Dictionary(older, uniquingKeysWith: max).sorted { $0.key < $1.key }
+            .map { "\(session.nodeName($0.key)) has version \($0.value)" }.joined(separator: ", ")
+        session.notices.add("\"\(path)\": reachable nodes disagree on the newest version (\(described); "
+                            + "\(newest.holders.map(session.nodeName).joined(separator: ",")) have version "
+                            + "\(newest.header.version), which is used): a node missed an update or serves an old one")
     }
 }
