@@ -1,4 +1,8 @@
 import ArgumentParser
+import EDFSClient
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one executable: argument parsing and presentation only; the work happens in the libraries.
 @main
@@ -12,4 +16,43 @@ struct EDFSCommand: AsyncParsableCommand {
             DemoCommand.self, ClusterCommand.self, BenchCommand.self, CertsCommand.self, NodeCommand.self,
         ]
     )
+
+    /// Parses and runs; a usage error is one line on stderr (`edfs: <what>: <what to do>`) and exit 64, like every
+    /// other failure (docs/CLI.md); help goes to stdout with exit 0.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var runnable = command as? any AsyncParsableCommand {
+                try await runnable.run()
+            } else {
+                try command.run()
+            }
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)  // already reported by the command
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            let reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            printError("\(reason): see \(commandPath(arguments)) --help")
+            Glibc.exit(code.rawValue == 0 ? ExitStatus.usage : code.rawValue)
+        }
+    }
+
+    /// "edfs key rotate" for the known subcommands the arguments start with.
+    private static func commandPath(_ arguments: [String]) -> String {
+        var path = ["edfs"]
+        var current: any ParsableCommand.Type = EDFSCommand.self
+        for argument in arguments {
+            guard let next = current.configuration.subcommands.first(where: { $0.configuration.commandName == argument })
+            else { break }
+            path.append(argument)
+            current = next
+        }
+        return path.joined(separator: " ")
+    }
 }

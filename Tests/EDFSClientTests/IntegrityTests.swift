@@ -85,6 +85,25 @@ struct IntegrityTests {
         }
     }
 
+    @Test("every replica of a stripe missing on reachable nodes: integrity error (65), not 'unreachable' (69)")
+    func allReplicasMissing() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
+            }
+            let (name, nodes) = try #require(holders(cluster).sorted { $0.key < $1.key }.first)
+            for node in nodes { try FileManager.default.removeItem(atPath: try #require(cluster.objectFiles(node: node)[name])) }
+            try await cluster.withSession { session in
+                do {
+                    try await GetOperation(session).run(name: "f", to: .file(cluster.scratch("out")))
+                    Issue.record("a get with a stripe lost everywhere succeeded")
+                } catch let error as ClientError {
+                    #expect(error.exitCode == 65, "\(error)")
+                }
+            }
+        }
+    }
+
     @Test("every replica of a stripe corrupt: integrity error and no output file at all")
     func allReplicasCorrupt() async throws {
         try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in

@@ -158,4 +158,27 @@ struct LyingNodeTests {
         #expect(notices.all.contains { $0.contains("disagree") && $0.contains("DFS2 has version 1")
                                        && $0.contains("DFS4 has version 1") }, "\(notices.all)")
     }
+
+    @Test("a forged keyslot asking for 100,000,000 PBKDF2 iterations is reported, not derived")
+    func costlyForgedKeyslot() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        let files = try await storeFiles(cluster)
+        let real = try Keyslot.decode(try await keyslot(cluster, node: 1, user: "alice"))
+        var header = real.header
+        header.revision = 77
+        header.kdf = try KeyslotKDF(iterations: 100_000_000, salt: Array(repeating: 7, count: KeyslotKDF.saltByteCount))
+        let link = try await cluster.connect(node: 1, user: "alice")
+        try await link.putKeyslot(Array(header.encoded() + real.bytes[KeyslotHeader.byteCount...]))
+        await link.close()
+        let notices = Notices()
+        try await cluster.withSession(notices: notices) { session in
+            for (name, content) in files {
+                let out = cluster.scratch("out")
+                try await GetOperation(session).run(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            }
+        }
+        #expect(notices.all.contains { $0.contains("DFS2") && $0.contains("was not tried") }, "\(notices.all)")
+    }
 }

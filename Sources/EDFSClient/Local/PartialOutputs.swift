@@ -13,15 +13,35 @@ public final class PartialOutputs: Sendable {
     }
     private let state = Mutex(State())
 
+    /// Linux's O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`; a function-like macro, so not imported): an unnamed file in a
+    /// folder. `__O_TMPFILE` is 0o20000000 in asm-generic/fcntl.h, used by x86-64 and arm64 alike.
+    private static let temporaryFileFlag: Int32 = 0o20000000 | O_DIRECTORY
+
     /// Creates `path` (exclusively, mode 0600, write-only) and registers it; the descriptor, or -1 with `errno` set.
-    func create(_ path: String) -> Int32 {
+    /// The file holds an exclusive lock for as long as the descriptor is open, from before it has a name (an unnamed
+    /// O_TMPFILE linked in once locked, where the file system allows): a later get that can take the lock of a part
+    /// file knows the get that wrote it died (kill -9) and removes it.
+    func create(_ path: String, in directory: String) -> Int32 {
         state.withLock { s -> Int32 in
             guard !s.closed else {
                 errno = EINTR
                 return -1
             }
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 { s.paths.insert(path) }
+            var fd = open(directory, Self.temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                _ = flock(fd, LOCK_EX | LOCK_NB)
+                guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
+                    let code = errno
+                    close(fd)
+                    errno = code
+                    return -1
+                }
+            } else {
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                guard fd >= 0 else { return -1 }
+                _ = flock(fd, LOCK_EX | LOCK_NB)
+            }
+            s.paths.insert(path)
             return fd
         }
     }
@@ -35,5 +55,30 @@ public final class PartialOutputs: Sendable {
             for path in s.paths { unlink(path) }
             s.paths.removeAll()
         }
+    }
+
+    /// Removes part files of earlier gets of the same target that died without cleaning up (SIGKILL, a crash):
+    /// regular files named `.<base>.edfs-<hex>.part` in `directory` whose lock no running get holds. Returns how many.
+    @discardableResult
+    func removeAbandoned(in directory: String, base: String) -> Int {
+        guard let folder = opendir(directory) else { return 0 }
+        defer { closedir(folder) }
+        let prefix = ".\(base).edfs-"
+        var removed = 0
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix), name.hasSuffix(".part"), name.count == prefix.count + 12 + 5 else { continue }
+            let path = directory + "/" + name
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                  flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            if unlink(path) == 0 { removed += 1 }
+        }
+        return removed
     }
 }

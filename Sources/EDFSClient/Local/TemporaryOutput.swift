@@ -19,7 +19,8 @@ final class TemporaryOutput: Sendable {
         let suffix = Hex.encode(try SecureRandom.bytes(6))
         temporaryPath = self.directory + "/.\(base).edfs-\(suffix).part"
         self.target = target
-        let fd = PartialOutputs.shared.create(temporaryPath)
+        PartialOutputs.shared.removeAbandoned(in: self.directory, base: base)
+        let fd = PartialOutputs.shared.create(temporaryPath, in: self.directory)
         guard fd >= 0 else {
             let code = errno
             throw ClientError.localIO("cannot create a file in \(directory): \(String(cString: strerror(code)))")
@@ -54,7 +55,6 @@ final class TemporaryOutput: Sendable {
                 throw ClientError.localIO("cannot flush the output file: \(String(cString: strerror(code)))")
             }
         }
-        closeOnce()
         defer { PartialOutputs.shared.remove(temporaryPath) }
         // Only a regular file is ever replaced: a device, FIFO, folder or link that appeared at the target since the
         // get began stays as it is.
@@ -62,10 +62,12 @@ final class TemporaryOutput: Sendable {
         if lstat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
             throw ClientError.localIO("refusing to replace \(target): it is not a regular file; nothing was written")
         }
+        // Renamed while still open, so its lock tells other gets it is not abandoned until it has its final name.
         guard rename(temporaryPath, target) == 0 else {
             let code = errno
             throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
         }
+        closeOnce()
         let directoryFD = sync ? Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
         if directoryFD >= 0 {
             _ = fsync(directoryFD)

@@ -60,6 +60,7 @@ struct StripeDownload: Sendable {
         }
         guard download.objectLength == header.objectLength else {
             await download.cancel()
+            if download.objectLength > header.objectLength { throw StripeError.trailingBytes }
             throw StripeError.truncated(expected: header.objectLength, received: download.objectLength)
         }
         work.discardPartialBatch()
@@ -110,6 +111,7 @@ struct StripeDownload: Sendable {
         switch error {
         case is StripeError, is FormatError: return true
         case NodeLinkError.checksumMismatch: return true
+        case NodeLinkError.notFound: return true  // a reachable node lost it: data missing, not a node missing
         default: return false
         }
     }

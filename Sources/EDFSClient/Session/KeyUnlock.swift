@@ -59,12 +59,25 @@ struct KeyUnlock: Sendable {
         var keks = KEKCache(passwords: passwords)
         var skipped = [(candidate: Candidate, reason: String)]()
         var chosen: (candidate: Candidate, kek: SymmetricKey, bundles: [KeyBundle])?
-        for candidate in candidates {
+        // Keyslots far costlier than this client's own work factor are tried last, only if nothing cheaper opens:
+        // a node cannot make every command spend a minute in PBKDF2 before it reaches the real keyslot.
+        let costly = max(kdfIterations, PBKDF2.defaultIterations).multipliedReportingOverflow(by: 4)
+        let threshold = costly.overflow ? UInt32.max : costly.partialValue
+        let ordered = candidates.filter { $0.slot.header.kdf.iterations <= threshold }
+            + candidates.filter { $0.slot.header.kdf.iterations > threshold }
+        for candidate in ordered {
             let header = candidate.slot.header
             if let found = chosen {
-                // Only a keyslot of the same revision and epoch can rival the chosen one; older ones are history.
+                // Only a keyslot of the same revision and epoch can rival the chosen one; older ones are history,
+                // and a newer costly one is reported, not tried.
+                if header.kdf.iterations > threshold,
+                   (header.revision, header.epoch) > (found.candidate.slot.header.revision, found.candidate.slot.header.epoch) {
+                    skipped.append((candidate, "was not tried: it asks for \(header.kdf.iterations) PBKDF2 iterations, more "
+                                    + "than 4 times this client's \(max(kdfIterations, PBKDF2.defaultIterations))"))
+                    continue
+                }
                 guard (header.revision, header.epoch) == (found.candidate.slot.header.revision,
-                                                          found.candidate.slot.header.epoch) else { break }
+                                                          found.candidate.slot.header.epoch) else { continue }
             }
             guard header.kdf.iterations <= Self.maximumKDFIterations else {
                 skipped.append((candidate, "asks for \(header.kdf.iterations) PBKDF2 iterations (more than "

@@ -33,7 +33,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
                 }
                 return try await KeyRotation(session).run(reencrypt: reencrypt) { name in
                     let done = counter.increment()
-                    if !quiet { printUnbuffered("rotated \(name)") }  // each line out before anything else happens
+                    if !quiet { printUnbuffered("rotated \(displayed(name))") }  // each line out before anything else happens
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
                     if let crashAfter, done >= crashAfter { kill(getpid(), SIGKILL) }
                 }

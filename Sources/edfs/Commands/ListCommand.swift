@@ -26,7 +26,7 @@ struct ListCommand: AsyncParsableCommand {
             for file in files {
                 let date = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(file.modified)))
                 let size = ByteCount.humanReadable(Int(clamping: file.size))
-                print("\(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(date)  \(file.health.padding(toLength: 30, withPad: " ", startingAt: 0))  \(file.name)")
+                print("\(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(date)  \(file.health.padding(toLength: 30, withPad: " ", startingAt: 0))  \(displayed(file.name))")
             }
         }
     }

@@ -29,7 +29,7 @@ struct PutCommand: AsyncParsableCommand {
                     let progress = options.progress("put \(item.name)", total: item.size)
                     defer { progress?.finish() }
                     let result = try await PutOperation(session).run(file: item.path, as: item.name, progress: progress)
-                    var line = "stored \(result.name) (\(ByteCount.humanReadable(Int(clamping: result.size))), version \(result.version))"
+                    var line = "stored \(displayed(result.name)) (\(ByteCount.humanReadable(Int(clamping: result.size))), version \(result.version))"
                     if !result.missingReplicas.isEmpty {
                         line += "; degraded: \(result.missingReplicas.count) replica(s) missing, "
                             + "stripes \(Set(result.missingReplicas.map(\.stripe)).sorted().map(String.init).joined(separator: ","))"

@@ -15,7 +15,7 @@ struct RemoveCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             try await withSession(options) { try await RemoveOperation($0).run(name: name) }
-            print("removed \(name)")
+            print("removed \(displayed(name))")
         }
     }
 }
