@@ -196,7 +196,7 @@ struct GoldenVectorTests {
         }
         #expect(throws: FormatError.badMagic("keyslot")) { try unlock("fail_keyslot_bad_magic.bin") }
         #expect(throws: FormatError.unsupportedVersion("keyslot", 2)) { try unlock("fail_keyslot_unknown_version.bin") }
-        #expect(throws: FormatError.invalidField("keyslot KDF", "is unknown (2)")) { try unlock("fail_keyslot_unknown_kdf.bin") }
+        #expect(throws: FormatError.invalidField("keyslot KDF", "is unknown (3)")) { try unlock("fail_keyslot_unknown_kdf.bin") }
         #expect(throws: FormatError.invalidField("keyslot iterations", "must be positive")) {
             try unlock("fail_keyslot_zero_iterations.bin", minimumIterations: 0)
         }
