@@ -95,3 +95,61 @@ public enum LoginVerifier: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension LoginVerifier {
+    /// The SET_VERIFIER method byte: 1 (MD5) or 2 (SCRAM-SHA-256).
+    public var wireMethod: UInt8 {
+        switch self {
+        case .md5: return WireRequest.loginMethodMD5
+        case .scram: return WireRequest.loginMethodSCRAM
+        }
+    }
+
+    /// SET_VERIFIER's verifier bytes: the 16-byte digest, or u32 iterations ‖ u8 salt length ‖ salt ‖ StoredKey ‖ ServerKey.
+    public var wireBytes: [UInt8] {
+        switch self {
+        case let .md5(digest):
+            return digest
+        case let .scram(verifier):
+            var w = BigEndianWriter<WireError>()
+            w.u32(verifier.iterations)
+            w.u8(UInt8(truncatingIfNeeded: verifier.salt.count))
+            w.raw(verifier.salt)
+            w.raw(verifier.storedKey)
+            w.raw(verifier.serverKey)
+            return w.bytes
+        }
+    }
+
+    /// Decodes SET_VERIFIER's method and bytes; refuses (not FATAL) an unknown method or bad sizes.
+    public init(wireMethod method: UInt8, bytes: [UInt8]) throws(WireError) {
+        switch method {
+        case WireRequest.loginMethodMD5:
+            guard bytes.count == 16 else { throw WireError(.malformed, "SET_VERIFIER method 1 takes a 16-byte MD5 digest") }
+            self = .md5(bytes)
+        case WireRequest.loginMethodSCRAM:
+            var r = BigEndianReader<WireError>(bytes, context: "SET_VERIFIER")
+            do throws(WireError) {
+                let iterations = try r.u32()
+                let saltLength = Int(try r.u8())
+                guard SCRAMMessages.saltLengths.contains(saltLength) else {
+                    throw WireError(.malformed, "SET_VERIFIER salt must be \(SCRAMMessages.saltLengths.lowerBound) to "
+                        + "\(SCRAMMessages.saltLengths.upperBound) bytes")
+                }
+                let salt = try r.raw(saltLength)
+                let stored = try r.raw(32)
+                let server = try r.raw(32)
+                try r.expectEnd()
+                do {
+                    self = .scram(try SCRAMVerifier(iterations: iterations, salt: salt, storedKey: stored, serverKey: server))
+                } catch {
+                    throw WireError(.malformed, "SET_VERIFIER: \(error.reason)")
+                }
+            } catch {
+                throw WireError(.malformed, error.message.isEmpty ? "SET_VERIFIER method 2 does not parse" : error.message)
+            }
+        default:
+            throw WireError(.malformed, "SET_VERIFIER method \(method) is unknown (1 = MD5, 2 = SCRAM-SHA-256)")
+        }
+    }
+}
