@@ -41,7 +41,7 @@ struct LoginPath: Sendable {
                 pending.state.withLock { $0 = state }
                 return SessionOutput.frame(.loginChallenge(serverFirst: state.serverFirst.message), id)
             case let .refused(error):
-                logFailure(user, nil, error)
+                if error.code != .useLegacyLogin { logFailure(user, nil, error) }
                 return .error(error, requestID: id)
             }
         default:
