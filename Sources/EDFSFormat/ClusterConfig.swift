@@ -39,9 +39,19 @@ public struct ClusterConfig: Sendable {
         /// The MD5 digest of the password as 32 lowercase hex digits (legacy login), or nil when none was given.
         /// Password-equivalent for legacy logins: never print or log it.
         public let passwordMD5: String?
+        /// The SCRAM-SHA-256 verifier of a `Password: SCRAM-SHA-256$…` line, or nil. Never print or log it.
+        public var scramVerifier: SCRAMVerifier? = nil
         /// The 1-based line of the `Username:`.
         public let line: Int
-        public var description: String { passwordMD5 == nil ? name : "\(name) (password digest set)" }
+        public var description: String {
+            scramVerifier != nil ? "\(name) (SCRAM verifier set)" : passwordMD5 == nil ? name : "\(name) (password digest set)"
+        }
+
+        /// The user's login verifier from the `Password:` line, if any.
+        public var loginVerifier: LoginVerifier? {
+            if let scramVerifier { return .scram(scramVerifier) }
+            return passwordMD5.flatMap(Hex.decode).map(LoginVerifier.md5)
+        }
     }
 
     /// One `Key: value` line, known to edfs or not.
@@ -94,7 +104,14 @@ public struct ClusterConfig: Sendable {
     /// The first `Username:` of the file: the client's user when none is given.
     public var defaultUser: String? { users.first?.name }
 
-    /// User name → MD5 hex digest, for users that have a `Password:` line.
+    /// User name → login verifier, for users that have a `Password:` line (MD5 digest or SCRAM verifier).
+    public var loginVerifiers: [String: LoginVerifier] {
+        var result: [String: LoginVerifier] = [:]
+        for user in users { if let verifier = user.loginVerifier { result[user.name] = verifier } }
+        return result
+    }
+
+    /// User name → MD5 hex digest, for users that have a legacy MD5 `Password:` line.
     public var passwordDigests: [String: String] {
         var result: [String: String] = [:]
         for user in users { if let digest = user.passwordMD5 { result[user.name] = digest } }
@@ -147,6 +164,16 @@ public struct ClusterConfig: Sendable {
             throw ConfigError(file: path, line: setting.line,
                               reason: .badValue(key: setting.key, value: setting.value, expected: "a size, e.g. 64M"))
         }
+    }
+
+    /// Setting `key` as `yes`/`no`; nil when absent.
+    public func boolean(_ key: String) throws(ConfigError) -> Bool? {
+        guard let setting = setting(key) else { return nil }
+        guard let value = ConfigSettings.parseBoolean(setting.value) else {
+            throw ConfigError(file: path, line: setting.line,
+                              reason: .badValue(key: setting.key, value: setting.value, expected: "yes or no"))
+        }
+        return value
     }
 
     /// Setting `key` as a time (`30`, `30s`, `500ms`, `5m`, `1h`); nil when absent.
@@ -203,7 +230,7 @@ public struct ClusterConfig: Sendable {
     private struct Parser {
         let path: String
         var servers: [Server] = []
-        var users: [(name: String, line: Int, digest: String?, digestLine: Int?)] = []
+        var users: [(name: String, line: Int, digest: String?, scram: SCRAMVerifier?, digestLine: Int?)] = []
         var settings: [Setting] = []
         var warnings: [ConfigWarning] = []
 
@@ -283,13 +310,22 @@ public struct ClusterConfig: Sendable {
             if let earlier = users.first(where: { $0.name.lowercased() == lower }) {
                 throw error(number, .duplicateUser(name, firstLine: earlier.line))
             }
-            users.append((name: name, line: number, digest: nil, digestLine: nil))
+            users.append((name: name, line: number, digest: nil, scram: nil, digestLine: nil))
         }
 
         mutating func takePassword(_ value: String, number: Int) throws(ConfigError) {
             guard let last = users.indices.last else { throw error(number, .passwordWithoutUser) }
             if let firstLine = users[last].digestLine {
                 throw error(number, .duplicatePassword(user: users[last].name, firstLine: firstLine))
+            }
+            if SCRAMVerifier.looksLikeVerifier(value) {
+                do {
+                    users[last].scram = try SCRAMVerifier.parse(value)
+                } catch {
+                    throw self.error(number, .badSCRAMVerifier(error.reason))
+                }
+                users[last].digestLine = number
+                return
             }
             guard value.utf8.count == 32, let digest = Hex.decode(value) else {
                 throw error(number, .badDigest(length: value.count))
@@ -353,7 +389,7 @@ public struct ClusterConfig: Sendable {
             }
             return ClusterConfig(
                 path: path, servers: servers,
-                users: users.map { User(name: $0.name, passwordMD5: $0.digest, line: $0.line) },
+                users: users.map { User(name: $0.name, passwordMD5: $0.digest, scramVerifier: $0.scram, line: $0.line) },
                 settings: settings, warnings: warnings, keysDirectory: keys, caFile: ca,
                 placement: placement, writeQuorum: writeQuorum, segmentSize: segmentSize
             )

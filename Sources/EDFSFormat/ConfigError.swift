@@ -54,6 +54,8 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         case duplicatePassword(user: String, firstLine: Int)
         /// A `Password:` value that is not 32 hex digits; `length` is how many characters it had.
         case badDigest(length: Int)
+        /// A `Password:` value that starts like a SCRAM verifier but does not parse; the text says why.
+        case badSCRAMVerifier(String)
         /// `Key:` with nothing after the colon.
         case missingValue(key: String)
         /// A setting given twice (compared ignoring case).
@@ -98,6 +100,9 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
             case let .badDigest(length):
                 let got = length == 32 ? "not all hex digits" : "got \(length) characters"
                 return "Password: must be the MD5 digest of the password as 32 hex digits (\(got))"
+                    + " or a SCRAM-SHA-256$I:SALT$STOREDKEY:SERVERKEY verifier"
+            case let .badSCRAMVerifier(why):
+                return "Password: is not a valid SCRAM-SHA-256 verifier (\(why))"
             case let .missingValue(key):
                 return "\(MessageText.clip(key)): has no value"
             case let .duplicateSetting(key, firstLine):

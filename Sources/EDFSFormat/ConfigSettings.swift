@@ -10,6 +10,8 @@ enum ConfigSettings {
         case bytes(ClosedRange<Int>)
         /// A time (`parseSeconds` syntax) in the range, in seconds.
         case seconds(ClosedRange<Double>)
+        /// `yes` or `no` (ignoring case).
+        case boolean
     }
 
     struct Known: Sendable {
@@ -37,6 +39,8 @@ enum ConfigSettings {
         Known(name: "IdleTimeout", kind: .seconds(0.001...604_800)),
         // PBKDF2 work factor of keyslots this client creates; 100,000 is the floor a client accepts.
         Known(name: "KDFIterations", kind: .integer(100_000...100_000_000)),
+        // Node: whether legacy MD5 logins (LOGIN method 1) are accepted at all.
+        Known(name: "LegacyMD5Logins", kind: .boolean),
     ]
 
     /// The known setting called `key`, compared ignoring case.
@@ -68,6 +72,17 @@ enum ConfigSettings {
                 return "a time of at most \(Int(range.upperBound)) s, more than 0, e.g. 30, 30s, 500ms, 5m, 1h"
             }
             return nil
+        case .boolean:
+            return parseBoolean(value) == nil ? "yes or no" : nil
+        }
+    }
+
+    /// `yes` → true, `no` → false (ignoring case); anything else nil.
+    static func parseBoolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "yes": return true
+        case "no": return false
+        default: return nil
         }
     }
 

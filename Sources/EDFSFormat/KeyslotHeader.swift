@@ -32,7 +32,7 @@ public struct KeyslotHeader: Equatable, Sendable {
         var writer = BigEndianWriter<FormatError>(capacity: Self.byteCount)
         writer.raw(Self.magic)
         writer.u8(Self.formatVersion)
-        writer.u8(KeyslotKDF.pbkdf2SHA256)
+        writer.u8(kdf.kind.rawValue)
         writer.zeros(2)
         writer.u32(kdf.iterations)
         writer.raw(kdf.salt)
@@ -49,9 +49,11 @@ public struct KeyslotHeader: Equatable, Sendable {
         var reader = try BigEndianReader.formatHeader(prefixOf: bytes, byteCount: byteCount, magic: magic,
                                                       version: formatVersion, structure: "keyslot")
         let kdfID = try reader.u8()
-        guard kdfID == KeyslotKDF.pbkdf2SHA256 else { throw FormatError.invalidField("keyslot KDF", "is unknown (\(kdfID))") }
+        guard let kind = KeyslotKDF.Kind(rawValue: kdfID) else {
+            throw FormatError.invalidField("keyslot KDF", "is unknown (\(kdfID))")
+        }
         try reader.reserved(2)
-        let kdf = try KeyslotKDF(iterations: reader.u32(), salt: reader.raw(KeyslotKDF.saltByteCount))
+        let kdf = try KeyslotKDF(kind: kind, iterations: reader.u32(), salt: reader.raw(KeyslotKDF.saltByteCount))
         let epoch = try reader.u32()
         let revision = try reader.u64()
         let bundleCount = try reader.u8()

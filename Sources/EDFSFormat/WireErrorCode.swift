@@ -20,12 +20,14 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let limitExceeded = WireErrorCode(rawValue: 15)
     public static let `internal` = WireErrorCode(rawValue: 16)
     public static let timeout = WireErrorCode(rawValue: 17)
+    /// A SCRAM LOGIN for a user whose only verifier on this node is a legacy MD5 digest (the client may fall back).
+    public static let useLegacyLogin = WireErrorCode(rawValue: 20)
 
     private static let names: [UInt16: String] = [
         1: "malformed", 2: "unsupported", 3: "too large", 4: "not authenticated", 5: "authentication failed",
         6: "throttled", 7: "invalid name", 8: "not found", 9: "conflict", 10: "stale version",
         11: "checksum mismatch", 12: "length mismatch", 13: "storage full", 14: "I/O error", 15: "limit exceeded",
-        16: "internal error", 17: "timeout",
+        16: "internal error", 17: "timeout", 20: "use legacy login",
     ]
 
     public var description: String { Self.names[rawValue] ?? "error \(rawValue)" }

@@ -7,6 +7,8 @@ public struct WireFrameType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let login = WireFrameType(rawValue: 0x02)
     public static let status = WireFrameType(rawValue: 0x03)
     public static let setVerifier = WireFrameType(rawValue: 0x04)
+    /// The second SCRAM round trip of a LOGIN (method 2).
+    public static let loginContinue = WireFrameType(rawValue: 0x05)
     public static let putObject = WireFrameType(rawValue: 0x10)
     public static let getObject = WireFrameType(rawValue: 0x11)
     public static let statObject = WireFrameType(rawValue: 0x12)
@@ -31,7 +33,7 @@ public struct WireFrameType: RawRepresentable, Hashable, Sendable, CustomStringC
     public var isReply: Bool { rawValue > 0x80 && rawValue != 0xFF }
 
     private static let names: [UInt8: String] = [
-        0x01: "HELLO", 0x02: "LOGIN", 0x03: "STATUS", 0x04: "SET_VERIFIER", 0x10: "PUT_OBJECT", 0x11: "GET_OBJECT",
+        0x01: "HELLO", 0x02: "LOGIN", 0x03: "STATUS", 0x04: "SET_VERIFIER", 0x05: "LOGIN_CONTINUE", 0x10: "PUT_OBJECT", 0x11: "GET_OBJECT",
         0x12: "STAT_OBJECT", 0x13: "DELETE_OBJECT", 0x14: "LIST", 0x20: "PUT_MANIFEST", 0x21: "GET_MANIFEST",
         0x22: "DELETE_MANIFEST", 0x28: "PUT_KEYSLOT", 0x29: "GET_KEYSLOT", 0x40: "DATA", 0x41: "END", 0x42: "WINDOW",
         0x43: "CANCEL", 0xFF: "ERROR",

@@ -2,6 +2,10 @@
 public enum WireReply: Equatable, Sendable {
     case hello(version: UInt16, nodeName: String, limits: WireNodeLimits)
     case login
+    /// LOGIN_OK of a SCRAM LOGIN (method 2): the server-first-message; the login is not done yet.
+    case loginChallenge(serverFirst: String)
+    /// LOGIN_CONTINUE_OK: the server-final-message (`v=…`); the connection is logged in.
+    case loginContinue(serverFinal: String)
     case status(WireNodeStatus)
     case putObject(length: UInt64)
     /// Followed by `sendLength` bytes in DATA frames, then END.
@@ -20,7 +24,8 @@ public enum WireReply: Equatable, Sendable {
     public var frameType: WireFrameType {
         switch self {
         case .hello: return WireFrameType.hello.reply
-        case .login: return WireFrameType.login.reply
+        case .login, .loginChallenge: return WireFrameType.login.reply
+        case .loginContinue: return WireFrameType.loginContinue.reply
         case .status: return WireFrameType.status.reply
         case .putObject: return WireFrameType.putObject.reply
         case .getObject: return WireFrameType.getObject.reply
@@ -51,6 +56,8 @@ public enum WireReply: Equatable, Sendable {
             w.u64(limits.maxObjectLength)
         case .login, .deleteObject, .putManifest, .deleteManifest, .putKeyslot, .setVerifier:
             break
+        case let .loginChallenge(message), let .loginContinue(message):
+            try w.str16(message, field: "SCRAM message")
         case let .status(status):
             try w.str16(status.nodeName, field: "node name")
             w.u64(status.freeBytes)
@@ -92,7 +99,10 @@ public enum WireReply: Equatable, Sendable {
             let limits = WireNodeLimits(maxFrameLength: try r.u32(), maxDataPayload: try r.u32(),
                                         maxStreams: try r.u16(), maxObjectLength: try r.u64())
             reply = .hello(version: version, nodeName: name, limits: limits)
-        case WireFrameType.login.reply: reply = .login
+        case WireFrameType.login.reply:
+            // Empty for method 1; the server-first-message for method 2.
+            reply = r.remaining == 0 ? .login : .loginChallenge(serverFirst: try r.str16())
+        case WireFrameType.loginContinue.reply: reply = .loginContinue(serverFinal: try r.str16())
         case WireFrameType.status.reply:
             reply = .status(WireNodeStatus(nodeName: try r.str16(), freeBytes: try r.u64(), totalBytes: try r.u64(),
                                            objectCount: try r.u64(), manifestCount: try r.u64(),

@@ -2,11 +2,16 @@
 /// PUT_OBJECT is followed by DATA frames and END; the stream frames are not requests.
 public enum WireRequest: Equatable, Sendable {
     case hello(versions: [UInt16], client: String)
-    /// `method` 1 is legacy MD5: `proof` is the 32 hex digits of MD5(password).
+    /// `method` 1 is legacy MD5: `proof` is the 32 hex digits of MD5(password). `method` 2 is SCRAM-SHA-256:
+    /// `proof` is the client-first-message (the reply carries the server-first-message).
     case login(method: UInt8, user: String, proof: String)
+    /// The second SCRAM round trip: the client-final-message (the reply carries the server-final-message).
+    case loginContinue(message: String)
     case status
     /// Replaces the caller's login verifier (`edfs passwd`): `method` 1 is legacy MD5, `verifier` the 16-byte
-    /// MD5 digest of the new password. The node checks method and length.
+    /// MD5 digest of the new password; `method` 2 is SCRAM-SHA-256, `verifier` = u32 iterations ‖ u8 salt length ‖
+    /// salt ‖ 32-byte StoredKey ‖ 32-byte ServerKey (`LoginVerifier.wireBytes`). The node checks it
+    /// (`LoginVerifier(wireMethod:bytes:)`).
     case setVerifier(method: UInt8, verifier: [UInt8])
     case putObject(id: String, length: UInt64)
     case getObject(id: String, offset: UInt64, length: UInt64, window: UInt32)
@@ -21,12 +26,20 @@ public enum WireRequest: Equatable, Sendable {
 
     /// The legacy MD5 login method.
     public static let loginMethodMD5: UInt8 = 1
+    /// The SCRAM-SHA-256 login method.
+    public static let loginMethodSCRAM: UInt8 = 2
+
+    /// SET_VERIFIER carrying `verifier`.
+    public static func setVerifier(_ verifier: LoginVerifier) -> WireRequest {
+        .setVerifier(method: verifier.wireMethod, verifier: verifier.wireBytes)
+    }
 
     /// The frame type that carries this request.
     public var frameType: WireFrameType {
         switch self {
         case .hello: return .hello
         case .login: return .login
+        case .loginContinue: return .loginContinue
         case .status: return .status
         case .setVerifier: return .setVerifier
         case .putObject: return .putObject
@@ -55,6 +68,8 @@ public enum WireRequest: Equatable, Sendable {
             w.u8(method)
             try w.str16(user, field: "user name")
             try w.str16(proof, field: "login proof")
+        case let .loginContinue(message):
+            try w.str16(message, field: "SCRAM message")
         case .status, .getKeyslot:
             break
         case let .setVerifier(method, verifier):
@@ -114,6 +129,8 @@ public enum WireRequest: Equatable, Sendable {
         case .login:
             let method = try r.u8()
             request = .login(method: method, user: try r.str16(), proof: try r.str16())
+        case .loginContinue:
+            request = .loginContinue(message: try r.str16())
         case .status:
             request = .status
         case .setVerifier:

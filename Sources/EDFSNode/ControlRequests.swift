@@ -8,9 +8,12 @@ struct ControlRequests: Sendable {
 
     /// Why `request` is refused before it starts (not FATAL), if it is.
     static func refusal(of request: WireRequest) -> WireError? {
-        if case let .setVerifier(method, verifier) = request,
-           method != WireRequest.loginMethodMD5 || verifier.count != 16 {
-            return WireError(.malformed, "SET_VERIFIER takes method 1 and a 16-byte MD5 digest")
+        if case let .setVerifier(method, bytes) = request {
+            do throws(WireError) {
+                _ = try LoginVerifier(wireMethod: method, bytes: bytes)
+            } catch {
+                return error
+            }
         }
         return nil
     }
@@ -73,8 +76,11 @@ struct ControlRequests: Sendable {
             return .putKeyslot
         case .getKeyslot:
             return .getKeyslot(bytes: try metadata.getKeyslot(user: user))
-        case let .setVerifier(_, verifier):
-            try metadata.putVerifier(user: user, digest: verifier)
+        case let .setVerifier(method, bytes):
+            guard let verifier = try? LoginVerifier(wireMethod: method, bytes: bytes) else {
+                throw .invalid("SET_VERIFIER does not parse")  // checked by `refusal` before: unreachable
+            }
+            try metadata.putVerifier(user: user, verifier: verifier)
             return .setVerifier
         default:
             throw .invalid("not a single-reply request")

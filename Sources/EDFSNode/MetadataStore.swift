@@ -127,19 +127,32 @@ public final class MetadataStore: Sendable {
         }
     }
 
-    /// Stores the user's login verifier (16 bytes: MD5 of the password, the seed's legacy method); it overrides the
-    /// config's `Password:` line for that user from the next login on (`edfs passwd`).
-    public func putVerifier(user: String, digest: [UInt8]) throws(StoreError) {
-        guard digest.count == 16 else { throw .invalid("a legacy verifier is 16 bytes") }
+    /// Stores the user's login verifier; it overrides the config's `Password:` line for that user from the next login
+    /// on (`edfs passwd`). On disk (`users/<user>/verifier`): the 16 bytes of an MD5 digest, or the SCRAM verifier's
+    /// stored form `SCRAM-SHA-256$…` as text (docs/STORAGE.md).
+    public func putVerifier(user: String, verifier: LoginVerifier) throws(StoreError) {
+        let bytes: [UInt8]
+        switch verifier {
+        case let .md5(digest):
+            guard digest.count == 16 else { throw .invalid("a legacy verifier is 16 bytes") }
+            bytes = digest
+        case let .scram(scram):
+            bytes = Array(scram.encoded.utf8)
+        }
         try replaceSmallFile(user: user, what: "verifier", directory: try objects.userDirectory(user),
-                             finalName: Self.verifierName, bytes: digest) { () throws(StoreError) -> Bool in true }
+                             finalName: Self.verifierName, bytes: bytes) { () throws(StoreError) -> Bool in true }
+    }
+
+    /// Stores a legacy MD5 verifier (16 bytes).
+    public func putVerifier(user: String, digest: [UInt8]) throws(StoreError) {
+        try putVerifier(user: user, verifier: .md5(digest))
     }
 
     /// What the node knows of a user's stored login verifier.
     public enum StoredVerifier: Sendable, Equatable {
         /// None stored: the config's `Password:` line applies.
         case none
-        case digest([UInt8])
+        case verifier(LoginVerifier)
         /// Stored but unreadable (checksum mismatch, wrong size): logins fail until an operator removes the file.
         case damaged
     }
@@ -149,7 +162,11 @@ public final class MetadataStore: Sendable {
         guard let path = try? objects.userDirectory(user) + "/" + Self.verifierName else { return .none }
         do throws(StoreError) {
             let bytes = try ObjectReader(path: path, what: "verifier").readAll()
-            return bytes.count == 16 ? .digest(bytes) : .damaged
+            if bytes.count == 16 { return .verifier(.md5(bytes)) }
+            guard bytes.count <= 256, let scram = try? SCRAMVerifier.parse(String(decoding: bytes, as: UTF8.self)) else {
+                return .damaged
+            }
+            return .verifier(.scram(scram))
         } catch .notFound {
             return .none
         } catch {

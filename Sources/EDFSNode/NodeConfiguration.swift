@@ -1,3 +1,4 @@
+import EDFSCrypto
 import EDFSFormat
 
 /// The limits a node enforces (docs/PROTOCOL.md, "Limits"). Defaults suit a node with a few clients.
@@ -44,6 +45,12 @@ public struct NodeConfiguration: Sendable {
     public var caFile: String
     /// User name → MD5 digest of the password (16 bytes), from the config's `Username:`/`Password:` lines.
     public var users: [String: [UInt8]]
+    /// User name → SCRAM-SHA-256 verifier, from `Password: SCRAM-SHA-256$…` lines (a name is in `users` or here).
+    public var scramUsers: [String: SCRAMVerifier] = [:]
+    /// `LegacyMD5Logins:` (default yes): whether LOGIN method 1 is accepted at all.
+    public var legacyMD5Logins = true
+    /// Iterations of the mock SCRAM challenge an unknown user gets (should match what real verifiers use).
+    public var scramMockIterations: UInt32 = PBKDF2.defaultIterations
     public var limits: NodeLimits
     /// Data bytes per checksummed block on disk.
     public var blockSize: Int = 1 << 20
@@ -59,6 +66,11 @@ public struct NodeConfiguration: Sendable {
         self.caFile = caFile
         self.users = users
         self.limits = limits
+    }
+
+    /// Every user's login verifier (a SCRAM verifier wins over an MD5 digest of the same name).
+    public var loginVerifiers: [String: LoginVerifier] {
+        users.mapValues(LoginVerifier.md5).merging(scramUsers.mapValues(LoginVerifier.scram)) { _, scram in scram }
     }
 
     /// Why a node configuration could not be built.
@@ -120,6 +132,14 @@ public struct NodeConfiguration: Sendable {
         for (user, hex) in config.passwordDigests {
             if let digest = Hex.decode(hex), digest.count == 16 { users[user] = digest }
         }
+        var scramUsers: [String: SCRAMVerifier] = [:]
+        for user in config.users { if let verifier = user.scramVerifier { scramUsers[user.name] = verifier } }
+        let legacyMD5Logins: Bool
+        do {
+            legacyMD5Logins = try config.boolean("LegacyMD5Logins") ?? true
+        } catch {
+            throw .config(error)
+        }
         var limits = NodeLimits()
         do {
             if let value = try config.byteSize("MaxFrameSize") { limits.maxFrameLength = value }
@@ -133,11 +153,14 @@ public struct NodeConfiguration: Sendable {
         }
         let keys = config.keysDirectory
         func inKeys(_ file: String) -> String { keys.isEmpty ? file : (keys.hasSuffix("/") ? keys + file : keys + "/" + file) }
-        return NodeConfiguration(
+        var configuration = NodeConfiguration(
             name: name, host: host, port: port, dataDirectory: dataDirectory,
             certificateFile: certificateFile ?? inKeys(name + ".crt"),
             privateKeyFile: privateKeyFile ?? inKeys(name + ".key"),
             caFile: caFile ?? inKeys("ca.crt"),
             users: users, limits: limits)
+        configuration.scramUsers = scramUsers
+        configuration.legacyMD5Logins = legacyMD5Logins
+        return configuration
     }
 }

@@ -15,6 +15,9 @@ struct NodeServices: Sendable {
     let readBudget: AsyncAllowance
     let logger: Logger
     let started: ContinuousClock.Instant
+    /// SHA-256 of the node's TLS certificate (DER), the `tls-server-end-point` channel binding of SCRAM logins;
+    /// nil for an in-process node (no TLS: only unbound SCRAM, `n`, is accepted).
+    let certificateHash: [UInt8]?
     let allocator = ByteBufferAllocator()
 
     var limits: NodeLimits { configuration.limits }

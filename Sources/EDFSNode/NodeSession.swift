@@ -115,6 +115,10 @@ final class NodeSession: Sendable {
             await output.send(await loginPath.login(id: id, method: method, user: user, proof: proof))
             return
         }
+        if case let .loginContinue(message) = request {
+            await output.send(await loginPath.loginContinue(id: id, message: message))
+            return
+        }
         guard let user = table.user else {
             await output.send(.error(WireError(.notAuthenticated, "log in first"), requestID: id))
             return

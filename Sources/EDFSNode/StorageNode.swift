@@ -76,10 +76,14 @@ public final class StorageNode: Sendable {
     public convenience init(configuration: NodeConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil,
                             logger: Logger = Logger(label: "edfs.node")) throws(NodeStartError) {
         let sslContext: NIOSSLContext
+        let certificateHash: [UInt8]
         do {
             try DevelopmentPKI.verifyIssued(certificatePath: configuration.certificateFile,
                                             caCertificatePath: configuration.caFile)
             let chain = try NIOSSLCertificate.fromPEMFile(configuration.certificateFile)
+            // RFC 5929 tls-server-end-point: the hash of the leaf certificate, the first of the chain.
+            guard let leaf = chain.first else { throw NodeStartError.tls("no certificate in the file") }
+            certificateHash = Digest.sha256(try leaf.toDERBytes())
             let key = try NIOSSLPrivateKey(file: configuration.privateKeyFile, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                privateKey: .privateKey(key))
@@ -90,8 +94,8 @@ public final class StorageNode: Sendable {
             throw .tls("\(error) (certificate \(configuration.certificateFile), key \(configuration.privateKeyFile), "
                 + "CA \(configuration.caFile))")
         }
-        try self.init(configuration: configuration, sslContext: sslContext, eventLoopGroup: eventLoopGroup,
-                      logger: logger)
+        try self.init(configuration: configuration, sslContext: sslContext, certificateHash: certificateHash,
+                      eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
     /// A node for in-process use only (tests, development): no TLS material is read (the configuration's
@@ -99,11 +103,12 @@ public final class StorageNode: Sendable {
     /// Opens the store and removes temporary files a crash left behind.
     public convenience init(inProcess configuration: NodeConfiguration, eventLoopGroup: (any EventLoopGroup)? = nil,
                             logger: Logger = Logger(label: "edfs.node")) throws(NodeStartError) {
-        try self.init(configuration: configuration, sslContext: nil, eventLoopGroup: eventLoopGroup, logger: logger)
+        try self.init(configuration: configuration, sslContext: nil, certificateHash: nil, eventLoopGroup: eventLoopGroup,
+                      logger: logger)
     }
 
-    private init(configuration: NodeConfiguration, sslContext: NIOSSLContext?, eventLoopGroup: (any EventLoopGroup)?,
-                 logger: Logger) throws(NodeStartError) {
+    private init(configuration: NodeConfiguration, sslContext: NIOSSLContext?, certificateHash: [UInt8]?,
+                 eventLoopGroup: (any EventLoopGroup)?, logger: Logger) throws(NodeStartError) {
         self.configuration = configuration
         self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         self.logger = logger
@@ -121,10 +126,12 @@ public final class StorageNode: Sendable {
         pool.start()
         services = NodeServices(
             configuration: configuration, store: store, metadata: metadata,
-            loginGuard: LoginGuard(digests: configuration.users, throttle: configuration.limits.loginThrottle,
+            loginGuard: LoginGuard(verifiers: configuration.loginVerifiers, throttle: configuration.limits.loginThrottle,
+                                   legacyMD5Logins: configuration.legacyMD5Logins,
+                                   mockIterations: configuration.scramMockIterations,
                                    storedVerifier: { metadata.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
-            logger: logger, started: .now)
+            logger: logger, started: .now, certificateHash: certificateHash)
     }
 
     /// The address the node listens on, once started.

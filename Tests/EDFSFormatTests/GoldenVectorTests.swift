@@ -156,6 +156,26 @@ struct GoldenVectorTests {
 
     // MARK: Keyslot
 
+    @Test("good SCRAM-linked keyslot (KDF kind 2): unlocks from the password and from SCRAM's SaltedPassword")
+    func goodSCRAMKeyslot() throws {
+        let bytes = try V.committed("good_keyslot_scram.bin")
+        #expect(bytes.count == 140)  // 44 + 96
+        #expect(Array(bytes.prefix(44)) == V.hex("""
+            4544534b 01 02 0000 000003e8 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf 00000005 0000000000000009 01 00 0000
+            """))
+        let slot = try Keyslot.decode(bytes)
+        #expect(slot.header.kdf.kind == .scramLinked)
+        let (_, bundles) = try slot.unlock(user: "alice", password: V.passwordBytes(), minimumIterations: 1000)
+        #expect(bundles.map(\.epoch) == [5])
+        let salted = try SCRAM.saltedPassword(password: V.passwordBytes(), salt: V.salt, iterations: 1000)
+        let kek = try slot.header.kdf.deriveKEK(saltedPassword: salted)
+        #expect(try slot.unlock(user: "alice", kek: kek)[0].masterKey.withUnsafeBytes { Array($0) }
+            == V.counting(from: 0x20, count: 32))
+        // SaltedPassword itself is not the KEK of a kind-2 slot.
+        #expect(throws: KeyslotError.wrongPassword) { try slot.unlock(user: "alice", kek: salted) }
+        #expect(try Keyslot.decode(V.goodSCRAMKeyslot()).bytes == bytes)
+    }
+
     @Test("good keyslot: header fields; unlocks with the password to the fixed bundles")
     func goodKeyslot() throws {
         let bytes = try V.committed("good_keyslot.bin")
@@ -196,7 +216,7 @@ struct GoldenVectorTests {
         }
         #expect(throws: FormatError.badMagic("keyslot")) { try unlock("fail_keyslot_bad_magic.bin") }
         #expect(throws: FormatError.unsupportedVersion("keyslot", 2)) { try unlock("fail_keyslot_unknown_version.bin") }
-        #expect(throws: FormatError.invalidField("keyslot KDF", "is unknown (2)")) { try unlock("fail_keyslot_unknown_kdf.bin") }
+        #expect(throws: FormatError.invalidField("keyslot KDF", "is unknown (3)")) { try unlock("fail_keyslot_unknown_kdf.bin") }
         #expect(throws: FormatError.invalidField("keyslot iterations", "must be positive")) {
             try unlock("fail_keyslot_zero_iterations.bin", minimumIterations: 0)
         }

@@ -94,6 +94,15 @@ enum GoldenVectors {
                                 nonces: keyslotNonces).bytes
     }
 
+    /// Like `goodKeyslot` but KDF kind 2 (SCRAM-linked): KEK = HMAC(PBKDF2(password, salt, 1000), "edfs keyslot KEK v1"),
+    /// revision 9, the epoch-5 bundle only, not re-encrypting.
+    static func goodSCRAMKeyslot() throws -> [UInt8] {
+        let kdf = try KeyslotKDF(kind: .scramLinked, iterations: iterations, salt: salt)
+        let kek = try kdf.deriveKEK(password: passwordBytes())
+        return try Keyslot.seal(user: user, kek: kek, kdf: kdf, revision: 9, bundles: [bundles()[0]],
+                                nonces: [keyslotNonces[0]]).bytes
+    }
+
     /// A manifest whose body bytes are `edit`ed after encoding and then sealed validly, so only the body rule fails.
     static func manifest(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
         var plain = try manifestBody().encoded().withUnsafeBytes { Array($0) }
@@ -127,6 +136,7 @@ enum GoldenVectors {
         ("good_manifest.bin", goodManifest),
         ("good_tombstone.bin", goodTombstone),
         ("good_keyslot.bin", { try goodKeyslot() }),
+        ("good_keyslot_scram.bin", { try goodSCRAMKeyslot() }),
 
         ("fail_stripe_bad_magic.bin", { try edited(goodStripeObject()) { $0[0] = UInt8(ascii: "X") } }),
         ("fail_stripe_unknown_version.bin", { try edited(goodStripeObject()) { $0[Offset.version] = 2 } }),
@@ -168,7 +178,7 @@ enum GoldenVectors {
 
         ("fail_keyslot_bad_magic.bin", { try edited(goodKeyslot()) { $0[0] = UInt8(ascii: "X") } }),
         ("fail_keyslot_unknown_version.bin", { try edited(goodKeyslot()) { $0[Offset.version] = 2 } }),
-        ("fail_keyslot_unknown_kdf.bin", { try edited(goodKeyslot()) { $0[Offset.keyslotKDF] = 2 } }),
+        ("fail_keyslot_unknown_kdf.bin", { try edited(goodKeyslot()) { $0[Offset.keyslotKDF] = 3 } }),
         ("fail_keyslot_zero_iterations.bin", {
             try edited(goodKeyslot()) { $0.replaceSubrange(Offset.keyslotIterations..<(Offset.keyslotIterations + 4), with: [0, 0, 0, 0]) }
         }),

@@ -31,14 +31,16 @@ public final class InProcessCluster: Sendable {
     /// The running node of each index; nil while stopped.
     private let nodes: Mutex<[StorageNode?]>
 
-    /// Writes a node config with `users` (name → password, their MD5 in `Password:` lines) and `nodeSettings`
-    /// (`Key: value` lines such as `MaxConnections`), and starts `nodes` nodes named DFS1, DFS2, ….
+    /// Writes a node config with `users` (name → password, their MD5 in `Password:` lines), `scramUsers` (name →
+    /// password, SCRAM-SHA-256 verifiers of `scramIterations` with a random salt in `Password:` lines) and
+    /// `nodeSettings` (`Key: value` lines such as `MaxConnections`), and starts `nodes` nodes named DFS1, DFS2, ….
     public init(nodes count: Int = 4, users: [String: String] = ["tester": "correct horse battery"],
+                scramUsers: [String: String] = [:], scramIterations: UInt32 = 100_000,
                 replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
                 nodeSettings: [String: String] = [:]) throws {
         precondition((1...64).contains(count) && (1...count).contains(replicas), "bad cluster shape")
         directory = NSTemporaryDirectory() + "edfs-inprocess-" + UUID().uuidString.prefix(8)
-        passwords = users
+        passwords = users.merging(scramUsers) { _, scram in scram }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let names = (1...count).map { "DFS\($0)" }
@@ -47,12 +49,19 @@ public final class InProcessCluster: Sendable {
         for (user, password) in users.sorted(by: { $0.key < $1.key }) {
             nodeLines += ["Username: \(user)", "Password: \(Hex.encode(Digest.md5(password)))"]
         }
+        for (user, password) in scramUsers.sorted(by: { $0.key < $1.key }) {
+            let salt = try SecureRandom.bytes(16)
+            let salted = try SCRAM.saltedPassword(password: SecureBytes(copying: Array(password.utf8)), salt: salt,
+                                                  iterations: scramIterations)
+            let verifier = try SCRAMVerifier(saltedPassword: salted, salt: salt, iterations: scramIterations)
+            nodeLines += ["Username: \(user)", "Password: \(verifier.encoded)"]
+        }
         nodeLines += nodeSettings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         let nodeConfigPath = directory + "/dfs.conf"
         try (nodeLines.joined(separator: "\n") + "\n").write(toFile: nodeConfigPath, atomically: true, encoding: .utf8)
 
         var clientLines = servers
-        if let first = users.keys.sorted().first { clientLines.append("Username: \(first)") }
+        if let first = passwords.keys.sorted().first { clientLines.append("Username: \(first)") }
         clientLines.append("Replicas: \(replicas)")
         if let writeQuorum { clientLines.append("WriteQuorum: \(writeQuorum)") }
         if let segmentSize { clientLines.append("SegmentSize: \(segmentSize)") }
@@ -91,7 +100,7 @@ public final class InProcessCluster: Sendable {
 
     /// A logged-in connection to node `index` over a fresh socket pair (as `user`, with `password` or the
     /// cluster's password for `user`). A stopped node fails with `NodeConnectionError.connectFailed`.
-    public func connect(node index: Int, user: String, password: String? = nil,
+    public func connect(node index: Int, user: String, password: String? = nil, derivation: PasswordDerivation? = nil,
                         options: NodeConnection.Options = .init()) async throws -> NodeConnection {
         let name = nodeConfigurations[index].name
         guard let node = node(index) else {
@@ -104,14 +113,18 @@ public final class InProcessCluster: Sendable {
             throw NodeConnectionError.connectFailed(node: name, reason: "\(error)")
         }
         let secret = password ?? passwords[user] ?? ""
+        let derivation = derivation ?? PasswordDerivation(password: SecureBytes(copying: Array(secret.utf8)))
         return try await NodeConnection.open(localDescriptor: descriptor, label: "\(name) in-process", user: user,
-                                             passwordDigest: Digest.md5(secret), options: options)
+                                             derivation: derivation, options: options)
     }
 
-    /// A `NodeConnector` (e.g. for `ClusterSession`) that logs every node in as `user` over the in-process seam.
-    public func connector(user: String, password: String? = nil,
+    /// A `NodeConnector` (e.g. for `ClusterSession`) that logs every node in as `user` over the in-process seam,
+    /// all with one `PasswordDerivation` (given, or made from `password` or the cluster's password for `user`).
+    public func connector(user: String, password: String? = nil, derivation: PasswordDerivation? = nil,
                           options: NodeConnection.Options = .init()) -> NodeConnector {
-        { [self] index, _ in try await connect(node: index, user: user, password: password, options: options) }
+        let secret = password ?? passwords[user] ?? ""
+        let shared = derivation ?? PasswordDerivation(password: SecureBytes(copying: Array(secret.utf8)))
+        return { [self] index, _ in try await connect(node: index, user: user, derivation: shared, options: options) }
     }
 
     /// Stops node `index` (its connections close, unfinished uploads are discarded); its data folder stays.

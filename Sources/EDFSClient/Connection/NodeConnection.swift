@@ -27,6 +27,8 @@ public final class NodeConnection: NodeLink {
         public var clientName = "edfs"
         /// Event loops to use (default: NIO's shared group).
         public var eventLoopGroup: (any EventLoopGroup)?
+        /// Whether a node may ask for a legacy MD5 login (for a user with only an MD5 verifier there).
+        public var allowLegacyMD5 = true
 
         public init() {}
     }
@@ -41,6 +43,13 @@ public final class NodeConnection: NodeLink {
     public let address: String
     let core: NodeConnectionCore
     let options: Options
+    private let proven = Mutex<LoginVerifier?>(nil)
+
+    /// What this connection's login proved to the node: the MD5 digest, or the SCRAM verifier recomputed from the
+    /// SaltedPassword (so `edfs passwd` can write it back as a probe). Nil before a login.
+    public var provenVerifier: LoginVerifier? { proven.withLock { $0 } }
+
+    func setProvenVerifier(_ verifier: LoginVerifier) { proven.withLock { $0 = verifier } }
 
     private init(nodeName: String, limits: WireNodeLimits, protocolVersion: UInt16, address: String,
                  core: NodeConnectionCore, options: Options) {
@@ -143,6 +152,7 @@ public final class NodeConnection: NodeLink {
     /// `NodeLinkError.authenticationFailed`; too many failures `NodeLinkError.throttled`.
     public func login(user: String, passwordDigest: [UInt8]) async throws {
         _ = try await core.call(.login(method: WireRequest.loginMethodMD5, user: user, proof: Hex.encode(passwordDigest)))
+        setProvenVerifier(.md5(passwordDigest))
     }
 
     /// Connects and logs in; closes the connection if the login fails.
@@ -169,17 +179,6 @@ public final class NodeConnection: NodeLink {
             throw error
         }
         return self
-    }
-
-    /// A `NodeConnector` for `ClusterSession`: trusts the config's CA file and logs every node in as `user`.
-    public static func connector(config: ClusterConfig, user: String, password: SecureBytes,
-                                 options: Options = Options()) -> NodeConnector {
-        let trust = Result { () throws(NodeConnectionError) -> NodeTLSTrust in try NodeTLSTrust(caFile: config.caFile) }
-        let digest = legacyPasswordDigest(password)
-        return { _, server in
-            try await open(host: server.host, port: server.port, trust: trust.get(), user: user,
-                           passwordDigest: digest, options: options)
-        }
     }
 
     /// True once the connection has ended (it cannot be used again).
@@ -341,12 +340,6 @@ public final class NodeConnection: NodeLink {
     /// Stores the keyslot; `NodeLinkError.stale` unless (epoch, revision) is newer, or equal with the same bytes.
     public func putKeyslot(_ bytes: [UInt8]) async throws {
         _ = try await core.call(.putKeyslot(bytes: bytes))
-    }
-
-    /// Replaces this user's login verifier on the node (`edfs passwd`): method 1, the MD5 digest of the new password.
-    public func setLoginVerifier(digest: [UInt8]) async throws {
-        guard digest.count == 16 else { throw NodeConnectionError.invalidRequest("a legacy verifier is 16 bytes") }
-        _ = try await core.call(.setVerifier(method: WireRequest.loginMethodMD5, verifier: digest))
     }
 
     // MARK: Node

@@ -29,9 +29,9 @@ public protocol NodeLink: AnyObject, Sendable {
     /// Stores a keyslot; the node refuses a stale one (`NodeLinkError.stale`).
     func putKeyslot(_ bytes: [UInt8]) async throws
 
-    /// Replaces this user's login verifier on the node (the legacy MD5 digest of the new password); the node
+    /// Replaces this user's login verifier on the node (MD5 digest or SCRAM verifier of the new password); the node
     /// keeps it in its data directory, where it overrides the config's `Password:` line.
-    func setLoginVerifier(digest: [UInt8]) async throws
+    func setLoginVerifier(_ verifier: LoginVerifier) async throws
 
     /// Closes the connection.
     func close() async
@@ -61,7 +61,12 @@ public protocol ObjectDownload: Sendable {
 
 extension NodeLink {
     /// Nodes that predate SET_VERIFIER refuse it.
-    public func setLoginVerifier(digest: [UInt8]) async throws {
+    public func setLoginVerifier(_ verifier: LoginVerifier) async throws {
         throw NodeLinkError.refused(.unsupported, "this node cannot change a login verifier")
+    }
+
+    /// Writes a legacy MD5 verifier (16 bytes).
+    public func setLoginVerifier(digest: [UInt8]) async throws {
+        try await setLoginVerifier(.md5(digest))
     }
 }

@@ -14,7 +14,7 @@ public struct PasswordChange: Sendable {
     public func run(to newPassword: SecureBytes, kdfIterations: UInt32, currentDigests: [Int: [UInt8]] = [:]) async throws {
         try session.requireEveryNode("a password change")
         let probed = await session.fanOut.run(on: Array(currentDigests.keys)) { node, link in
-            try await link.setLoginVerifier(digest: currentDigests[node] ?? [])
+            try await link.setLoginVerifier(.md5(currentDigests[node] ?? []))
         }
         if let (node, error) = probed.failures.first {
             throw ClientError.nodeFailure("node \(session.nodeName(node)) cannot change a login verifier (\(error)); "
@@ -27,7 +27,7 @@ public struct PasswordChange: Sendable {
                                     bundles: session.bundles, reencrypting: session.keyslot.header.reencrypting)
         try await KeyslotPublication(links: session.links).storeEverywhere(slot, resume: resume)
         let digest = newPassword.withUnsafeBytes { Digest.md5($0) }
-        let changed = await session.fanOut.run { _, link in try await link.setLoginVerifier(digest: digest) }
+        let changed = await session.fanOut.run { _, link in try await link.setLoginVerifier(.md5(digest)) }
         if let (node, error) = changed.failures.first {
             throw ClientError.nodeFailure("node \(session.nodeName(node)) did not take the new password (\(error)); \(resume)",
                                           error)

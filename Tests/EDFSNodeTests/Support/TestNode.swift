@@ -46,17 +46,19 @@ final class TestNode: Sendable {
     let trust: NodeTLSTrust
 
     /// Generates a CA and a certificate for node "N1" (hosts 127.0.0.1 and localhost), starts the node.
-    init(limits: NodeLimits = NodeLimits(), hosts: [String] = ["127.0.0.1", "localhost"]) async throws {
+    init(limits: NodeLimits = NodeLimits(), hosts: [String] = ["127.0.0.1", "localhost"],
+         scramUsers: [String: SCRAMVerifier] = [:]) async throws {
         directory = try TemporaryDirectory()
         keys = directory.path + "/Keys"
         dataDirectory = directory.path + "/data"
         try DevelopmentPKI.initialize(directory: keys, nodeNames: ["N1"], hosts: hosts, force: false)
         var users: [String: [UInt8]] = [:]
         for (user, password) in testUsers { users[user] = md5(password) }
-        let configuration = NodeConfiguration(
+        var configuration = NodeConfiguration(
             name: "N1", host: "127.0.0.1", port: 0, dataDirectory: dataDirectory,
             certificateFile: keys + "/N1.crt", privateKeyFile: keys + "/N1.key", caFile: keys + "/ca.crt",
             users: users, limits: limits)
+        configuration.scramUsers = scramUsers
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
         node = try StorageNode(configuration: configuration, logger: logger)
