@@ -54,7 +54,9 @@ struct LyingNodeTests {
         for _ in 0..<3 {  // the first session creates bob's keys (revision 1), two changes raise it to 3
             let bob = try await ClusterSession.open(config: cluster.config, user: "bob", password: bobPassword,
                                                     connector: cluster.connector(user: "bob"), kdfIterations: 100_000)
-            if bob.keyslot.header.revision < 3 { try await PasswordChange(bob).run(to: bobPassword, kdfIterations: 100_000) }
+            if bob.keyslot.header.revision < 3 {
+                try await PasswordChange(bob).run(to: PasswordDerivation(password: bobPassword), kdfIterations: 100_000)
+            }
             await bob.close()
         }
         let bobSlot = try await keyslot(cluster, node: 0, user: "bob")

@@ -28,8 +28,8 @@ public protocol ClientCluster: AnyObject, Sendable {
     var nodeNames: [String] { get }
     /// The client config.
     func clientConfig() throws -> ClusterConfig
-    /// Logs in to a node as `user` with `password`.
-    func connector(user: String, password: String) throws -> NodeConnector
+    /// Logs in to a node as `user` with the password `derivation` holds.
+    func connector(user: String, derivation: PasswordDerivation) throws -> NodeConnector
     /// Node `index`'s data folder.
     func dataDirectory(node index: Int) -> String
     /// Stops node `index` (`kill`: abruptly, where the kind can; an in-process node always shuts down).
@@ -47,9 +47,9 @@ extension ClientCluster {
 
     /// A logged-in session (as the cluster's user unless `password` says otherwise), at a low PBKDF2 work factor.
     public func session(password: String? = nil, notices: Notices = Notices()) async throws -> ClusterSession {
-        let secret = password ?? passwordText
-        return try await ClusterSession.open(config: clientConfig(), user: user, password: SecureBytes(copying: Array(secret.utf8)),
-                                             connector: connector(user: user, password: secret),
+        let derivation = PasswordDerivation(password: SecureBytes(copying: Array((password ?? passwordText).utf8)))
+        return try await ClusterSession.open(config: clientConfig(), user: user, derivation: derivation,
+                                             connector: connector(user: user, derivation: derivation),
                                              kdfIterations: 100_000, notices: notices)
     }
 
@@ -118,8 +118,8 @@ extension InProcessCluster: ClientCluster {
     public var passwordText: String { passwords[user] ?? "" }
     public var nodeNames: [String] { nodeConfigurations.map(\.name) }
     public func clientConfig() throws -> ClusterConfig { config }
-    public func connector(user: String, password: String) throws -> NodeConnector {
-        connector(user: user, password: Optional(password))
+    public func connector(user: String, derivation: PasswordDerivation) throws -> NodeConnector {
+        connector(user: user, password: nil, derivation: derivation)
     }
     public func stopNode(_ index: Int, kill: Bool) async { await stop(node: index) }
     public func startNode(_ index: Int) async throws { try await restart(node: index) }
@@ -130,8 +130,8 @@ extension TestCluster: ClientCluster {
     public var nodeCount: Int { cluster.options.nodes }
     public var nodeNames: [String] { cluster.nodeNames }
     public func clientConfig() throws -> ClusterConfig { try config() }
-    public func connector(user: String, password: String) throws -> NodeConnector {
-        NodeConnection.connector(config: try config(), user: user, password: SecureBytes(copying: Array(password.utf8)))
+    public func connector(user: String, derivation: PasswordDerivation) throws -> NodeConnector {
+        NodeConnection.connector(config: try config(), user: user, derivation: derivation)
     }
     public func dataDirectory(node index: Int) -> String { cluster.dataDirectory(cluster.nodeNames[index]) }
     public func stopNode(_ index: Int, kill: Bool) async { cluster.stopNode(index, kill: kill) }

@@ -7,6 +7,9 @@ public protocol NodeLink: AnyObject, Sendable {
     /// The node's name from its HELLO.
     var nodeName: String { get }
 
+    /// What this link's login proved (an MD5 digest, or a SCRAM verifier recomputed from the password), if known.
+    var provenVerifier: LoginVerifier? { get }
+
     /// Starts storing `name` with exactly `length` bytes; write them, then `finish()` for the durable ack.
     func beginPut(object name: String, length: UInt64) async throws -> any ObjectUpload
     /// Streams `length` bytes of `name` from `offset` (nil: to the end).
@@ -60,6 +63,8 @@ public protocol ObjectDownload: Sendable {
 }
 
 extension NodeLink {
+    public var provenVerifier: LoginVerifier? { nil }
+
     /// Nodes that predate SET_VERIFIER refuse it.
     public func setLoginVerifier(_ verifier: LoginVerifier) async throws {
         throw NodeLinkError.refused(.unsupported, "this node cannot change a login verifier")

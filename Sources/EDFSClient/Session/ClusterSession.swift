@@ -46,22 +46,33 @@ public final class ClusterSession: Sendable {
     /// The config's name of node `index`.
     public func nodeName(_ index: Int) -> String { config.servers[index].name }
 
-    /// Connects to every node, logs in, and unlocks (or creates) the user's keys.
+    /// Connects to every node, logs in, and unlocks (or creates) the user's keys. `connector` must log in with the
+    /// same `derivation`, so that logins and the keyslot share one PBKDF2.
+    public static func open(config: ClusterConfig, user: String, derivation: PasswordDerivation,
+                            connector: @escaping NodeConnector, kdfIterations: UInt32 = PBKDF2.defaultIterations,
+                            notices: Notices = Notices()) async throws -> ClusterSession {
+        let links = try await ClusterLinks.connect(config: config, user: user, connectors: [connector], notices: notices)
+        return try await open(links: links, user: user, derivations: [derivation], kdfIterations: kdfIterations,
+                              notices: notices)
+    }
+
+    /// `open(config:user:derivation:connector:…)` for a connector that derives on its own (it costs a second PBKDF2
+    /// when the logins are SCRAM).
     public static func open(config: ClusterConfig, user: String, password: SecureBytes, connector: @escaping NodeConnector,
                             kdfIterations: UInt32 = PBKDF2.defaultIterations, notices: Notices = Notices()) async throws
         -> ClusterSession {
-        let links = try await ClusterLinks.connect(config: config, user: user, connectors: [connector], notices: notices)
-        return try await open(links: links, user: user, passwords: [password], kdfIterations: kdfIterations, notices: notices)
+        try await open(config: config, user: user, derivation: PasswordDerivation(password: password), connector: connector,
+                       kdfIterations: kdfIterations, notices: notices)
     }
 
-    /// Unlocks (or creates) the user's keys over links already logged in. `passwords` are tried in order against the
-    /// newest keyslot (a resumed password change knows two). Closes the links if it fails.
-    public static func open(links: ClusterLinks, user: String, passwords: [SecureBytes],
+    /// Unlocks (or creates) the user's keys over links already logged in. `derivations` (one per password) are tried
+    /// in order against the keyslots (a resumed password change knows two). Closes the links if it fails.
+    public static func open(links: ClusterLinks, user: String, derivations: [PasswordDerivation],
                             kdfIterations: UInt32 = PBKDF2.defaultIterations, notices: Notices = Notices(),
                             createKeys: Bool = true) async throws -> ClusterSession {
         do {
             let (slot, kek, bundles) = try await KeyUnlock(links: links.links, user: user, notices: notices)
-                .unlockOrCreate(passwords: passwords, kdfIterations: kdfIterations, createKeys: createKeys)
+                .unlockOrCreate(derivations: derivations, kdfIterations: kdfIterations, createKeys: createKeys)
             return ClusterSession(config: links.config, user: user, links: links.links, unreachable: links.unreachable,
                                   bundles: bundles, keyslot: slot, kek: kek, notices: notices)
         } catch {

@@ -13,19 +13,21 @@ struct KeyUnlock: Sendable {
 
     private var publication: KeyslotPublication { KeyslotPublication(links: links) }
 
-    /// The keyslot, the KEK that opened it and its bundles. `passwords` are tried in order (a resumed password change
-    /// knows two); new keys are made only for a user with no keyslot and no file on any node of the config.
-    func unlockOrCreate(passwords: [SecureBytes], kdfIterations: UInt32, createKeys: Bool,
+    /// The keyslot, the KEK that opened it and its bundles. `derivations` (one per password) are tried in order (a
+    /// resumed password change knows two); new keys are made only for a user with no keyslot and no file on any node
+    /// of the config. Every KEK comes from a derivation's SaltedPassword, so a keyslot linked to the SCRAM verifier
+    /// the logins used costs no PBKDF2 of its own.
+    func unlockOrCreate(derivations: [PasswordDerivation], kdfIterations: UInt32, createKeys: Bool,
                         retried: Bool = false) async throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
         let stored = await publication.fetchAll()
         let candidates = Self.candidates(stored)
         if !candidates.isEmpty {
-            let (slot, kek, bundles) = try open(candidates, passwords: passwords, kdfIterations: kdfIterations)
+            let (slot, kek, bundles) = try await open(candidates, derivations: derivations, kdfIterations: kdfIterations)
             await bringUpToDate(stored, with: slot)
             return (slot, kek, bundles)
         }
         guard createKeys else { throw ClientError.failed("user \(user) has no keyslot on the nodes") }
-        return try await create(stored: stored, passwords: passwords, kdfIterations: kdfIterations, retried: retried)
+        return try await create(stored: stored, derivations: derivations, kdfIterations: kdfIterations, retried: retried)
     }
 
     /// One distinct keyslot the nodes returned, and the nodes that hold exactly it.
@@ -48,15 +50,10 @@ struct KeyUnlock: Sendable {
         }
     }
 
-    /// Most distinct KDF parameter sets (salt, iterations) one session derives keys for: a node that returns
-    /// keyslots with made-up salts cannot make a command run PBKDF2 again and again.
-    static let maximumParameterSets = 3
-
     /// The newest keyslot that opens with one of `passwords`. A keyslot that does not open — damaged, another user's,
     /// or forged by a node — is skipped with a notice naming its nodes; it is never taken for "the old password".
-    private func open(_ candidates: [Candidate], passwords: [SecureBytes],
-                      kdfIterations: UInt32) throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
-        var keks = KEKCache(passwords: passwords)
+    private func open(_ candidates: [Candidate], derivations: [PasswordDerivation],
+                      kdfIterations: UInt32) async throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
         var skipped = [(candidate: Candidate, reason: String)]()
         var chosen: (candidate: Candidate, kek: SymmetricKey, bundles: [KeyBundle])?
         // Keyslots far costlier than this client's own work factor are tried last, only if nothing cheaper opens:
@@ -90,11 +87,15 @@ struct KeyUnlock: Sendable {
             }
             var opened: (SymmetricKey, [KeyBundle])?
             var derivable = true
-            for index in passwords.indices where opened == nil {
-                guard let kek = try keks.key(for: header.kdf, password: index, limit: Self.maximumParameterSets) else {
+            for derivation in derivations where opened == nil {
+                // A derivation refuses a third distinct (salt, iterations) in one command: a node that returns keyslots
+                // with made-up salts cannot make it run PBKDF2 again and again.
+                guard let salted = try? await derivation.saltedPassword(salt: header.kdf.salt,
+                                                                         iterations: header.kdf.iterations) else {
                     derivable = false
-                    break
+                    continue
                 }
+                let kek = try header.kdf.deriveKEK(saltedPassword: salted)
                 if let bundles = try? candidate.slot.unlock(user: user, kek: kek) { opened = (kek, bundles) }
             }
             guard let (kek, bundles) = opened else {
@@ -135,32 +136,6 @@ struct KeyUnlock: Sendable {
         }
     }
 
-    /// KEKs derived in this session, per KDF parameter set and password: each PBKDF2 runs at most once.
-    private struct KEKCache {
-        struct Parameters: Hashable {
-            let salt: [UInt8]
-            let iterations: UInt32
-        }
-        struct Key: Hashable {
-            let parameters: Parameters
-            let password: Int
-        }
-        let passwords: [SecureBytes]
-        var derived = [Key: SymmetricKey]()
-
-        /// The KEK of password `index` for `kdf`, or nil when that would need more than `limit` parameter sets.
-        mutating func key(for kdf: KeyslotKDF, password index: Int, limit: Int) throws -> SymmetricKey? {
-            let parameters = Parameters(salt: kdf.salt, iterations: kdf.iterations)
-            let key = Key(parameters: parameters, password: index)
-            if let known = derived[key] { return known }
-            let sets = Set(derived.keys.map(\.parameters))
-            guard sets.count < limit || sets.contains(parameters) else { return nil }
-            let kek = try kdf.deriveKEK(password: passwords[index])
-            derived[key] = kek
-            return kek
-        }
-    }
-
     private func names(_ nodes: [Int]) -> String { nodes.map(nodeName).joined(separator: ",") }
 
     private func nodeName(_ index: Int) -> String { links[index]?.nodeName ?? "\(index + 1)" }
@@ -182,7 +157,7 @@ struct KeyUnlock: Sendable {
 
     /// New keys for a user that no node knows. Made only when every node of the config answered that it has no
     /// keyslot: keys made while the node that holds the real keyslot is down would split the user's data in two.
-    private func create(stored: [(node: Int, state: KeyslotState)], passwords: [SecureBytes], kdfIterations: UInt32,
+    private func create(stored: [(node: Int, state: KeyslotState)], derivations: [PasswordDerivation], kdfIterations: UInt32,
                         retried: Bool) async throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
         let failures = stored.compactMap { node, state -> String? in
             if case let .failed(reason) = state { return "node \(node + 1): \(reason)" }
@@ -204,16 +179,17 @@ struct KeyUnlock: Sendable {
             throw ClientError.failed("user \(user) has stored files but no keyslot on any node; restore the keys with "
                                      + "edfs key import FILE instead of creating new ones")
         }
-        guard let password = passwords.first else { throw ClientError.usage("no password") }
-        let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
-        let kek = try kdf.deriveKEK(password: password)
+        guard let derivation = derivations.first else { throw ClientError.usage("no password") }
+        let kdf = try Self.newKDF(linkedTo: links, kdfIterations: kdfIterations)
+        let kek = try kdf.deriveKEK(saltedPassword: try await derivation.saltedPassword(salt: kdf.salt,
+                                                                                          iterations: kdf.iterations))
         let bundle = try KeyBundle.generate(epoch: 1)
         let slot = try Keyslot.seal(user: user, kek: kek, kdf: kdf, revision: 1, bundles: [bundle])
         let results = await publication.store(slot)
         if let (node, error) = results.failures.first {
             if case NodeLinkError.stale = error, !retried {
                 // Another client created the keys first: use theirs (once; a second conflict is an error).
-                return try await unlockOrCreate(passwords: passwords, kdfIterations: kdfIterations, createKeys: true,
+                return try await unlockOrCreate(derivations: derivations, kdfIterations: kdfIterations, createKeys: true,
                                                 retried: true)
             }
             throw ClientError.notEnoughNodes("node \(links[node]?.nodeName ?? "\(node + 1)") did not store the new keyslot "
@@ -221,5 +197,18 @@ struct KeyUnlock: Sendable {
         }
         notices.add("created the key bundle and keyslot of user \(user) (epoch 1)")
         return (slot, kek, [bundle])
+    }
+
+    /// The KDF of a new keyslot: linked to the SCRAM verifier the first node's login proved (same salt and iterations,
+    /// so the login's SaltedPassword opens it: one PBKDF2 per command), or PBKDF2 with a fresh salt for legacy logins.
+    static func newKDF(linkedTo links: [(any NodeLink)?], kdfIterations: UInt32) throws -> KeyslotKDF {
+        for case let link? in links {
+            guard case let .scram(verifier)? = link.provenVerifier else { continue }
+            if verifier.salt.count == KeyslotKDF.saltByteCount, verifier.iterations >= KeyslotKDF.minimumIterations {
+                return try KeyslotKDF(kind: .scramLinked, iterations: verifier.iterations, salt: verifier.salt)
+            }
+            break
+        }
+        return try KeyslotKDF.generate(iterations: kdfIterations)
     }
 }

@@ -12,13 +12,16 @@ import Glibc
 struct PasswdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
-        abstract: "Change the password: a new keyslot (same keys) and a new login verifier on every node.",
+        abstract: "Change the password: a new keyslot (same keys) and a new SCRAM-SHA-256 login verifier on every node.",
         discussion: "Needs every node of the config. If it is interrupted, run it again with the same passwords.")
 
     @OptionGroup var options: ClientOptions
 
     @Option(help: "Read the new password from this file (first line) instead of asking twice.")
     var newPasswordFile: String?
+
+    @Flag(help: "Write a legacy MD5 verifier instead of SCRAM-SHA-256 (only for nodes that cannot take SCRAM).")
+    var legacyMD5 = false
 
     func run() async throws {
         try await reportingFailures {
@@ -37,20 +40,22 @@ struct PasswdCommand: AsyncParsableCommand {
                 guard new.constantTimeEquals(again) else { throw PasswordError.mismatch }
             }
             let notices = options.notices()
+            let oldDerivation = PasswordDerivation(password: old)
+            let newDerivation = PasswordDerivation(password: new)
             // Log in with the old password, or the new one on nodes an interrupted change already moved.
             let links = try await ClusterLinks.connect(
                 config: config, user: user,
-                connectors: [NodeConnection.connector(config: config, user: user, password: old),
-                             NodeConnection.connector(config: config, user: user, password: new)],
+                connectors: [NodeConnection.connector(config: config, user: user, derivation: oldDerivation),
+                             NodeConnection.connector(config: config, user: user, derivation: newDerivation)],
                 notices: notices)
-            let session = try await ClusterSession.open(links: links, user: user, passwords: [old, new],
+            let session = try await ClusterSession.open(links: links, user: user, derivations: [oldDerivation, newDerivation],
                                                         kdfIterations: try options.kdfIterations(config), notices: notices,
                                                         createKeys: false)
             defer { Task { await session.close() } }
-            let digests = [NodeConnection.legacyPasswordDigest(old), NodeConnection.legacyPasswordDigest(new)]
-            let current = links.connectorUsed.mapValues { digests[$0] }
-            try await PasswordChange(session).run(to: new, kdfIterations: try options.kdfIterations(config),
-                                             currentDigests: current)
+            var current = [Int: LoginVerifier]()
+            for (node, link) in links.links.enumerated() { if let proven = link?.provenVerifier { current[node] = proven } }
+            try await PasswordChange(session).run(to: newDerivation, kdfIterations: try options.kdfIterations(config),
+                                                  currentVerifiers: current, legacyMD5: legacyMD5)
             await session.close()
             print("password of \(user) changed on \(session.nodeCount) node(s)")
         }

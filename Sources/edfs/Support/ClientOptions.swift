@@ -60,8 +60,10 @@ struct ClientOptions: ParsableArguments {
         let config = try loadConfig()
         let user = try userName(config)
         let password = try passwordSource(prompt: "Password for \(user): ").read(environment: ProcessInfo.processInfo.environment)
-        return try await ClusterSession.open(config: config, user: user, password: password,
-                                             connector: NodeConnection.connector(config: config, user: user, password: password),
+        let derivation = PasswordDerivation(password: password)
+        return try await ClusterSession.open(config: config, user: user, derivation: derivation,
+                                             connector: NodeConnection.connector(config: config, user: user,
+                                                                                 derivation: derivation),
                                              kdfIterations: kdfIterations(config), notices: notices())
     }
 
