@@ -343,6 +343,14 @@ public final class NodeConnection: NodeLink {
         _ = try await core.call(.putKeyslot(bytes: bytes))
     }
 
+    /// The node's last accepted keyslots for this user, newest first (at most 8; GET_KEYSLOT_HISTORY).
+    public func keyslotHistory() async throws -> [[UInt8]] {
+        guard case let .getKeyslotHistory(entries) = try await core.call(.getKeyslotHistory) else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad GET_KEYSLOT_HISTORY_OK")
+        }
+        return entries
+    }
+
     /// Replaces this user's login verifier on the node (`edfs passwd`): method 1, the MD5 digest of the new password.
     public func setLoginVerifier(digest: [UInt8]) async throws {
         guard digest.count == 16 else { throw NodeConnectionError.invalidRequest("a legacy verifier is 16 bytes") }

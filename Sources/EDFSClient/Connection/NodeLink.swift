@@ -33,6 +33,9 @@ public protocol NodeLink: AnyObject, Sendable {
     /// keeps it in its data directory, where it overrides the config's `Password:` line.
     func setLoginVerifier(digest: [UInt8]) async throws
 
+    /// The node's last accepted keyslots for this user, newest first (at most 8), to undo a destructive keyslot write.
+    func keyslotHistory() async throws -> [[UInt8]]
+
     /// Closes the connection.
     func close() async
 }
@@ -63,5 +66,10 @@ extension NodeLink {
     /// Nodes that predate SET_VERIFIER refuse it.
     public func setLoginVerifier(digest: [UInt8]) async throws {
         throw NodeLinkError.refused(.unsupported, "this node cannot change a login verifier")
+    }
+
+    /// Nodes that predate GET_KEYSLOT_HISTORY refuse it.
+    public func keyslotHistory() async throws -> [[UInt8]] {
+        throw NodeLinkError.refused(.unsupported, "this node keeps no keyslot history")
     }
 }
