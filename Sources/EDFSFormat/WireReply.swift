@@ -19,6 +19,11 @@ public enum WireReply: Equatable, Sendable {
     case putKeyslot
     case setVerifier
     case getKeyslot(bytes: [UInt8])
+    /// Keyslots newest first: count (u8, at most `maxKeyslotHistory`), then per entry length (u32) and bytes.
+    case getKeyslotHistory(entries: [[UInt8]])
+
+    /// Most entries a GET_KEYSLOT_HISTORY_OK carries.
+    public static let maxKeyslotHistory = 8
 
     /// The frame type that carries this reply.
     public var frameType: WireFrameType {
@@ -38,6 +43,7 @@ public enum WireReply: Equatable, Sendable {
         case .putKeyslot: return WireFrameType.putKeyslot.reply
         case .setVerifier: return WireFrameType.setVerifier.reply
         case .getKeyslot: return WireFrameType.getKeyslot.reply
+        case .getKeyslotHistory: return WireFrameType.getKeyslotHistory.reply
         }
     }
 
@@ -84,6 +90,15 @@ public enum WireReply: Equatable, Sendable {
             }
         case let .getManifest(bytes), let .getKeyslot(bytes):
             w.raw(bytes)
+        case let .getKeyslotHistory(entries):
+            guard entries.count <= Self.maxKeyslotHistory else {
+                throw WireError(.tooLarge, "more than \(Self.maxKeyslotHistory) keyslot history entries")
+            }
+            w.u8(UInt8(entries.count))
+            for entry in entries {
+                w.u32(UInt32(clamping: entry.count))
+                w.raw(entry)
+            }
         }
         return w.bytes
     }
@@ -131,6 +146,20 @@ public enum WireReply: Equatable, Sendable {
         case WireFrameType.putKeyslot.reply: reply = .putKeyslot
         case WireFrameType.setVerifier.reply: reply = .setVerifier
         case WireFrameType.getKeyslot.reply: reply = .getKeyslot(bytes: r.rest())
+        case WireFrameType.getKeyslotHistory.reply:
+            let count = Int(try r.u8())
+            guard count <= Self.maxKeyslotHistory else {
+                throw WireError(.malformed, "GET_KEYSLOT_HISTORY_OK has \(count) entries", fatal: true)
+            }
+            var entries: [[UInt8]] = []
+            for _ in 0..<count {
+                let length = Int(try r.u32())
+                guard length <= WireProtocol.maxMetadataLength else {
+                    throw WireError(.malformed, "keyslot history entry of \(length) bytes", fatal: true)
+                }
+                entries.append(try r.raw(length))
+            }
+            reply = .getKeyslotHistory(entries: entries)
         default: return nil
         }
         try r.expectEnd()

@@ -23,6 +23,8 @@ public enum WireRequest: Equatable, Sendable {
     case deleteManifest(id: String, ifVersionAtMost: UInt64)
     case putKeyslot(bytes: [UInt8])
     case getKeyslot
+    /// The node's last accepted keyslots for the caller, newest first (no payload).
+    case getKeyslotHistory
 
     /// The legacy MD5 login method.
     public static let loginMethodMD5: UInt8 = 1
@@ -52,6 +54,7 @@ public enum WireRequest: Equatable, Sendable {
         case .deleteManifest: return .deleteManifest
         case .putKeyslot: return .putKeyslot
         case .getKeyslot: return .getKeyslot
+        case .getKeyslotHistory: return .getKeyslotHistory
         }
     }
 
@@ -70,7 +73,7 @@ public enum WireRequest: Equatable, Sendable {
             try w.str16(proof, field: "login proof")
         case let .loginContinue(message):
             try w.str16(message, field: "SCRAM message")
-        case .status, .getKeyslot:
+        case .status, .getKeyslot, .getKeyslotHistory:
             break
         case let .setVerifier(method, verifier):
             w.u8(method)
@@ -168,6 +171,8 @@ public enum WireRequest: Equatable, Sendable {
             request = .putKeyslot(bytes: r.rest())
         case .getKeyslot:
             request = .getKeyslot
+        case .getKeyslotHistory:
+            request = .getKeyslotHistory
         default:
             return nil
         }

@@ -76,6 +76,11 @@ struct ControlRequests: Sendable {
             return .putKeyslot
         case .getKeyslot:
             return .getKeyslot(bytes: try metadata.getKeyslot(user: user))
+        case .getKeyslotHistory:
+            // One frame at the most: the count byte and a length per entry, then the entries that fit.
+            let room = services.limits.maxFrameLength - WireProtocol.lengthCountedHeaderBytes - 1
+                - 4 * WireReply.maxKeyslotHistory
+            return .getKeyslotHistory(entries: try metadata.keyslotHistory(user: user, maxTotalBytes: room))
         case let .setVerifier(method, bytes):
             guard let verifier = try? LoginVerifier(wireMethod: method, bytes: bytes) else {
                 throw .invalid("SET_VERIFIER does not parse")  // checked by `refusal` before: unreachable

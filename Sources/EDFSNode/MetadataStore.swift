@@ -11,7 +11,7 @@ public final class MetadataStore: Sendable {
 
     /// The object files and user folders the metadata lives beside.
     public let objects: ObjectStore
-    private let locks = UserLocks()
+    let locks = UserLocks()
 
     /// Metadata beside the files of `objects`.
     public init(objects: ObjectStore) {
@@ -101,6 +101,8 @@ public final class MetadataStore: Sendable {
     }
 
     /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), or is byte-identical.
+    /// An accepted keyslot also enters the user's keyslot history (`keyslotHistory(user:)`) before it is renamed
+    /// into place; a refused one never does.
     public func putKeyslot(user: String, bytes: [UInt8]) throws(StoreError) {
         let header: KeyslotHeader
         do {
@@ -115,12 +117,20 @@ public final class MetadataStore: Sendable {
             do throws(StoreError) {
                 stored = try ObjectReader(path: target, what: "keyslot").readAll()
             } catch .notFound {
+                try recordKeyslotHistory(user: user, accepted: bytes, replacing: nil)
                 return true
             } catch .checksumMismatch {
+                try recordKeyslotHistory(user: user, accepted: bytes, replacing: nil)
                 return true
             }
-            guard let storedHeader = try? KeyslotHeader.decode(prefixOf: stored) else { return true }
-            if header.supersedes(storedHeader) { return true }
+            guard let storedHeader = try? KeyslotHeader.decode(prefixOf: stored) else {
+                try recordKeyslotHistory(user: user, accepted: bytes, replacing: nil)
+                return true
+            }
+            if header.supersedes(storedHeader) {
+                try recordKeyslotHistory(user: user, accepted: bytes, replacing: stored)
+                return true
+            }
             if stored == bytes { return false }  // a harmless retry: nothing to write
             throw .stale("keyslot epoch \(header.epoch) revision \(header.revision) does not supersede the stored "
                 + "epoch \(storedHeader.epoch) revision \(storedHeader.revision)")

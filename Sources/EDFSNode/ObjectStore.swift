@@ -82,7 +82,7 @@ public final class ObjectStore: Sendable {
         var removed = 0
         for user in try FileIO.listDirectory(root + "/users") where NameRules.isValidUserName(user) {
             let userDir = root + "/users/" + user
-            for dir in [userDir, userDir + "/objects", userDir + "/manifests"] {
+            for dir in [userDir, userDir + "/objects", userDir + "/manifests", userDir + "/" + MetadataStore.historyName] {
                 var changed = false
                 for name in try FileIO.listDirectory(dir) where name.hasPrefix(Self.temporaryPrefix) {
                     if try FileIO.removeFile(dir + "/" + name, what: "temporary file") {
@@ -101,7 +101,7 @@ public final class ObjectStore: Sendable {
         var found: [String] = []
         for user in try FileIO.listDirectory(root + "/users") where NameRules.isValidUserName(user) {
             let userDir = root + "/users/" + user
-            for dir in [userDir, userDir + "/objects", userDir + "/manifests"] {
+            for dir in [userDir, userDir + "/objects", userDir + "/manifests", userDir + "/" + MetadataStore.historyName] {
                 for name in try FileIO.listDirectory(dir) where name.hasPrefix(Self.temporaryPrefix) {
                     found.append(dir + "/" + name)
                 }

@@ -342,6 +342,14 @@ public final class NodeConnection: NodeLink {
         _ = try await core.call(.putKeyslot(bytes: bytes))
     }
 
+    /// The node's last accepted keyslots for this user, newest first (at most 8; GET_KEYSLOT_HISTORY).
+    public func keyslotHistory() async throws -> [[UInt8]] {
+        guard case let .getKeyslotHistory(entries) = try await core.call(.getKeyslotHistory) else {
+            throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad GET_KEYSLOT_HISTORY_OK")
+        }
+        return entries
+    }
+
     // MARK: Node
 
     /// Name, free space and the caller's object and manifest counts.

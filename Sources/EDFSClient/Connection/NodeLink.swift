@@ -36,6 +36,9 @@ public protocol NodeLink: AnyObject, Sendable {
     /// keeps it in its data directory, where it overrides the config's `Password:` line.
     func setLoginVerifier(_ verifier: LoginVerifier) async throws
 
+    /// The node's last accepted keyslots for this user, newest first (at most 8), to undo a destructive keyslot write.
+    func keyslotHistory() async throws -> [[UInt8]]
+
     /// Closes the connection.
     func close() async
 }
@@ -73,5 +76,10 @@ extension NodeLink {
     /// Writes a legacy MD5 verifier (16 bytes).
     public func setLoginVerifier(digest: [UInt8]) async throws {
         try await setLoginVerifier(.md5(digest))
+    }
+
+    /// Nodes that predate GET_KEYSLOT_HISTORY refuse it.
+    public func keyslotHistory() async throws -> [[UInt8]] {
+        throw NodeLinkError.refused(.unsupported, "this node keeps no keyslot history")
     }
 }
