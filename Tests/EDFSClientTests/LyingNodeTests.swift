@@ -183,4 +183,41 @@ struct LyingNodeTests {
         }
         #expect(notices.all.contains { $0.contains("DFS2") && $0.contains("was not tried") }, "\(notices.all)")
     }
+
+    @Test("a keyslot that does not open written to every node (pass-the-hash): key restore puts the real one back")
+    func restoreAfterDestructiveWrite() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        let files = try await storeFiles(cluster)
+        let real = try Keyslot.decode(try await keyslot(cluster, node: 0, user: "alice"))
+        var header = real.header
+        header.revision = 5_000
+        let forged = Array(header.encoded() + real.bytes[KeyslotHeader.byteCount...])
+        for node in 0..<4 {
+            let link = try await cluster.connect(node: node, user: "alice")
+            try await link.putKeyslot(forged)
+            await link.close()
+        }
+        // Now no keyslot opens anywhere: every command is refused as a wrong password.
+        await #expect(throws: ClientError.self) { try await cluster.withSession { _ in } }
+        let derivation = PasswordDerivation(password: SecureBytes(copying: Array(password.utf8)))
+        let links = try await ClusterLinks.connect(config: cluster.config, user: "alice",
+                                                   connectors: [cluster.connector(user: "alice", derivation: derivation)],
+                                                   notices: Notices())
+        let listed = try await KeyRestore(links: links, user: "alice").run(derivation: derivation, kdfIterations: 100_000,
+                                                                          dryRun: true)
+        #expect(listed.storedAs == nil && listed.opened == real.header.revision)
+        #expect(listed.found.contains { $0.revision == 5_000 && $0.current })
+        let report = try await KeyRestore(links: links, user: "alice").run(derivation: derivation, kdfIterations: 100_000)
+        await links.close()
+        #expect(report.storedAs == 5_001 && report.storedOn.count == 4)
+        try await cluster.withSession { session in
+            #expect(session.keyslot.header.revision == 5_001)
+            for (name, content) in files {
+                let out = cluster.scratch("out")
+                try await GetOperation(session).run(name: name, to: .file(out))
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            }
+        }
+    }
 }

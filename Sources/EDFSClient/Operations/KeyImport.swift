@@ -12,7 +12,9 @@ public struct KeyImport: Sendable {
         self.user = user
     }
 
-    public func run(exported: [UInt8], passphrase: SecureBytes, password: SecureBytes,
+    /// Imports with the password `derivation` holds; the new keyslot is linked to the logins' SCRAM verifier where
+    /// they used one (one PBKDF2 for login and keyslot), as a first session's would be.
+    public func run(exported: [UInt8], passphrase: SecureBytes, derivation: PasswordDerivation,
                     kdfIterations: UInt32) async throws -> KeyStatus {
         let file: Keyslot
         do { file = try Keyslot.decode(exported) } catch {
@@ -43,8 +45,9 @@ public struct KeyImport: Sendable {
             revision = max(revision, slot.header.revision)
         }
         try await requireOwnKeys(bundles)
-        let kdf = try KeyslotKDF.generate(iterations: kdfIterations)
-        let kek = try kdf.deriveKEK(password: password)
+        let kdf = try KeyUnlock.newKDF(linkedTo: links.links, kdfIterations: kdfIterations)
+        let kek = try kdf.deriveKEK(saltedPassword: try await derivation.saltedPassword(salt: kdf.salt,
+                                                                                          iterations: kdf.iterations))
         let slot = try Keyslot.seal(user: user, kek: kek, kdf: kdf, revision: revision + 1, bundles: bundles,
                                     reencrypting: file.header.reencrypting)
         if let (node, error) = await publication.store(slot).failures.first {
@@ -52,7 +55,7 @@ public struct KeyImport: Sendable {
                                      + "run the import again")
         }
         return KeyStatus(epoch: slot.header.epoch, epochs: bundles.map(\.epoch), revision: slot.header.revision,
-                         kdf: "PBKDF2-HMAC-SHA256", iterations: kdfIterations, rotationUnfinished: bundles.count > 1,
+                         kdf: "PBKDF2-HMAC-SHA256", iterations: kdf.iterations, rotationUnfinished: bundles.count > 1,
                          reencrypting: slot.header.reencrypting)
     }
 

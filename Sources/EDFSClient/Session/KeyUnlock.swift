@@ -39,8 +39,17 @@ struct KeyUnlock: Sendable {
     /// The distinct keyslots among the answers, newest first (revision, then epoch, then bytes: every client orders
     /// them alike).
     static func candidates(_ stored: [(node: Int, state: KeyslotState)]) -> [Candidate] {
+        candidates(stored.compactMap { node, state in
+            if case let .slot(slot) = state { return (node, slot) }
+            return nil
+        })
+    }
+
+    /// The distinct keyslots among `slots` (each with the node that holds it), newest first.
+    static func candidates(_ slots: [(node: Int, slot: Keyslot)]) -> [Candidate] {
         var byBytes = [[UInt8]: Candidate]()
-        for case let (node, .slot(slot)) in stored {
+        for (node, slot) in slots {
+            if byBytes[slot.bytes]?.holders.contains(node) == true { continue }
             byBytes[slot.bytes, default: Candidate(slot: slot, holders: [])].holders.append(node)
         }
         return byBytes.values.sorted { a, b in
@@ -52,7 +61,7 @@ struct KeyUnlock: Sendable {
 
     /// The newest keyslot that opens with one of `passwords`. A keyslot that does not open — damaged, another user's,
     /// or forged by a node — is skipped with a notice naming its nodes; it is never taken for "the old password".
-    private func open(_ candidates: [Candidate], derivations: [PasswordDerivation],
+    func open(_ candidates: [Candidate], derivations: [PasswordDerivation],
                       kdfIterations: UInt32) async throws -> (Keyslot, SymmetricKey, [KeyBundle]) {
         var skipped = [(candidate: Candidate, reason: String)]()
         var chosen: (candidate: Candidate, kek: SymmetricKey, bundles: [KeyBundle])?

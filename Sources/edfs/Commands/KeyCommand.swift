@@ -11,6 +11,7 @@ import Glibc
 /// `edfs key …`
 struct KeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "key", abstract: "Key rotation, export, import and status.",
-        subcommands: [KeyRotateCommand.self, KeyExportCommand.self, KeyImportCommand.self, KeyStatusCommand.self])
+        commandName: "key", abstract: "Key rotation, export, import, restore and status.",
+        subcommands: [KeyRotateCommand.self, KeyExportCommand.self, KeyImportCommand.self, KeyRestoreCommand.self,
+                      KeyStatusCommand.self])
 }

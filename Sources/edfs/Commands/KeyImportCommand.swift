@@ -31,13 +31,15 @@ struct KeyImportCommand: AsyncParsableCommand {
             let user = try options.userName(config)
             let password = try options.passwordSource(prompt: "Password for \(user): ")
                 .read(environment: ProcessInfo.processInfo.environment)
+            let derivation = PasswordDerivation(password: password)
             let links = try await ClusterLinks.connect(
-                config: config, user: user, connectors: [NodeConnection.connector(config: config, user: user, password: password)],
+                config: config, user: user,
+                connectors: [NodeConnection.connector(config: config, user: user, derivation: derivation)],
                 notices: options.notices())
             defer { Task { await links.close() } }
-            let status = try await KeyImport(links: links, user: user).run(exported: Array(data),
-                                                             passphrase: passphrase, password: password,
-                                                             kdfIterations: try options.kdfIterations(config))
+            let status = try await KeyImport(links: links, user: user).run(exported: Array(data), passphrase: passphrase,
+                                                                           derivation: derivation,
+                                                                           kdfIterations: try options.kdfIterations(config))
             await links.close()
             print("imported key epoch \(status.epoch) for \(user) on \(config.servers.count) node(s)")
         }
