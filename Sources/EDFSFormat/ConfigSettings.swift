@@ -37,6 +37,14 @@ enum ConfigSettings {
         Known(name: "MaxStreams", kind: .integer(1...65_536)),
         Known(name: "LoginTimeout", kind: .seconds(0.001...3_600)),
         Known(name: "IdleTimeout", kind: .seconds(0.001...604_800)),
+        // Node denial-of-service limits (docs/CONFIG.md).
+        Known(name: "MaxUnauthenticatedConnections", kind: .integer(1...1_000_000)),
+        Known(name: "MaxConnectionsPerUser", kind: .integer(1...1_000_000)),
+        Known(name: "MaxConnectionsPerAddress", kind: .integer(1...1_000_000)),
+        Known(name: "MaxGetStreamsPerUser", kind: .integer(1...1_000_000)),
+        Known(name: "MaxGetStreamsPerAddress", kind: .integer(1...1_000_000)),
+        Known(name: "MaxGetWindow", kind: .bytes(ByteCount.kibi...ByteCount.gibi)),
+        Known(name: "ReadBufferBudget", kind: .bytes(ByteCount.mebi...(64 * ByteCount.gibi))),
         // PBKDF2 work factor of keyslots this client creates; 100,000 is the floor a client accepts.
         Known(name: "KDFIterations", kind: .integer(100_000...100_000_000)),
         // Node: whether legacy MD5 logins (LOGIN method 1) are accepted at all.

@@ -58,6 +58,21 @@ struct DownloadPath: Sendable {
             output.table.finish(id)
             return end  // CANCEL, or the connection ended
         }
+        // One GET of the connection at a time reads a block and hands it to the channel, and only while the channel
+        // takes more output: a peer that stops reading holds its write buffer (≤ high water mark + one frame), never
+        // the node's read budget, so it cannot stall other connections' GETs.
+        let slot = output.sendSlot
+        do {
+            _ = try await slot.take(minimum: 1, maximum: 1)
+        } catch {
+            credit.add(granted)
+            return end
+        }
+        defer { slot.add(1) }
+        guard await output.writability.waitUntilWritable() else {
+            credit.add(granted)
+            return end
+        }
         let budget = services.readBudget
         do {
             _ = try await budget.take(minimum: blockLength, maximum: blockLength)

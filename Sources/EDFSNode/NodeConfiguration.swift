@@ -9,10 +9,24 @@ public struct NodeLimits: Sendable, Equatable {
     public var maxObjectLength: UInt64 = 64 << 30
     /// Requests in flight per connection.
     public var maxStreams: Int = 32
-    /// Connections served at once; more are refused with `limit exceeded`.
+    /// Logged-in connections served at once; a LOGIN beyond it is refused with FATAL `limit exceeded`.
     public var maxConnections: Int = 64
-    /// Time from accepting a connection to a successful LOGIN.
-    public var loginTimeout: Duration = .seconds(10)
+    /// Connections not logged in yet (TLS handshake, HELLO, LOGIN). When full, a new connection displaces the oldest
+    /// such connection of the peer address that holds the most of them; a logged-in connection is never displaced.
+    public var maxUnauthenticatedConnections: Int = 16
+    /// Logged-in connections per user.
+    public var maxConnectionsPerUser: Int = 16
+    /// Logged-in connections per peer IP address.
+    public var maxConnectionsPerAddress: Int = 32
+    /// GETs in flight per user on this node (beside `maxStreams` requests per connection).
+    public var maxGetStreamsPerUser: Int = 64
+    /// GETs in flight per peer IP address on this node.
+    public var maxGetStreamsPerAddress: Int = 128
+    /// Most GET credit (initial window plus WINDOW increments not yet used) the node holds for one GET; a client
+    /// that asks for more is clamped to it.
+    public var maxGetWindow: Int = 8 << 20
+    /// Time from accepting a connection to a successful LOGIN (TLS handshake, HELLO and LOGIN together).
+    public var loginTimeout: Duration = .seconds(5)
     /// Time without any byte read or written after which a connection is closed.
     public var idleTimeout: Duration = .seconds(300)
     /// Failed-login throttling.
@@ -94,7 +108,8 @@ public struct NodeConfiguration: Sendable {
     /// Builds a node's configuration from a cluster config file (the seed's `dfs.conf` format):
     /// the listen address from `Server NAME HOST:PORT` unless `listen` is given, certificate files from the
     /// `Keys:` folder unless given, users from `Username:`/`Password:`, limits from `MaxFrameSize:`,
-    /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:`.
+    /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:` and the
+    /// denial-of-service limits (docs/CONFIG.md).
     public static func load(configFile: String, name: String, dataDirectory: String, listen: String? = nil,
                             certificateFile: String? = nil, privateKeyFile: String? = nil,
                             caFile: String? = nil) throws(LoadError) -> NodeConfiguration {
@@ -148,6 +163,7 @@ public struct NodeConfiguration: Sendable {
             if let value = try config.integer("MaxConnections") { limits.maxConnections = value }
             if let value = try config.seconds("LoginTimeout") { limits.loginTimeout = value }
             if let value = try config.seconds("IdleTimeout") { limits.idleTimeout = value }
+            try loadDenialOfServiceLimits(config, into: &limits)
         } catch {
             throw .config(error)
         }
@@ -162,5 +178,18 @@ public struct NodeConfiguration: Sendable {
         configuration.scramUsers = scramUsers
         configuration.legacyMD5Logins = legacyMD5Logins
         return configuration
+    }
+}
+
+extension NodeConfiguration {
+    /// The connection, GET and memory limits of docs/CONFIG.md ("Denial-of-service limits").
+    static func loadDenialOfServiceLimits(_ config: ClusterConfig, into limits: inout NodeLimits) throws(ConfigError) {
+        if let value = try config.integer("MaxUnauthenticatedConnections") { limits.maxUnauthenticatedConnections = value }
+        if let value = try config.integer("MaxConnectionsPerUser") { limits.maxConnectionsPerUser = value }
+        if let value = try config.integer("MaxConnectionsPerAddress") { limits.maxConnectionsPerAddress = value }
+        if let value = try config.integer("MaxGetStreamsPerUser") { limits.maxGetStreamsPerUser = value }
+        if let value = try config.integer("MaxGetStreamsPerAddress") { limits.maxGetStreamsPerAddress = value }
+        if let value = try config.byteSize("MaxGetWindow") { limits.maxGetWindow = value }
+        if let value = try config.byteSize("ReadBufferBudget") { limits.readBufferBudget = value }
     }
 }

@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// What every connection of one node shares: configuration, stores, login guard, blocking-I/O pool, read budget.
+/// What every connection of one node shares: configuration, stores, login guard, blocking-I/O pool, read budget,
+/// connection admission.
 struct NodeServices: Sendable {
     let configuration: NodeConfiguration
     let store: ObjectStore
@@ -13,6 +14,8 @@ struct NodeServices: Sendable {
     let pool: NIOThreadPool
     /// Bytes of block buffers all GETs may hold at once.
     let readBudget: AsyncAllowance
+    /// The connection pools and the per-user and per-address caps.
+    let admission: ConnectionAdmission
     let logger: Logger
     let started: ContinuousClock.Instant
     /// SHA-256 of the node's TLS certificate (DER), the `tls-server-end-point` channel binding of SCRAM logins;

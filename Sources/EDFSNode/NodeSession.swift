@@ -18,12 +18,17 @@ final class NodeSession: Sendable {
     private let downloads: DownloadPath
     private let control: ControlRequests
 
-    init(services: NodeServices, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<WireFrame>) {
+    /// The peer's IP address for the per-address caps; nil for a local socket.
+    let address: String?
+
+    init(services: NodeServices, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<WireFrame>,
+         writability: WritabilityGate) {
         self.services = services
         self.channel = channel
-        let peer = channel.remoteAddress?.ipAddress ?? "local socket"
+        address = channel.remoteAddress?.ipAddress
+        let peer = address ?? "local socket"
         let table = NodeRequestTable()
-        let output = SessionOutput(channel: channel, outbound: outbound, table: table)
+        let output = SessionOutput(channel: channel, outbound: outbound, table: table, writability: writability)
         self.peer = peer
         self.table = table
         self.output = output
@@ -36,6 +41,8 @@ final class NodeSession: Sendable {
     private struct LoopState {
         var highestID: UInt32 = 0
         var helloDone = false
+        /// Moved to the node's logged-in pool (after a successful LOGIN).
+        var promoted = false
         var uploads: UploadPath
     }
 
@@ -112,7 +119,13 @@ final class NodeSession: Sendable {
         guard loop.helloDone else { throw WireError(.malformed, "HELLO must be the first frame", fatal: true) }
 
         if case let .login(method, user, proof) = request {
-            await output.send(await loginPath.login(id: id, method: method, user: user, proof: proof))
+            let reply = await loginPath.login(id: id, method: method, user: user, proof: proof)
+            if let user = table.user, !loop.promoted {
+                // The logged-in caps (per node, user, address) apply here; a refusal is FATAL.
+                try services.admission.promote(ObjectIdentifier(channel), user: user)
+                loop.promoted = true
+            }
+            await output.send(reply)
             return
         }
         if case let .loginContinue(message) = request {
@@ -130,12 +143,21 @@ final class NodeSession: Sendable {
         switch request {
         case let .putObject(objectID, length):
             await loop.uploads.begin(id: id, user: user, objectID: objectID, length: length)
-        case let .getObject(objectID, offset, length, window):
-            let gate = AsyncAllowance(Int(window))
+        case let .getObject(objectID, offset, length, asked):
+            do throws(WireError) {
+                try services.admission.beginGet(user: user, address: address)
+            } catch {
+                await output.send(.error(error, requestID: id))
+                return
+            }
+            // Credit beyond the cap is not trusted: the node holds at most `maxGetWindow` for a GET.
+            let window = min(Int(asked), max(1, services.limits.maxGetWindow))
+            let gate = AsyncAllowance(window)
             table.begin(id, .download(gate))
-            group.addTask { [downloads] in
+            group.addTask { [downloads, services, address] in
                 await downloads.serve(id: id, user: user, objectID: objectID, offset: offset, length: length,
-                                      window: window, credit: gate)
+                                      window: UInt32(window), credit: gate)
+                services.admission.endGet(user: user, address: address)
             }
         default:
             if let refusal = ControlRequests.refusal(of: request) {
@@ -162,7 +184,8 @@ final class NodeSession: Sendable {
             let bytes = frame.payload.getBytes(at: frame.payload.readerIndex, length: frame.payload.readableBytes) ?? []
             let increment = try WireWindow.decode(payload: bytes)
             switch kind {
-            case let .download(gate)?: gate.add(Int(increment))
+            case let .download(gate)?:
+                gate.add(max(0, min(Int(increment), services.limits.maxGetWindow - gate.available)))
             case nil: return
             default: throw WireError(.malformed, "WINDOW for request \(id), which is not a GET", fatal: true)
             }

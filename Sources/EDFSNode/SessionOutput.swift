@@ -8,6 +8,10 @@ struct SessionOutput: Sendable {
     let channel: any Channel
     let outbound: NIOAsyncChannelOutboundWriter<WireFrame>
     let table: NodeRequestTable
+    /// Whether the connection takes more output now (GETs read a block only then).
+    let writability: WritabilityGate
+    /// One unit: the GET of this connection that is reading a block and handing it to the channel.
+    let sendSlot = AsyncAllowance(1)
 
     /// Writes a frame; a connection that is gone is ignored (the reader loop notices and ends).
     func send(_ frame: WireFrame) async {

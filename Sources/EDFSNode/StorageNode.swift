@@ -131,6 +131,7 @@ public final class StorageNode: Sendable {
                                    mockIterations: configuration.scramMockIterations,
                                    storedVerifier: { metadata.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
+            admission: ConnectionAdmission(limits: configuration.limits),
             logger: logger, started: .now, certificateHash: certificateHash)
     }
 
@@ -149,7 +150,7 @@ public final class StorageNode: Sendable {
             throw .tls("node \(configuration.name) was made for in-process use: it has no certificate and never listens")
         }
         let limits = configuration.limits
-        let server: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>
+        let server: NIOAsyncChannel<NodeChannel, Never>
         do {
             server = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -179,7 +180,7 @@ public final class StorageNode: Sendable {
         return address
     }
 
-    private func acceptLoop(_ server: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>) async {
+    private func acceptLoop(_ server: NIOAsyncChannel<NodeChannel, Never>) async {
         do {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -193,37 +194,43 @@ public final class StorageNode: Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<WireFrame, WireFrame>) async {
+    /// Serves one connection: admits it to the unauthenticated pool (displacing one if it is full; the logged-in
+    /// caps apply at LOGIN, see `ConnectionAdmission`), runs its session, and trims the heap after a burst of closes.
+    private func serve(_ node: NodeChannel) async {
+        let connection = node.frames
         let channel = connection.channel
         let key = ObjectIdentifier(channel)
         let peer = channel.remoteAddress?.hostPortText ?? "unknown"
         let admitted = state.withLock { s -> Bool in
-            guard !s.stopped, s.connections.count < configuration.limits.maxConnections else { return false }
+            guard !s.stopped else { return false }
             s.connections[key] = channel
             return true
         }
         guard admitted else {
-            logger.warning("connection from \(peer) refused: more than \(configuration.limits.maxConnections) connections")
-            try? await connection.executeThenClose { inbound, _ in
-                await SessionOutput.sendLast(.error(WireError(.limitExceeded, "the node serves at most "
-                    + "\(configuration.limits.maxConnections) connections", fatal: true), requestID: 0), on: channel)
-                // Read (and drop) what the client sent until it closes, for at most the last-frame grace: closing
-                // with its HELLO unread would reset the connection, and the client could lose the refusal.
-                let grace = ConnectionDeadline(on: channel, after: SessionOutput.lastFrameGrace) {
-                    channel.close(promise: nil)
-                }
-                for try await _ in inbound {}
-                grace.cancel()
-            }
+            try? await connection.channel.close()
             return
         }
-        defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
+        if let displaced = services.admission.admit(key, channel: channel, address: channel.remoteAddress?.ipAddress) {
+            let from = displaced.remoteAddress?.hostPortText ?? "unknown"
+            let cap = configuration.limits.maxUnauthenticatedConnections
+            logger.notice("closed a connection from \(from) that had not logged in: more than \(cap) were waiting")
+            displaced.close(promise: nil)
+        }
+        defer {
+            _ = state.withLock { $0.connections.removeValue(forKey: key) }
+            if services.admission.remove(key) {
+                services.pool.submit { work in
+                    if case .active = work { ConnectionAdmission.trimHeap() }
+                }
+            }
+        }
         let began = ContinuousClock.now
         var reason = "closed"
         var session: NodeSession?
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let current = NodeSession(services: services, channel: channel, outbound: outbound)
+                let current = NodeSession(services: services, channel: channel, outbound: outbound,
+                                          writability: node.writability)
                 session = current
                 reason = await current.run(inbound: inbound)
             }
@@ -250,7 +257,7 @@ public final class StorageNode: Sendable {
     public func serveLocal(connectedSocket descriptor: Int32) async throws(NodeStartError) {
         guard !state.withLock({ $0.stopped }) else { throw .stopped }
         let limits = configuration.limits
-        let connection: NIOAsyncChannel<WireFrame, WireFrame>
+        let connection: NodeChannel
         do {
             connection = try await ClientBootstrap(group: group)
                 .channelOption(.writeBufferWaterMark, value: NodeChannelPipeline.writeBufferWaterMark)
@@ -274,7 +281,7 @@ public final class StorageNode: Sendable {
             return true
         }
         guard admitted else {
-            try? await connection.channel.close()
+            try? await connection.frames.channel.close()
             throw .stopped
         }
     }
