@@ -186,6 +186,7 @@ import Testing
         var limits = NodeLimits()
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
                                              lockout: .seconds(3))
+        limits.loginTimeout = .seconds(30)  // the test waits out the lockout on one connection that is not logged in
         try await withNode(limits: limits) { node in
             let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
             var delays: [Duration] = []
