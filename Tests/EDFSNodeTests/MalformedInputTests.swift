@@ -186,6 +186,9 @@ import Testing
         var limits = NodeLimits()
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
                                              lockout: .seconds(3))
+        // The connection stays logged out through the 3 s lockout: longer than the default 5 s login deadline allows
+        // on a loaded machine.
+        limits.loginTimeout = .seconds(15)
         try await withNode(limits: limits) { node in
             let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
             var delays: [Duration] = []
