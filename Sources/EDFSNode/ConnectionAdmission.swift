@@ -141,6 +141,17 @@ final class ConnectionAdmission: Sendable {
     /// Closes after which the heap is trimmed even while other connections stay open.
     static let trimAfterCloses = 32
 
+    /// Makes glibc serve buffers of 128 KiB and more (GET blocks, TLS records of a frame) by mmap, always: by default
+    /// its mmap threshold rises after the first such buffer is freed, and from then on block buffers churn through
+    /// the arenas, which keep the freed memory. Process-wide; called once when a node is made.
+    static func limitHeapRetention() {
+        #if canImport(Glibc)
+        typealias Option = @convention(c) (Int32, Int32) -> Int32
+        guard let program = dlopen(nil, RTLD_NOW), let symbol = dlsym(program, "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Option.self)(-3, 128 << 10)  // M_MMAP_THRESHOLD
+        #endif
+    }
+
     /// Returns the heap's free pages to the system: glibc keeps the memory freed by many connection threads in its
     /// arenas (~220 MB after an unread-GET flood, issue 11); `malloc_trim(0)` releases it. Blocking (milliseconds).
     static func trimHeap() {

@@ -121,6 +121,7 @@ public final class StorageNode: Sendable {
             throw .store(error)
         }
         let metadata = MetadataStore(objects: store)
+        ConnectionAdmission.limitHeapRetention()
         self.metadata = metadata
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
