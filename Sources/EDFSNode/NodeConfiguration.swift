@@ -25,8 +25,10 @@ public struct NodeLimits: Sendable, Equatable {
     /// Most GET credit (initial window plus WINDOW increments not yet used) the node holds for one GET; a client
     /// that asks for more is clamped to it.
     public var maxGetWindow: Int = 8 << 20
-    /// Time from accepting a connection to a successful LOGIN (TLS handshake, HELLO and LOGIN together).
-    public var loginTimeout: Duration = .seconds(5)
+    /// Time from accepting a connection to a successful LOGIN (TLS handshake, HELLO and LOGIN together). It includes
+    /// the client's PBKDF2 of a SCRAM login (600,000 iterations: ~0.2 s here, seconds on a small device), so it is not
+    /// shorter; a flood of idle connections is handled by the unauthenticated pool, not by this deadline.
+    public var loginTimeout: Duration = .seconds(10)
     /// Time without any byte read or written after which a connection is closed.
     public var idleTimeout: Duration = .seconds(300)
     /// Failed-login throttling.

@@ -69,7 +69,7 @@ import Testing
     @Test func loginTimeoutClosesTheConnection() async throws {
         var limits = NodeLimits()
         // Short for the lazy client, long enough that the good client afterwards logs in on a loaded 2-core machine.
-        limits.loginTimeout = .milliseconds(1500)
+        limits.loginTimeout = .seconds(4)
         try await withNode(limits: limits) { node in
             let lazy = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await lazy.sendRequest(.hello(versions: [1], client: "raw"), id: 1)
@@ -84,14 +84,14 @@ import Testing
     @Test func idleTimeoutClosesTheConnection() async throws {
         var limits = NodeLimits()
         // Long enough that TLS, HELLO and LOGIN finish first even while the whole suite loads both cores.
-        limits.idleTimeout = .seconds(5)
+        limits.idleTimeout = .seconds(8)
         try await withNode(limits: limits) { node in
             let start = ContinuousClock.now
             let idle = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await idle.helloAndLogin()
             #expect(try await idle.receiveUntilClosed(timeout: .seconds(20)).isEmpty)
             // Closed no earlier than the idle time after the connection's last activity (which came after `start`).
-            #expect(ContinuousClock.now - start >= .seconds(5))
+            #expect(ContinuousClock.now - start >= .seconds(8))
             await idle.close()
         }
     }

@@ -56,7 +56,10 @@ public final class InProcessCluster: Sendable {
             let verifier = try SCRAMVerifier(saltedPassword: salted, salt: salt, iterations: scramIterations)
             nodeLines += ["Username: \(user)", "Password: \(verifier.encoded)"]
         }
-        nodeLines += nodeSettings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
+        // Many tests log in at once on 2 cores: a login deadline with room for that, unless the test sets its own.
+        var settings = nodeSettings
+        if settings["LoginTimeout"] == nil { settings["LoginTimeout"] = "30s" }
+        nodeLines += settings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         let nodeConfigPath = directory + "/dfs.conf"
         try (nodeLines.joined(separator: "\n") + "\n").write(toFile: nodeConfigPath, atomically: true, encoding: .utf8)
 

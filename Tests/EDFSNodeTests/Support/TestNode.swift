@@ -48,6 +48,10 @@ final class TestNode: Sendable {
     /// Generates a CA and a certificate for node "N1" (hosts 127.0.0.1 and localhost), starts the node.
     init(limits: NodeLimits = NodeLimits(), hosts: [String] = ["127.0.0.1", "localhost"],
          scramUsers: [String: SCRAMVerifier] = [:]) async throws {
+        // A whole suite's nodes and clients share 2 cores: the default login deadline leaves too little room for TLS
+        // and PBKDF2 when many tests log in at once. Tests of the deadline set their own.
+        var limits = limits
+        if limits.loginTimeout == NodeLimits().loginTimeout { limits.loginTimeout = .seconds(30) }
         directory = try TemporaryDirectory()
         keys = directory.path + "/Keys"
         dataDirectory = directory.path + "/data"
