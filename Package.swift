@@ -73,7 +73,7 @@ let package = Package(
                 path: "Tests/EDFSTestSupport"),
 
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),
-        .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"], resources: [.copy("Vectors")]),
+        .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"], resources: [.copy("Vectors"), .copy("FuzzRegressions")]),
         .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
         .testTarget(name: "EDFSClientTests",
                     dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
