@@ -56,15 +56,7 @@ extension ClientCluster {
     /// Runs `body` with a fresh session and closes it.
     public func withSession<T>(password: String? = nil, notices: Notices = Notices(),
                                _ body: (ClusterSession) async throws -> T) async throws -> T {
-        let session = try await session(password: password, notices: notices)
-        do {
-            let result = try await body(session)
-            await session.close()
-            return result
-        } catch {
-            await session.close()
-            throw error
-        }
+        try await session(password: password, notices: notices).closing(body)
     }
 
     /// A scratch file path inside the cluster folder.

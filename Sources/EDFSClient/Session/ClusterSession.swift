@@ -86,6 +86,18 @@ public final class ClusterSession: Sendable {
         for link in links.compactMap({ $0 }) { await link.close() }
     }
 
+    /// Runs `body` with this session and closes it afterwards, whatever happens.
+    public func closing<T>(_ body: (ClusterSession) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await close()
+            return result
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
     /// The fan-out over this session's links (every per-node request goes through it).
     var fanOut: NodeFanOut { NodeFanOut(links: links) }
 

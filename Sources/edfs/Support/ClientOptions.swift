@@ -74,13 +74,5 @@ struct ClientOptions: ParsableArguments {
 
 /// Runs `body` with an open session and closes it afterwards, whatever happens.
 func withSession<T>(_ options: ClientOptions, _ body: (ClusterSession) async throws -> T) async throws -> T {
-    let session = try await options.openSession()
-    do {
-        let result = try await body(session)
-        await session.close()
-        return result
-    } catch {
-        await session.close()
-        throw error
-    }
+    try await options.openSession().closing(body)
 }
