@@ -101,6 +101,14 @@ public struct ClusterConfig: Sendable {
     /// R, the number of nodes that hold each stripe.
     public var replicas: Int { placement.replicas }
 
+    /// Nodes that must hold a manifest (a put, a removal's tombstone) for the commit to count: R. With
+    /// `readQuorum` it makes every read meet every commit (commitQuorum + readQuorum = N + 1).
+    public var commitQuorum: Int { placement.replicas }
+
+    /// Nodes that must answer before a read trusts what it found as the newest version: N − R + 1, so any R − 1
+    /// nodes may be down (docs/ARCHITECTURE.md, "Quorums").
+    public var readQuorum: Int { placement.nodeCount - placement.replicas + 1 }
+
     /// The first `Username:` of the file: the client's user when none is given.
     public var defaultUser: String? { users.first?.name }
 
