@@ -1,4 +1,5 @@
 import EDFSClient
+import EDFSCrypto
 import EDFSFormat
 import EDFSNode
 import Foundation
@@ -8,12 +9,53 @@ import NIOSSL
 import Synchronization
 import Testing
 
-/// This process's resident memory (VmRSS of /proc/self/status), in MiB; 0 where there is none.
-func residentMiB() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+/// The resident memory (VmRSS of /proc/PID/status) of process `pid`, in MiB; 0 where there is none.
+func residentMiB(pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kib / 1024
+}
+
+/// One `edfs node` process (node DFS1, users of `testUsers` with MD5 lines, generated certificates) in a temporary
+/// folder: its memory is its own, apart from the test process where other suites run at the same time.
+final class SeparateNodeProcess {
+    let directory: TemporaryDirectory
+    let process: NodeProcess
+    let trust: NodeTLSTrust
+    var port: Int { process.port }
+    var pid: Int32 { process.process.processIdentifier }
+    var caFile: String { directory.path + "/Keys/ca.crt" }
+
+    init(binary: String) throws {
+        directory = try TemporaryDirectory()
+        var config = "Keys: Keys\nServer DFS1 127.0.0.1:10001\n"
+        for (user, password) in testUsers.sorted(by: { $0.key < $1.key }) {
+            config += "Username: \(user)\nPassword: \(Hex.encode(md5(password)))\n"
+        }
+        try config.write(toFile: directory.path + "/dfs.conf", atomically: true, encoding: .utf8)
+        try DevelopmentPKI.initialize(directory: directory.path + "/Keys", nodeNames: ["DFS1"], hosts: ["127.0.0.1"],
+                                      force: false)
+        process = try NodeProcess(binary: binary, config: directory.path + "/dfs.conf", name: "DFS1",
+                                  data: directory.path + "/data", log: directory.path + "/node.log")
+        trust = try NodeTLSTrust(caFile: directory.path + "/Keys/ca.crt")
+    }
+
+    func connect(_ user: String) async throws -> NodeConnection {
+        let password = try #require(testUsers[user])
+        return try await NodeConnection.open(host: "127.0.0.1", port: port, trust: trust, user: user,
+                                             passwordDigest: md5(password))
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL) and removes the folder.
+    func stop() {
+        process.signal(SIGTERM)
+        if process.waitForExit() == nil {
+            process.signal(SIGKILL)
+            _ = process.waitForExit()
+        }
+        directory.remove()
+    }
 }
 
 /// A TLS client that logs in, asks for GETs with the largest window and then stops reading its socket
@@ -111,52 +153,55 @@ final class ManagedAtomicCounter: Sendable {
         }
     }
 
-    /// One user opens 16 connections × 4 GETs with the largest window and never reads.
-    @Test(.timeLimit(.minutes(1))) func anUnreadGetFloodDoesNotStallOthersOrKeepNodeMemory() async throws {
-        try await withNode { node in
-            let owner = try await node.connect("alice")
-            try await owner.putObject("big", bytes: randomBytes(16 << 20))
-            await owner.close()
-            try await Task.sleep(for: .milliseconds(300))
-            let baseline = residentMiB()
+    /// One user opens 16 connections × 4 GETs with the largest window and never reads. The node is an `edfs node`
+    /// process of its own, so its VmRSS is the node's alone.
+    @Test(.timeLimit(.minutes(1)), .enabled(if: edfsBinary() != nil, "the edfs binary was not found"))
+    func anUnreadGetFloodDoesNotStallOthersOrKeepNodeMemory() async throws {
+        let node = try SeparateNodeProcess(binary: try #require(edfsBinary()))
+        defer { node.stop() }
+        let owner = try await node.connect("alice")
+        try await owner.putObject("big", bytes: randomBytes(16 << 20))
+        await owner.close()
+        try await Task.sleep(for: .milliseconds(300))
+        let baseline = residentMiB(pid: node.pid)
 
-            var flood: [UnreadGetClient] = []
-            for _ in 0..<16 {
-                flood.append(try await UnreadGetClient.open(port: node.port, caFile: node.keys + "/ca.crt",
-                                                            user: "alice", object: "big", gets: 4))
-            }
-            // Data flows on every connection, then nobody reads: kernel buffers and the node's fill up.
-            #expect(await node.eventually(seconds: 10) { flood.allSatisfy { $0.received >= 64 << 10 } })
-            print("flood: streaming \(flood.map(\.received).reduce(0, +) >> 20) MiB received")
-            for client in flood { try await client.stopReading() }
-            var peak = residentMiB()
-            for _ in 0..<10 {
-                try await Task.sleep(for: .milliseconds(100))
-                peak = max(peak, residentMiB())
-            }
-
-            print("flood: peak so far \(peak) MiB")
-            // Another user's GET is served meanwhile.
-            let start = ContinuousClock.now
-            let bob = try await node.connect("bob")
-            let mine = randomBytes(4 << 20)
-            try await bob.putObject("mine", bytes: mine)
-            #expect(try await bob.getObject("mine") == mine)
-            let latency = ContinuousClock.now - start
-            await bob.close()
-            peak = max(peak, residentMiB())
-
-            print("flood: bob served in \(latency)")
-            for client in flood { await client.close() }
-            try await Task.sleep(for: .seconds(1))
-            let after = residentMiB()
-            print("unread-GET flood: VmRSS baseline \(baseline) MiB, peak \(peak) MiB, after \(after) MiB; "
-                + "other user's put+get of 4 MiB in \(latency)")
-            #expect(latency < .seconds(5))
-            // The node's bound for 16 connections of one user: 16 × (1 MiB write buffer + one 1 MiB frame) plus
-            // the 32 MiB read budget, with TLS and allocator overhead and this process's clients under 192 MiB above the baseline; and it returns after the close.
-            #expect(peak - baseline < 192)
-            #expect(after - baseline < 48)
+        var flood: [UnreadGetClient] = []
+        for _ in 0..<16 {
+            flood.append(try await UnreadGetClient.open(port: node.port, caFile: node.caFile,
+                                                        user: "alice", object: "big", gets: 4))
         }
+        // Data flows on every connection, then nobody reads: kernel buffers and the node's fill up.
+        #expect(await eventually(seconds: 10) { flood.allSatisfy { $0.received >= 64 << 10 } })
+        for client in flood { try await client.stopReading() }
+        var peak = residentMiB(pid: node.pid)
+        for _ in 0..<10 {
+            try await Task.sleep(for: .milliseconds(100))
+            peak = max(peak, residentMiB(pid: node.pid))
+        }
+
+        // Another user's GET is served meanwhile.
+        let start = ContinuousClock.now
+        let bob = try await node.connect("bob")
+        let mine = randomBytes(4 << 20)
+        try await bob.putObject("mine", bytes: mine)
+        #expect(try await bob.getObject("mine") == mine)
+        let latency = ContinuousClock.now - start
+        await bob.close()
+        peak = max(peak, residentMiB(pid: node.pid))
+
+        for client in flood { await client.close() }
+        try await Task.sleep(for: .seconds(1))
+        let after = residentMiB(pid: node.pid)
+        print("unread-GET flood: node VmRSS baseline \(baseline) MiB, peak \(peak) MiB, after \(after) MiB; "
+            + "other user's put+get of 4 MiB in \(latency)")
+        #expect(baseline > 0, "no VmRSS for the node process")
+        #expect(latency < .seconds(5))
+        // The flood asks for 1 GiB (16 connections × 4 GETs × 16 MiB); a node without the limits held 300+ MB and kept
+        // ~220 MB. With them, each connection holds at most its write buffer (1 MiB high water mark) plus one block in
+        // flight, in plaintext and TLS ciphertext, with the allocator's rounding, and the read budget is 32 MiB: a debug
+        // build measured 156 MiB above the baseline on 2 loaded cores. The bound leaves room for allocator variance;
+        // the memory must come back after the close.
+        #expect(peak - baseline < 224)
+        #expect(after - baseline < 32)
     }
 }

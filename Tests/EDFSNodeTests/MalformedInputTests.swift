@@ -185,7 +185,7 @@ import Testing
     @Test func failedLoginsAreSlowedThenRefused() async throws {
         var limits = NodeLimits()
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
-                                             lockout: .seconds(3))
+                                             lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
         limits.loginTimeout = .seconds(30)  // the test waits out the lockout on one connection that is not logged in
         try await withNode(limits: limits) { node in
             let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
@@ -205,7 +205,7 @@ import Testing
             let bob = try await node.connect("bob")
             await bob.close()
             // After the lockout the right password works again.
-            try await Task.sleep(for: .milliseconds(3100))
+            try await Task.sleep(for: .milliseconds(8100))
             try await connection.login(user: "alice", passwordDigest: md5("alice-secret"))
             await connection.close()
         }

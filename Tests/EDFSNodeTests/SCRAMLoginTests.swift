@@ -31,6 +31,9 @@ struct SCRAMNode {
         configuration.scramUsers = try scram ?? ["carol": scramVerifier("carol-secret")]
         configuration.legacyMD5Logins = legacyMD5Logins
         configuration.limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+        // The client's SCRAM PBKDF2 counts against the login deadline; on 2 cores shared with the whole suite the
+        // default 10 s is too little.
+        configuration.limits.loginTimeout = .seconds(30)
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
         node = try StorageNode(inProcess: configuration, logger: logger)

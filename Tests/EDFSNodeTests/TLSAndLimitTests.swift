@@ -69,11 +69,11 @@ import Testing
     @Test func loginTimeoutClosesTheConnection() async throws {
         var limits = NodeLimits()
         // Short for the lazy client, long enough that the good client afterwards logs in on a loaded 2-core machine.
-        limits.loginTimeout = .seconds(4)
+        limits.loginTimeout = .seconds(6)
         try await withNode(limits: limits) { node in
             let lazy = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await lazy.sendRequest(.hello(versions: [1], client: "raw"), id: 1)
-            let frames = try await lazy.receiveUntilClosed(timeout: .seconds(10))
+            let frames = try await lazy.receiveUntilClosed(timeout: .seconds(15))
             let error = try #require(wireError(frames.last))
             #expect(error.code == .timeout && error.fatal)
             await lazy.close()

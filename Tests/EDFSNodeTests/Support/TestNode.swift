@@ -89,12 +89,7 @@ final class TestNode: Sendable {
 
     /// Waits (polling, at most `seconds`) until `condition` holds; returns whether it did.
     func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
+        await EDFSNodeTests.eventually(seconds: seconds, condition)
     }
 
     /// Checks that a fresh, well-behaved client is still served: put, get, delete.
@@ -106,6 +101,16 @@ final class TestNode: Sendable {
         try await connection.delete(object: "health-check")
         await connection.close()
     }
+}
+
+/// Waits (polling, at most `seconds`) until `condition` holds; returns whether it did.
+func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
 }
 
 /// Runs `body` with a fresh node and always stops it.
