@@ -9,6 +9,18 @@ public enum ExitStatus {
     public static let unavailable: Int32 = 69
     public static let noPermission: Int32 = 77
     public static let failure: Int32 = 1
+    /// `check`, `repair`, `status`: something is degraded (readable, short of full redundancy); run `edfs repair`.
+    public static let degraded: Int32 = 3
+
+    /// The exit code of `check` and `repair`: 0 healthy, 3 degraded, 69 unavailable, 65 damaged (lost).
+    public static func code(for health: FileHealth) -> Int32 {
+        switch health {
+        case .healthy: return 0
+        case .degraded: return degraded
+        case .unavailable: return unavailable
+        case .damaged: return dataError
+        }
+    }
 
     /// The exit code for an error of any edfs layer.
     public static func code(for error: any Error) -> Int32 {

@@ -16,15 +16,6 @@ struct IntegrityTests {
         return result
     }
 
-    private func flipByte(_ path: String, at offset: UInt64) throws {
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seek(toOffset: offset)
-        let byte = try #require(try handle.read(upToCount: 1)?.first)
-        try handle.seek(toOffset: offset)
-        try handle.write(contentsOf: [byte ^ 0x40])
-    }
-
     @Test("one flipped byte in one replica, one truncated replica: get returns the right bytes and says so",
           arguments: ClusterKind.allCases)
     func oneBadReplica(kind: ClusterKind) async throws {
@@ -37,7 +28,7 @@ struct IntegrityTests {
             let record = try await cluster.withSession { session in try #require(try await ManifestReader(session).lookUp(path: "f").live) }
             let stripe0 = try record.stripeHeader(0).objectName
             let stripe1 = try record.stripeHeader(1).objectName
-            try flipByte(try #require(cluster.objectFiles(node: try record.nodes(ofStripe: 0)[0])[stripe0]), at: 1000)
+            try DiskDamage.flipByte(try #require(cluster.objectFiles(node: try record.nodes(ofStripe: 0)[0])[stripe0]), at: 1000)
             let cutPath = try #require(cluster.objectFiles(node: try record.nodes(ofStripe: 1)[0])[stripe1])
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: cutPath))
             try handle.truncate(atOffset: 5000)
@@ -111,7 +102,7 @@ struct IntegrityTests {
                 _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
             }
             let (name, nodes) = try #require(holders(cluster).sorted { $0.key < $1.key }.first)
-            for node in nodes { try flipByte(try #require(cluster.objectFiles(node: node)[name]), at: 200) }
+            for node in nodes { try DiskDamage.flipByte(try #require(cluster.objectFiles(node: node)[name]), at: 200) }
             let outDir = cluster.scratch("outdir")
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
             try await cluster.withSession { session in
@@ -135,7 +126,7 @@ struct IntegrityTests {
             // Corrupt the sealed body of one node's manifest copy (keeping its header): it must be ignored, not trusted.
             let root = cluster.dataDirectory(node: 0) + "/users/\(cluster.user)/manifests"
             let manifest = try #require(try FileManager.default.contentsOfDirectory(atPath: root).first { !$0.hasPrefix(".") })
-            try flipByte(root + "/" + manifest, at: UInt64(ManifestHeader.byteCount + 20))
+            try DiskDamage.flipByte(root + "/" + manifest, at: UInt64(ManifestHeader.byteCount + 20))
             let notices = Notices()
             try await cluster.withSession(notices: notices) { session in
                 let out = cluster.scratch("out")

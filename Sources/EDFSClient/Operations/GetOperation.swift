@@ -21,9 +21,36 @@ public struct GetOperation: Sendable {
 
     /// Fetches `name` to `destination`. With `sync`, the output is flushed to disk (fsync of file and folder) before
     /// returning; without it the rename still makes the file appear only complete, and the nodes keep the durable copy.
+    /// With `heal`, a replica found corrupt or missing is replaced afterwards by a copy of one that verified.
     @discardableResult
     public func run(name: String, to destination: GetDestination, sync: Bool = false,
-                    progress: TransferProgress? = nil) async throws -> ManifestRecord {
+                    progress: TransferProgress? = nil, heal: Bool = true) async throws -> ManifestRecord {
+        let damage = ReadDamage()
+        let record = try await fetch(name: name, to: destination, sync: sync, progress: progress, damage: damage)
+        if heal { await self.heal(record, damage.all) }
+        return record
+    }
+
+    /// Heal on read: copies the verified replica of each damaged stripe over the bad ones (bounded: only the stripes
+    /// this read had to fail over, one after another). Failures are notices; the read itself succeeded.
+    private func heal(_ record: ManifestRecord, _ entries: [ReadDamage.Entry]) async {
+        for entry in entries {
+            let targets = entry.bad.filter { session.links[$0] != nil }
+            guard !targets.isEmpty else { continue }
+            do {
+                let stored = try await StripeCopy(session: session).copy(record, stripe: entry.stripe, from: entry.good,
+                                                                         to: targets)
+                session.notices.add("stripe \(entry.stripe) of \(record.body.name): replaced the bad replica on "
+                                    + stored.map(session.nodeName).joined(separator: ","))
+            } catch {
+                session.notices.add("stripe \(entry.stripe) of \(record.body.name): could not replace the bad replica: "
+                                    + "\(error); run edfs repair")
+            }
+        }
+    }
+
+    private func fetch(name: String, to destination: GetDestination, sync: Bool, progress: TransferProgress?,
+                       damage: ReadDamage) async throws -> ManifestRecord {
         let (record, _) = try await ManifestReader(session).liveManifest(path: name)
         guard Int(record.body.nodeCount) <= session.nodeCount else {
             throw ClientError.usage("\(name) was stored on \(record.body.nodeCount) nodes; \(session.config.path) lists "
@@ -33,7 +60,8 @@ public struct GetOperation: Sendable {
         let stripes = StripeDownload(session: session)
         switch destination {
         case .standardOutput:
-            try await fetchInOrder(record, into: OutputSink(descriptor: 1, sequential: true), progress: progress)
+            try await fetchInOrder(record, into: OutputSink(descriptor: 1, sequential: true), progress: progress,
+                                   damage: damage)
         case let .stream(path):
             let descriptor = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW)
             guard descriptor >= 0 else {
@@ -46,7 +74,8 @@ public struct GetOperation: Sendable {
                   [S_IFCHR, S_IFBLK, S_IFIFO].contains(info.st_mode & S_IFMT) else {
                 throw ClientError.usage("\(path) is no longer a device or FIFO; nothing was written")
             }
-            try await fetchInOrder(record, into: OutputSink(descriptor: descriptor, sequential: true), progress: progress)
+            try await fetchInOrder(record, into: OutputSink(descriptor: descriptor, sequential: true), progress: progress,
+                                   damage: damage)
         case let .file(path):
             // Each stripe's offset in the file comes from the lengths the manifest records.
             var offsets = [UInt64]()
@@ -65,7 +94,7 @@ public struct GetOperation: Sendable {
                         group.addTask {
                             try await stripes.fetch(record, stripe: stripe,
                                                     consume: { bytes, at in try sink.write(bytes, at: offset + at) },
-                                                    afterBatch: { progress?.advance($0) })
+                                                    afterBatch: { progress?.advance($0) }, damage: damage)
                         }
                     }
                     try await group.waitForAll()
@@ -81,11 +110,12 @@ public struct GetOperation: Sendable {
     }
 
     /// Every stripe in order into a sequential sink (standard output, a device, a FIFO).
-    private func fetchInOrder(_ record: ManifestRecord, into sink: OutputSink, progress: TransferProgress?) async throws {
+    private func fetchInOrder(_ record: ManifestRecord, into sink: OutputSink, progress: TransferProgress?,
+                              damage: ReadDamage) async throws {
         let stripes = StripeDownload(session: session)
         for stripe in 0..<Int(record.body.nodeCount) {
             try await stripes.fetch(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
-                                    afterBatch: { progress?.advance($0) })
+                                    afterBatch: { progress?.advance($0) }, damage: damage)
         }
     }
 }

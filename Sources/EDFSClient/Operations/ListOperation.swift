@@ -23,6 +23,7 @@ public struct ListOperation: Sendable {
 
     public func run() async throws -> [FileListing] {
         let inventory = await ClusterInventory.take(session)
+        try inventory.requireReadQuorum(session)
         let (records, unreadable) = await inventory.newestManifests(session)
         // Newest authentic version per name (a name may sit under two ids while a key rotation is unfinished).
         var newest = [String: ManifestRecord]()

@@ -37,6 +37,11 @@ public struct PutOperation: Sendable {
         guard (1...placement.replicas).contains(quorum) else {
             throw ClientError.usage("\(config.path): WriteQuorum must be 1…\(placement.replicas)")
         }
+        guard session.reachableNodes.count >= config.commitQuorum else {
+            throw ClientError.notEnoughNodes(
+                "a put needs \(config.commitQuorum) reachable nodes to commit \(name), only \(session.reachableNodes.count) "
+                    + "answered; the previous version is unchanged")
+        }
         guard let segmentSize = UInt32(exactly: config.segmentSize),
               (1...SegmentScheme.maximumSegmentSize).contains(config.segmentSize) else {
             throw ClientError.usage("\(config.path): SegmentSize must be 1 B…64 MiB")
@@ -117,6 +122,13 @@ public struct PutOperation: Sendable {
                 throw ClientError.failed("\(name) was stored by another client at the same time; run the put again")
             }
             throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
+        }
+        guard committed.count >= config.commitQuorum else {
+            // Too few holders: a read quorum could miss this version. Undo it, so the answer is a definite "not stored".
+            await commit.rollBack(id: id, version: version, on: committed, restoring: current.newest)
+            await removal.remove(fileID: fileID, placement: placement)
+            throw ClientError.notEnoughNodes("the manifest of \(name) reached \(committed.count) node(s), a commit needs "
+                                             + "\(config.commitQuorum); the previous version is unchanged")
         }
         if !stale.isEmpty {
             // Committed on some nodes while another writer committed the same version elsewhere: readers agree on

@@ -25,6 +25,16 @@ struct ClusterInventory: Sendable {
         return inventory
     }
 
+    /// Nodes that answered the listing.
+    func answeredNodes(_ session: ClusterSession) -> [Int] {
+        session.reachableNodes.filter { !failedNodes.contains($0) }
+    }
+
+    /// Refuses (exit 69) unless the read quorum answered: a listing from fewer nodes could show removed files.
+    func requireReadQuorum(_ session: ClusterSession) throws {
+        try ManifestReader.requireReadQuorum(answered: answeredNodes(session).count, session: session, what: "the listing")
+    }
+
     /// The newest authentic copy of each listed manifest id (with the nodes holding exactly that version), and how
     /// many copies could not be opened.
     func newestManifests(_ session: ClusterSession) async -> (records: [String: ManifestRecord], unreadable: Int) {

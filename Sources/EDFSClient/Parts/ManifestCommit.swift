@@ -46,6 +46,22 @@ struct ManifestCommit: Sendable {
         return (accepted, stale)
     }
 
+    /// Undoes a commit that reached fewer nodes than the commit quorum: on each node of `nodes`, removes the copy of
+    /// `id` at `version` and puts back `previous` where it sat under the same id. Best effort; returns the nodes where
+    /// the undo failed (they keep the new copy, and `edfs check` reports them).
+    @discardableResult
+    func rollBack(id: ManifestID, version: UInt64, on nodes: [Int], restoring previous: ManifestRecord?) async -> [Int] {
+        let restore = previous.flatMap { $0.id == id ? $0.bytes : nil }
+        let results = await session.fanOut.run(on: nodes) { _, link in
+            try await link.deleteManifest(id.hex, maxVersion: version)
+            if let restore { try await link.putManifest(id.hex, bytes: restore) }
+        }
+        for (node, error) in results.failures {
+            session.notices.add("node \(session.nodeName(node)): could not undo the manifest write: \(error)")
+        }
+        return results.failures.map(\.node)
+    }
+
     /// Removes the copies `lookup` found under ids other than `keeping` (older key epochs), each up to the version
     /// seen, so a newer copy written meanwhile survives.
     func removeSuperseded(_ lookup: ManifestLookup, keeping id: ManifestID) async {

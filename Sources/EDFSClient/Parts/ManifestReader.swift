@@ -99,6 +99,7 @@ public struct ManifestReader: Sendable {
     /// 65 when copies exist but none is authentic.
     public func liveManifest(path: String) async throws -> (ManifestRecord, ManifestLookup) {
         let lookup = try await lookUp(path: path)
+        try requireReadQuorum(lookup, path: path)
         if let live = lookup.live {
             warnOfOlderCopies(lookup, newest: live, path: path)
             return (live, lookup)
@@ -107,6 +108,23 @@ public struct ManifestReader: Sendable {
             throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication")
         }
         throw ClientError.noSuchFile("no file named \"\(path)\" is stored (see edfs ls)")
+    }
+
+    /// Refuses (exit 69) unless the read quorum — N − R + 1 nodes — answered definitively for `path`: only then does
+    /// the answer include a holder of every commit (a commit needs R nodes), so a removed file cannot come back and
+    /// an older version cannot pass for the newest because the nodes that know better are down.
+    public func requireReadQuorum(_ lookup: ManifestLookup, path: String) throws {
+        let answered = session.reachableNodes.filter { !lookup.unsettledNodes.contains($0) }
+        try Self.requireReadQuorum(answered: answered.count, session: session, what: "\"\(path)\"")
+    }
+
+    /// Refuses (exit 69) when fewer than the read quorum of nodes answered.
+    static func requireReadQuorum(answered: Int, session: ClusterSession, what: String) throws {
+        let needed = session.config.readQuorum
+        guard answered < needed else { return }
+        throw ClientError.notEnoughNodes(
+            "only \(answered) of \(session.nodeCount) nodes answered for \(what); a read needs \(needed) to be sure it "
+                + "has the newest version (with R=\(session.config.replicas), at most \(session.config.replicas - 1) may be down)")
     }
 
     /// Reachable nodes that serve an older authentic version than others do: a node that was down during a put, or

@@ -13,7 +13,7 @@ struct StripeDownload: Sendable {
     /// task with the batch's size (its errors are not blamed on the replica).
     func fetch(_ record: ManifestRecord, stripe: Int,
                consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
-               afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
+               afterBatch: @escaping @Sendable (Int) async throws -> Void, damage: ReadDamage? = nil) async throws {
         let header = try record.stripeHeader(stripe)
         let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
                                       batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
@@ -26,6 +26,8 @@ struct StripeDownload: Sendable {
             }
             do {
                 try await read(work: work, from: link, consume: consume, afterBatch: afterBatch)
+                let bad = failures.filter(\.corrupt).map(\.node)
+                if !bad.isEmpty { damage?.record(stripe: stripe, bad: bad, good: node) }
                 if attempt > 0 || !failures.isEmpty {
                     session.notices.add("stripe \(stripe) of \(record.body.name) came from \(session.nodeName(node)) after: "
                                 + failures.map { "\(session.nodeName($0.node)) \($0.reason)" }.joined(separator: "; "))
@@ -94,7 +96,7 @@ struct StripeDownload: Sendable {
     }
 
     /// The next chunk, or a timeout error when the replica stalls.
-    private static func next(of download: any ObjectDownload, timeout: Double) async throws -> ByteBuffer? {
+    static func next(of download: any ObjectDownload, timeout: Double) async throws -> ByteBuffer? {
         try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask { try await download.next() }
             group.addTask {

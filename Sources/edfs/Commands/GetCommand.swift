@@ -19,6 +19,9 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "Replace an existing file, or write through a symbolic link.")
     var force = false
 
+    @Flag(help: "Do not replace a corrupt or missing replica met on the way (heal on read).")
+    var noHeal = false
+
     @Argument(help: "The stored name.")
     var name: String
 
@@ -38,7 +41,8 @@ struct GetCommand: AsyncParsableCommand {
             try await withSession(options) { session in
                 let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
                 defer { progress?.finish() }
-                let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress)
+                let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress,
+                                                                  heal: !noHeal)
                 switch destination {
                 case let .file(path), let .stream(path):
                     printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")

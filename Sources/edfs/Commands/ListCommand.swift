@@ -28,6 +28,10 @@ struct ListCommand: AsyncParsableCommand {
                 let size = ByteCount.humanReadable(Int(clamping: file.size))
                 print("\(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(date)  \(file.health.padding(toLength: 30, withPad: " ", startingAt: 0))  \(displayed(file.name))")
             }
+            let unhealthy = files.filter { $0.health != "healthy" }.count
+            if unhealthy > 0 {
+                printError("edfs: \(unhealthy) of \(files.count) file(s) not healthy: see edfs check, fix with edfs repair")
+            }
         }
     }
 }

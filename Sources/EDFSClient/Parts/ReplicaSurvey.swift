@@ -1,0 +1,69 @@
+import EDFSFormat
+
+/// What one node holds of one stripe.
+public enum ReplicaState: String, Sendable, Codable, Equatable {
+    /// Stored with the right length (and, when the data was read, every tag verified).
+    case ok
+    /// The node answered and does not have it.
+    case missing
+    /// Stored with another length than the manifest's stripe needs.
+    case wrongSize = "wrong-size"
+    /// Read and failed verification (a GCM tag, the header, or the node's own checksum).
+    case corrupt
+    /// The node did not answer: unknown.
+    case unreachable
+}
+
+/// The replicas of one stripe of one file version, by node index, in placement order (primary first).
+struct StripeSurvey: Sendable {
+    var stripe: Int
+    var replicas: [(node: Int, state: ReplicaState, storedLength: UInt64?)]
+
+    var good: [Int] { replicas.filter { $0.state == .ok }.map(\.node) }
+    /// Reachable nodes of the placement that need a new copy.
+    var needing: [Int] { replicas.filter { [.missing, .wrongSize, .corrupt].contains($0.state) }.map(\.node) }
+}
+
+/// Where the replicas of a file version are, judged from the nodes' object listings and, with `readData`, by
+/// reading every replica through its GCM tags.
+struct ReplicaSurvey: Sendable {
+    let session: ClusterSession
+    let inventory: ClusterInventory
+
+    func survey(_ record: ManifestRecord, readData: Bool) async throws -> [StripeSurvey] {
+        var stripes = [StripeSurvey]()
+        let answered = Set(inventory.answeredNodes(session))
+        for stripe in 0..<Int(record.body.nodeCount) {
+            let header = try record.stripeHeader(stripe)
+            var replicas = [(node: Int, state: ReplicaState, storedLength: UInt64?)]()
+            for node in try record.nodes(ofStripe: stripe) {
+                guard answered.contains(node), let objects = inventory.objectsByNode[node] else {
+                    replicas.append((node, .unreachable, nil))
+                    continue
+                }
+                guard let length = objects[header.objectName] else {
+                    replicas.append((node, .missing, nil))
+                    continue
+                }
+                replicas.append((node, length == header.objectLength ? .ok : .wrongSize, length))
+            }
+            if readData {
+                for index in replicas.indices where replicas[index].state == .ok {
+                    do {
+                        try await StripeCopy(session: session).copy(record, stripe: stripe, from: replicas[index].node)
+                    } catch {
+                        if StripeDownload.isIntegrityFailure(error) {
+                            replicas[index].state = .corrupt
+                        } else {
+                            replicas[index].state = .unreachable
+                        }
+                        session.notices.add("stripe \(stripe) of \(record.body.name) on "
+                                            + "\(session.nodeName(replicas[index].node)): \(error)")
+                    }
+                }
+            }
+            stripes.append(StripeSurvey(stripe: stripe, replicas: replicas))
+        }
+        return stripes
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import EDFSClient
+import EDFSFormat
+import Foundation
+
+/// `edfs check [NAME…] [--read-data] [--json]`
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Show where every replica of each file is and whether it is whole; changes nothing.",
+        discussion: """
+            Exit 0 when every file is healthy, 3 when some file is degraded (readable, short of full redundancy: \
+            run edfs repair), 69 when some file is unavailable with the nodes that answered, 65 when some file is \
+            damaged (a stripe with no good replica anywhere).
+            """)
+
+    @OptionGroup var options: ClientOptions
+
+    @Flag(help: "Read every replica and verify every GCM tag (reads all stored data).")
+    var readData = false
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @OptionGroup var selection: FileSelection
+
+    func run() async throws {
+        let report = try await reportingFailures {
+            try await withSession(options) { try await CheckOperation($0).run(names: selection.names, readData: readData) }
+        }
+        if json {
+            printJSON(report)
+        } else {
+            for file in report.files {
+                let state = (file.removed ? "removed" : file.health.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
+                print("\(state)\(displayed(file.name))" + (file.problems.isEmpty ? "" : ": " + file.problems.joined(separator: "; ")))
+            }
+            var counts = [FileHealth: Int]()
+            for file in report.files { counts[file.health, default: 0] += 1 }
+            var summary = "checked \(report.files.count) file\(report.files.count == 1 ? "" : "s")"
+                + (report.readData ? " (every replica read)" : "") + ": "
+                + FileHealth.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+            if !report.unreachableNodes.isEmpty { summary += "; not answering: " + report.unreachableNodes.joined(separator: ",") }
+            if let orphans = report.orphanObjects, orphans > 0 {
+                summary += "; \(orphans) object(s) of no file (\(ByteCount.humanReadable(Int(clamping: report.orphanBytes ?? 0))))"
+            }
+            print(summary)
+            if report.worst != .healthy { printError("edfs: not every file is healthy: run edfs repair") }
+        }
+        let code = ExitStatus.code(for: report.worst)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// Prints `value` as sorted, indented JSON on standard output.
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
