@@ -250,4 +250,48 @@ struct SelfHealingTests {
             }
         }
     }
+
+    @Test("two writers of one name at once: each gets a definite answer, the nodes end with one manifest, no orphans")
+    func concurrentWritersSettle() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            try await cluster.withSession { _ in }
+            let notices = Notices()
+            let writers = [try await cluster.session(notices: notices), try await cluster.session(notices: notices)]
+            var races = 0
+            for round in 0..<8 {
+                let contents = [try randomContent(20_000 + round), try randomContent(21_000 + round)]
+                let paths = [try cluster.writeScratch("w0", contents[0]), try cluster.writeScratch("w1", contents[1])]
+                let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                    for index in 0..<2 {
+                        group.addTask {
+                            do {
+                                _ = try await PutOperation(writers[index]).run(file: paths[index], as: "race")
+                                return (index, true)
+                            } catch {
+                                print("round \(round) writer \(index): \(error)")
+                                return (index, false)
+                            }
+                        }
+                    }
+                    var result = [Bool](repeating: false, count: 2)
+                    for await (index, stored) in group { result[index] = stored }
+                    return result
+                }
+                if outcomes.contains(false) { races += 1 }
+                #expect(outcomes.contains(true), "round \(round): neither writer stored its version")
+                let out = cluster.scratch("race-out")
+                try await GetOperation(writers[0]).run(name: "race", to: .file(out), heal: false)
+                let read = try Array(Data(contentsOf: URL(fileURLWithPath: out)))
+                let stored = (0..<2).filter { outcomes[$0] }.map { contents[$0] }
+                let isStored = stored.contains(read)
+                #expect(isStored, "round \(round): the version read (\(read.count) B) is not one a writer was told is stored (\(outcomes))")
+                let report = try await CheckOperation(writers[0]).run()
+                #expect(report.worst == .healthy, "round \(round): \(report.files.map(\.problems))")
+                #expect(report.orphanObjects == 0, "round \(round): \(report.orphanObjects ?? -1) orphan objects")
+            }
+            for writer in writers { await writer.close() }
+            let sameVersion = notices.all.filter { $0.contains("stored the same version at the same time") }.count
+            print("concurrent writers: \(races) of 8 rounds had a loser, \(sameVersion) same-version races settled")
+        }
+    }
 }

@@ -115,12 +115,34 @@ public struct PutOperation: Sendable {
         let manifest = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
-        let (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        var (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        if committed.isEmpty, !stale.isEmpty {
+            // Every node already had this version from another writer, which may have reported success: it won.
+            await removal.remove(fileID: fileID, placement: placement)
+            throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
+                                     + "this put was not stored: run it again to replace that version")
+        }
+        if !stale.isEmpty {
+            // Another writer committed the same version on other nodes at the same time. Both writers settle it the
+            // same way, by the order every reader uses (`ManifestRecord.supersedes`): the winner gives its manifest to
+            // the other nodes, the loser undoes its copies. Each gets a definite answer, the nodes converge.
+            guard let holders = try await settleRace(name: name, id: id, version: version, manifest: manifest, body: body,
+                                                     committed: committed, stale: stale) else {
+                await removal.remove(fileID: fileID, placement: placement)
+                throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
+                                         + "this put was not stored: run it again to replace that version")
+            }
+            guard holders.count >= config.commitQuorum else {
+                // Won, but nodes failed meanwhile: never undone once won (the loser may be giving this version to its
+                // nodes), so the outcome stays open until a repair spreads it.
+                throw ClientError.notEnoughNodes("\(name): this put won a race with another writer but its manifest "
+                                                 + "reached only \(holders.count) node(s); run edfs repair, then check it")
+            }
+            committed = holders
+            stale = []
+        }
         guard !committed.isEmpty else {
             await removal.remove(fileID: fileID, placement: placement)
-            if !stale.isEmpty {
-                throw ClientError.failed("\(name) was stored by another client at the same time; run the put again")
-            }
             throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
         }
         guard committed.count >= config.commitQuorum else {
@@ -129,12 +151,6 @@ public struct PutOperation: Sendable {
             await removal.remove(fileID: fileID, placement: placement)
             throw ClientError.notEnoughNodes("the manifest of \(name) reached \(committed.count) node(s), a commit needs "
                                              + "\(config.commitQuorum); the previous version is unchanged")
-        }
-        if !stale.isEmpty {
-            // Committed on some nodes while another writer committed the same version elsewhere: readers agree on
-            // one of them (ManifestRecord.supersedes); keep every object so that neither version loses data.
-            throw ClientError.failed("\(name) was stored by another client at the same time on "
-                                     + stale.map(session.nodeName).joined(separator: ",") + "; check it with edfs ls")
         }
         // The old versions' objects go only once every reachable node holds the new manifest: a node that still
         // serves an old one must not point at deleted objects while the new one's holders are down. Every version
@@ -148,6 +164,40 @@ public struct PutOperation: Sendable {
                                 + "reachable nodes; the previous version's objects are kept")
         }
         return PutResult(name: name, size: source.size, version: version, missingReplicas: missing, manifestNodes: committed)
+    }
+
+    /// Settles a commit that met another writer's at the same version. Returns the nodes holding this put's manifest
+    /// when it wins (after giving it to the nodes that held the other one), or nil when it lost (its copies replaced
+    /// by the winner's).
+    private func settleRace(name: String, id: ManifestID, version: UInt64, manifest: [UInt8], body: ManifestBody,
+                            committed: [Int], stale: [Int]) async throws -> [Int]? {
+        let now = try await ManifestReader(session).lookUp(path: name)
+        // This put's own record, also when the other writer has already replaced every copy of it.
+        let mine = ManifestRecord(id: id, header: try ManifestHeader.decode(prefixOf: manifest), body: body,
+                                  bytes: manifest, holders: [])
+        let rival = now.versions.filter { $0.bytes != manifest && $0.header.version == version }
+            .max { $1.supersedes($0) }
+        if let rival, rival.supersedes(mine) {
+            // Lost: give the winner's manifest to the nodes that took this one (the winner does the same; only the
+            // winner's bytes are ever written, so every interleaving ends with them). The winner never undoes its
+            // copies once it has won, so this put's objects can go.
+            let replaced = await ManifestCommit(session: session).replace(id: id, bytes: rival.bytes, version: version,
+                                                                          on: committed)
+            for (node, error) in replaced.failures {
+                if case NodeLinkError.stale = error { continue }  // a newer version is there
+                session.notices.add("node \(session.nodeName(node)): copy of \(name) not handed to the other writer's "
+                                    + "version: \(error); run edfs repair")
+            }
+            return nil
+        }
+        // This put wins (or the other writer already withdrew): give its manifest to the nodes holding the loser's.
+        let spread = await ManifestCommit(session: session).replace(id: id, bytes: manifest, version: version, on: stale)
+        for (node, error) in spread.failures {
+            session.notices.add("node \(session.nodeName(node)): the other writer's copy of \(name) not replaced: \(error); "
+                                + "run edfs repair")
+        }
+        session.notices.add("\(name): another client stored the same version at the same time; this put's version won")
+        return (committed + spread.succeeded).sorted()
     }
 
     /// Reads, seals and streams one stripe to its replicas; returns the nodes that acknowledged it durably (at least

@@ -134,20 +134,13 @@ public struct RepairOperation: Sendable {
     /// the same version (a writers' race, settled by `ManifestRecord.supersedes`) or a forged copy has that copy removed
     /// first (only up to the newest's version, so a version written meanwhile survives). Returns the nodes that took it.
     private func spreadManifest(_ newest: ManifestRecord, to nodes: [Int], lookup: ManifestLookup) async -> [Int] {
-        let id = newest.id
-        let bytes = newest.bytes
         var bounds = [Int: UInt64]()
-        for node in nodes { bounds[node] = newest.header.version }
-        for copy in lookup.forged where copy.id == id && nodes.contains(copy.node) { bounds[copy.node] = copy.storedVersion }
-        let limits = bounds
-        let results = await session.fanOut.run(on: nodes) { node, link in
-            do {
-                try await link.putManifest(id.hex, bytes: bytes)
-            } catch NodeLinkError.stale {
-                try await link.deleteManifest(id.hex, maxVersion: limits[node] ?? 0)
-                try await link.putManifest(id.hex, bytes: bytes)
-            }
+        for copy in lookup.forged where copy.id == newest.id && nodes.contains(copy.node) {
+            bounds[copy.node] = copy.storedVersion
         }
+        let results = await ManifestCommit(session: session).replace(id: newest.id, bytes: newest.bytes,
+                                                                     version: newest.header.version, on: nodes,
+                                                                     bounds: bounds)
         for (node, error) in results.failures {
             session.notices.add("node \(session.nodeName(node)): manifest of \(newest.body.name) not stored: \(error)")
         }

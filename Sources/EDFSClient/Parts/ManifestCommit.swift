@@ -46,6 +46,25 @@ struct ManifestCommit: Sendable {
         return (accepted, stale)
     }
 
+    /// Gives each node of `nodes` exactly `bytes` under `id`: removes the copy there first (only up to `bound[node]`,
+    /// default `version`, so a newer copy written meanwhile survives and refuses this one). A refusal because the node
+    /// already holds these very bytes (another client wrote them meanwhile) counts as success.
+    func replace(id: ManifestID, bytes: [UInt8], version: UInt64, on nodes: [Int],
+                 bounds: [Int: UInt64] = [:]) async -> FanOutResults<Void> {
+        await session.fanOut.run(on: nodes) { node, link in
+            do {
+                try await link.deleteManifest(id.hex, maxVersion: bounds[node] ?? version)
+            } catch NodeLinkError.notFound {
+                // Already gone (the other client replacing it too): put ours.
+            }
+            do {
+                try await link.putManifest(id.hex, bytes: bytes)
+            } catch NodeLinkError.stale {
+                guard try await link.getManifest(id.hex) == bytes else { throw NodeLinkError.stale }
+            }
+        }
+    }
+
     /// Undoes a commit that reached fewer nodes than the commit quorum: on each node of `nodes`, removes the copy of
     /// `id` at `version` and puts back `previous` where it sat under the same id. Best effort; returns the nodes where
     /// the undo failed (they keep the new copy, and `edfs check` reports them).
