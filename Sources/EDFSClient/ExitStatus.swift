@@ -9,6 +9,8 @@ public enum ExitStatus {
     public static let unavailable: Int32 = 69
     public static let noPermission: Int32 = 77
     public static let failure: Int32 = 1
+    /// `edfs status`: the cluster works but is not healthy (degraded or read-only).
+    public static let degraded: Int32 = 3
 
     /// The exit code for an error of any edfs layer.
     public static func code(for error: any Error) -> Int32 {
