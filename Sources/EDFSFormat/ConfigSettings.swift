@@ -49,6 +49,10 @@ enum ConfigSettings {
         Known(name: "KDFIterations", kind: .integer(100_000...100_000_000)),
         // Node: whether legacy MD5 logins (LOGIN method 1) are accepted at all.
         Known(name: "LegacyMD5Logins", kind: .boolean),
+        // Node: how often a running node scrubs and collects garbage (absent: never), and how old an unreferenced
+        // object or a temporary file must be before it is removed (docs/STORAGE.md).
+        Known(name: "ScrubInterval", kind: .seconds(1...2_592_000)),
+        Known(name: "OrphanGracePeriod", kind: .seconds(0.001...31_536_000)),
     ]
 
     /// The known setting called `key`, compared ignoring case.
@@ -77,7 +81,8 @@ enum ConfigSettings {
             return nil
         case let .seconds(range):
             guard let seconds = parseSeconds(value), range.contains(seconds) else {
-                return "a time of at most \(Int(range.upperBound)) s, more than 0, e.g. 30, 30s, 500ms, 5m, 1h"
+                let low = range.lowerBound >= 1 ? "at least \(Int(range.lowerBound)) s" : "more than 0"
+                return "a time of at most \(Int(range.upperBound)) s, \(low), e.g. 30, 30s, 500ms, 5m, 1h"
             }
             return nil
         case .boolean:

@@ -71,6 +71,20 @@ public enum WireReply: Equatable, Sendable {
             w.u64(status.objectCount)
             w.u64(status.manifestCount)
             w.u64(status.uptimeSeconds)
+            guard status.softwareVersion.utf8.count <= WireNodeStatus.maxVersionBytes else {
+                throw WireError(.tooLarge, "STATUS version text is longer than \(WireNodeStatus.maxVersionBytes) bytes")
+            }
+            try w.str16(status.softwareVersion, field: "software version")
+            w.u64(status.storedBytes)
+            let scrub = status.lastScrub
+            guard scrub?.finishedAt != 0 else {
+                throw WireError(.malformed, "a STATUS scrub summary needs a finish time other than 0")
+            }
+            w.u64(scrub?.finishedAt ?? 0)
+            w.u64(scrub?.filesChecked ?? 0)
+            w.u64(scrub?.corrupt ?? 0)
+            w.u64(scrub?.orphansReclaimed ?? 0)
+            w.u64(scrub?.bytesReclaimed ?? 0)
         case let .putObject(length):
             w.u64(length)
         case let .getObject(objectLength, sendLength):
@@ -119,9 +133,7 @@ public enum WireReply: Equatable, Sendable {
             reply = r.remaining == 0 ? .login : .loginChallenge(serverFirst: try r.str16())
         case WireFrameType.loginContinue.reply: reply = .loginContinue(serverFinal: try r.str16())
         case WireFrameType.status.reply:
-            reply = .status(WireNodeStatus(nodeName: try r.str16(), freeBytes: try r.u64(), totalBytes: try r.u64(),
-                                           objectCount: try r.u64(), manifestCount: try r.u64(),
-                                           uptimeSeconds: try r.u64()))
+            reply = .status(try decodeStatus(&r))
         case WireFrameType.putObject.reply: reply = .putObject(length: try r.u64())
         case WireFrameType.getObject.reply: reply = .getObject(objectLength: try r.u64(), sendLength: try r.u64())
         case WireFrameType.statObject.reply:
@@ -164,5 +176,22 @@ public enum WireReply: Equatable, Sendable {
         }
         try r.expectEnd()
         return reply
+    }
+
+    /// STATUS_OK: the fields of docs/PROTOCOL.md in order; a scrub time of 0 ("never") must come with zero counts.
+    private static func decodeStatus(_ r: inout BigEndianReader<WireError>) throws(WireError) -> WireNodeStatus {
+        var status = WireNodeStatus(nodeName: try r.str16(), freeBytes: try r.u64(), totalBytes: try r.u64(),
+                                    objectCount: try r.u64(), manifestCount: try r.u64(), uptimeSeconds: try r.u64())
+        status.softwareVersion = try r.str16(maxBytes: WireNodeStatus.maxVersionBytes, field: "software version")
+        status.storedBytes = try r.u64()
+        let scrub = WireScrubSummary(finishedAt: try r.u64(), filesChecked: try r.u64(), corrupt: try r.u64(),
+                                     orphansReclaimed: try r.u64(), bytesReclaimed: try r.u64())
+        if scrub.finishedAt != 0 {
+            status.lastScrub = scrub
+        } else if scrub != WireScrubSummary(finishedAt: 0, filesChecked: 0, corrupt: 0, orphansReclaimed: 0,
+                                            bytesReclaimed: 0) {
+            throw WireError(.malformed, "STATUS_OK has scrub counts without a scrub time", fatal: true)
+        }
+        return status
     }
 }

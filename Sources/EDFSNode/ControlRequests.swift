@@ -43,7 +43,8 @@ struct ControlRequests: Sendable {
             return .status(WireNodeStatus(
                 nodeName: services.configuration.name, freeBytes: space.free, totalBytes: space.total,
                 objectCount: UInt64(counts.objects), manifestCount: UInt64(counts.manifests),
-                uptimeSeconds: UInt64(max(0, uptime.components.seconds))))
+                uptimeSeconds: UInt64(max(0, uptime.components.seconds)), softwareVersion: SoftwareVersion.text,
+                storedBytes: try store.storedBytes(user: user), lastScrub: services.scrubRecord.report?.summary))
         case let .statObject(objectID, verify):
             let stat = try store.stat(user: user, id: objectID, verify: verify)
             return .statObject(length: stat.length, blockSize: UInt32(stat.blockSize), state: stat.state)

@@ -155,4 +155,57 @@ enum FileIO {
         let unit = UInt64(info.f_frsize)
         return (UInt64(info.f_bavail) * unit, UInt64(info.f_blocks) * unit)
     }
+
+    /// `lstat` of `path` (a link is not followed); nil when it does not exist.
+    static func status(_ path: String) throws(StoreError) -> FileStatus? {
+        var info = stat()
+        if lstat(path, &info) == 0 { return FileStatus(info) }
+        if errno == ENOENT { return nil }
+        throw failure("stat file")
+    }
+
+    /// `fstat` of an open file.
+    static func status(_ fd: Int32, what: String) throws(StoreError) -> FileStatus {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw failure("stat \(what)") }
+        return FileStatus(info)
+    }
+
+    /// Moves `path` to `destination` (same file system, `destination` must not exist) only if `path` is still the
+    /// file `expected` describes. rename(2) cannot compare and move at once, so the move happens first; if another
+    /// file had been renamed over `path` meanwhile (a writer published a new copy), that one is put back with link(2),
+    /// which never replaces anything: a copy published even later wins, as renames do. Returns whether `expected`'s file
+    /// was moved; false when `path` is gone or is another file now.
+    static func move(_ path: String, to destination: String, ifStill expected: FileStatus,
+                     what: String) throws(StoreError) -> Bool {
+        guard rename(path, destination) == 0 else {
+            if errno == ENOENT { return false }
+            throw failure("move \(what)")
+        }
+        guard let moved = try status(destination), !moved.isSameFile(as: expected) else { return true }
+        if link(destination, path) != 0 && errno != EEXIST { throw failure("put back \(what)") }
+        try removeFile(destination, what: what)
+        return false
+    }
+
+    /// Up to `count` bytes from the start of the file at `path` (fewer if it is shorter).
+    static func readPrefix(_ path: String, count: Int, what: String) throws(StoreError) -> [UInt8] {
+        let fd = try openFile(path, O_RDONLY, what: what)
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return pread(fd, base + done, count - done, off_t(done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("read \(what)")
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(out[..<done])
+    }
 }

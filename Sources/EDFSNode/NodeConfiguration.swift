@@ -70,6 +70,11 @@ public struct NodeConfiguration: Sendable {
     public var limits: NodeLimits
     /// Data bytes per checksummed block on disk.
     public var blockSize: Int = 1 << 20
+    /// `ScrubInterval:`: how often the running node scrubs, quarantines and collects garbage; nil (the default): never.
+    public var scrubInterval: Duration?
+    /// `OrphanGracePeriod:` (default 24 h): how old an unreferenced object or a temporary file must be before the
+    /// node's scrub removes it.
+    public var orphanGracePeriod: Duration = ScrubOptions.defaultGracePeriod
 
     public init(name: String, host: String, port: Int, dataDirectory: String, certificateFile: String,
                 privateKeyFile: String, caFile: String, users: [String: [UInt8]], limits: NodeLimits = NodeLimits()) {
@@ -111,7 +116,7 @@ public struct NodeConfiguration: Sendable {
     /// the listen address from `Server NAME HOST:PORT` unless `listen` is given, certificate files from the
     /// `Keys:` folder unless given, users from `Username:`/`Password:`, limits from `MaxFrameSize:`,
     /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:` and the
-    /// denial-of-service limits (docs/CONFIG.md).
+    /// denial-of-service limits, the scrub from `ScrubInterval:` and `OrphanGracePeriod:` (docs/CONFIG.md).
     public static func load(configFile: String, name: String, dataDirectory: String, listen: String? = nil,
                             certificateFile: String? = nil, privateKeyFile: String? = nil,
                             caFile: String? = nil) throws(LoadError) -> NodeConfiguration {
@@ -158,6 +163,8 @@ public struct NodeConfiguration: Sendable {
             throw .config(error)
         }
         var limits = NodeLimits()
+        let scrubInterval: Duration?
+        let orphanGracePeriod: Duration
         do {
             if let value = try config.byteSize("MaxFrameSize") { limits.maxFrameLength = value }
             if let value = try config.byteSize("MaxObjectSize") { limits.maxObjectLength = UInt64(value) }
@@ -166,6 +173,8 @@ public struct NodeConfiguration: Sendable {
             if let value = try config.seconds("LoginTimeout") { limits.loginTimeout = value }
             if let value = try config.seconds("IdleTimeout") { limits.idleTimeout = value }
             try loadDenialOfServiceLimits(config, into: &limits)
+            scrubInterval = try config.seconds("ScrubInterval")
+            orphanGracePeriod = try config.seconds("OrphanGracePeriod") ?? ScrubOptions.defaultGracePeriod
         } catch {
             throw .config(error)
         }
@@ -179,6 +188,8 @@ public struct NodeConfiguration: Sendable {
             users: users, limits: limits)
         configuration.scramUsers = scramUsers
         configuration.legacyMD5Logins = legacyMD5Logins
+        configuration.scrubInterval = scrubInterval
+        configuration.orphanGracePeriod = orphanGracePeriod
         return configuration
     }
 }

@@ -21,6 +21,8 @@ struct NodeServices: Sendable {
     /// SHA-256 of the node's TLS certificate (DER), the `tls-server-end-point` channel binding of SCRAM logins;
     /// nil for an in-process node (no TLS: only unbound SCRAM, `n`, is accepted).
     let certificateHash: [UInt8]?
+    /// The last periodic scrub's result, for STATUS.
+    let scrubRecord: ScrubRecord
     let allocator = ByteBufferAllocator()
 
     var limits: NodeLimits { configuration.limits }

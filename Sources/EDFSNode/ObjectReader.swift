@@ -17,8 +17,12 @@ public final class ObjectReader: Sendable {
     public var blockCount: Int { footer.blockCRCs.count }
 
     /// Opens `path`. Missing: `notFound(what)`. Footer unreadable or inconsistent: `checksumMismatch`.
-    init(path: String, what: String) throws(StoreError) {
-        let fd = try FileIO.openFile(path, O_RDONLY, what: what)
+    convenience init(path: String, what: String) throws(StoreError) {
+        try self.init(descriptor: FileIO.openFile(path, O_RDONLY, what: what), what: what)
+    }
+
+    /// Reads the footer of the file open on `fd`, which the reader owns from here on (closed on failure too).
+    init(descriptor fd: Int32, what: String) throws(StoreError) {
         do throws(StoreError) {
             footer = try Self.readFooter(fd, what: what)
         } catch {

@@ -181,6 +181,18 @@ public final class ObjectStore: Sendable {
         return (objects, manifests)
     }
 
+    /// Bytes on disk (data and footers) of a user's objects and manifests.
+    public func storedBytes(user: String) throws(StoreError) -> UInt64 {
+        var total: UInt64 = 0
+        for namespace in [StoreNamespace.objects, .manifests] {
+            let dir = try directory(user, namespace)
+            for name in try FileIO.listDirectory(dir) where WireName.isValidID(name) {
+                total += try FileIO.status(dir + "/" + name)?.size ?? 0
+            }
+        }
+        return total
+    }
+
     /// Free and total bytes of the data directory's file system.
     public func space() throws(StoreError) -> (free: UInt64, total: UInt64) { try FileIO.space(root) }
 

@@ -49,9 +49,17 @@ public final class StorageNode: Sendable {
     public let store: ObjectStore
     /// The node's manifests, keyslots and verifiers.
     public let metadata: MetadataStore
-    /// Checks every stored file of the node.
-    public var scrubber: Scrubber { Scrubber(store: store) }
+    /// Checks every stored file of the node (sharing the node's per-user locks, so it is safe beside requests).
+    public var scrubber: Scrubber { Scrubber(metadata: metadata) }
+    /// The last periodic scrub's report (`ScrubInterval:`), nil until one has finished.
+    public var lastScrub: ScrubReport? { services.scrubRecord.report }
+    /// How many periodic scrubs have finished since the node started.
+    public var scrubsCompleted: Int { services.scrubRecord.count }
     private let services: NodeServices
+    /// The periodic scrub, when `configuration.scrubInterval` asks for one.
+    private let periodicScrub: PeriodicScrub?
+    /// Held shared while the node runs, so that an offline `edfs node scrub` of the same folder refuses.
+    private let folderLock: DataFolderLock
     private let group: any EventLoopGroup
     /// Nil only for a node made with `init(inProcess:)`, which never listens.
     private let sslContext: NIOSSLContext?
@@ -115,6 +123,10 @@ public final class StorageNode: Sendable {
         self.sslContext = sslContext
         do throws(StoreError) {
             store = try ObjectStore(root: configuration.dataDirectory, blockSize: configuration.blockSize)
+            guard let lock = try DataFolderLock.acquire(root: configuration.dataDirectory, exclusive: false) else {
+                throw StoreError.io("lock data folder", "an offline scrub holds it")
+            }
+            folderLock = lock
             let removed = try store.removeTemporaries()
             if removed > 0 { logger.notice("removed \(removed) temporary files left by an earlier run") }
         } catch {
@@ -123,6 +135,16 @@ public final class StorageNode: Sendable {
         let metadata = MetadataStore(objects: store)
         ConnectionAdmission.limitHeapRetention()
         self.metadata = metadata
+        let scrubRecord = ScrubRecord()
+        if let interval = configuration.scrubInterval {
+            var options = ScrubOptions.full(gracePeriod: configuration.orphanGracePeriod)
+            // A temporary file is an upload in progress while its connection lives: leave it for twice the idle time.
+            options.temporaryGracePeriod = max(configuration.orphanGracePeriod, configuration.limits.idleTimeout * 2)
+            periodicScrub = PeriodicScrub(scrubber: Scrubber(metadata: metadata), options: options, interval: interval,
+                                          record: scrubRecord, logger: logger)
+        } else {
+            periodicScrub = nil
+        }
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
         services = NodeServices(
@@ -133,7 +155,7 @@ public final class StorageNode: Sendable {
                                    storedVerifier: { metadata.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
             admission: ConnectionAdmission(limits: configuration.limits),
-            logger: logger, started: .now, certificateHash: certificateHash)
+            logger: logger, started: .now, certificateHash: certificateHash, scrubRecord: scrubRecord)
     }
 
     /// The address the node listens on, once started.
@@ -172,6 +194,7 @@ public final class StorageNode: Sendable {
             throw .bind("no local address")
         }
         let task = Task { await acceptLoop(server) }
+        periodicScrub?.startIfNeeded()
         state.withLock { s in
             s.serverChannel = server.channel
             s.acceptTask = task
@@ -257,6 +280,7 @@ public final class StorageNode: Sendable {
     /// a `.localSocket` error the caller still owns it.
     public func serveLocal(connectedSocket descriptor: Int32) async throws(NodeStartError) {
         guard !state.withLock({ $0.stopped }) else { throw .stopped }
+        periodicScrub?.startIfNeeded()
         let limits = configuration.limits
         let connection: NodeChannel
         do {
@@ -320,7 +344,9 @@ public final class StorageNode: Sendable {
         for channel in connections { channel.close(promise: nil) }
         await task?.value
         for serving in local { await serving.value }
+        await periodicScrub?.stop()
         try? await services.pool.shutdownGracefully()
+        folderLock.release()
         logger.info("node \(configuration.name) stopped")
     }
 

@@ -12,6 +12,7 @@ struct EDFSCommand: AsyncParsableCommand {
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, CheckCommand.self, RepairCommand.self,
+            StatusCommand.self,
             PasswdCommand.self, KeyCommand.self, UserCommand.self,
             DemoCommand.self, ClusterCommand.self, BenchCommand.self, CertsCommand.self, NodeCommand.self,
         ]

@@ -194,6 +194,11 @@ import Darwin
         ("1h", 3_600_000), ("0.25s", 250),
     ])
     func timeValues(text: String, milliseconds: Int64) throws {
+        let grace = try Self.parse(Self.server + "OrphanGracePeriod: \(text)\n")
+        #expect(try grace.seconds("OrphanGracePeriod") == .milliseconds(milliseconds))
+        if milliseconds >= 1000 {  // ScrubInterval: at least 1 s
+            #expect(try Self.parse(Self.server + "ScrubInterval: \(text)\n").seconds("ScrubInterval") == .milliseconds(milliseconds))
+        }
         let config = try Self.parse(Self.server + "LoginTimeout: \(text)\n")
         #expect(try config.seconds("LoginTimeout") == .milliseconds(milliseconds))
     }
@@ -369,6 +374,9 @@ import Darwin
             ("MaxStreams: 100000", "MaxStreams", "100000"), ("LoginTimeout: 0", "LoginTimeout", "0"),
             ("LoginTimeout: 2h", "LoginTimeout", "2h"), ("IdleTimeout: soon", "IdleTimeout", "soon"),
             ("IdleTimeout: 5 minutes", "IdleTimeout", "5 minutes"),
+            ("ScrubInterval: 500ms", "ScrubInterval", "500ms"), ("ScrubInterval: 31d", "ScrubInterval", "31d"),
+            ("ScrubInterval: 721h", "ScrubInterval", "721h"), ("ScrubInterval: off", "ScrubInterval", "off"),
+            ("OrphanGracePeriod: 0", "OrphanGracePeriod", "0"), ("OrphanGracePeriod: 8761h", "OrphanGracePeriod", "8761h"),
         ] {
             #expect(bad(line, key, value) != nil, "\(line)")
         }

@@ -8,16 +8,6 @@ import Testing
 
 /// Corruption on disk, disconnects and restarts leave no torn or silently wrong data.
 @Suite struct FaultTests {
-    /// Flips one byte of the file at `path`, at `offset`.
-    private func flipByte(_ path: String, at offset: UInt64) throws {
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        defer { try? handle.close() }
-        try handle.seek(toOffset: offset)
-        let byte = try #require(try handle.read(upToCount: 1)?.first)
-        try handle.seek(toOffset: offset)
-        try handle.write(contentsOf: [byte ^ 0x01])
-    }
-
     @Test func aFlippedByteIsACheckSumErrorNotBadBytes() async throws {
         try await withNode { node in
             let connection = try await node.connect()

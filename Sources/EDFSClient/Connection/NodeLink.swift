@@ -39,6 +39,9 @@ public protocol NodeLink: AnyObject, Sendable {
     /// The node's last accepted keyslots for this user, newest first (at most 8), to undo a destructive keyslot write.
     func keyslotHistory() async throws -> [[UInt8]]
 
+    /// The node's STATUS: name, version, uptime, space, this user's counts and bytes, its last scrub.
+    func status() async throws -> WireNodeStatus
+
     /// Closes the connection.
     func close() async
 }
@@ -67,6 +70,11 @@ public protocol ObjectDownload: Sendable {
 
 extension NodeLink {
     public var provenVerifier: LoginVerifier? { nil }
+
+    /// Links that cannot ask for STATUS refuse it.
+    public func status() async throws -> WireNodeStatus {
+        throw NodeLinkError.refused(.unsupported, "this link cannot ask for the node's status")
+    }
 
     /// Nodes that predate SET_VERIFIER refuse it.
     public func setLoginVerifier(_ verifier: LoginVerifier) async throws {

@@ -21,9 +21,10 @@ struct NodeCommand: AsyncParsableCommand {
         discussion: """
             Listens on the address of the config's "Server NAME HOST:PORT" line (or --listen; port 0 picks a free \
             port), prints "listening on HOST:PORT", and serves until SIGINT or SIGTERM. Certificates default to \
-            NAME.crt, NAME.key and ca.crt in the config's Keys: folder.
+            NAME.crt, NAME.key and ca.crt in the config's Keys: folder. `edfs node scrub --data DIR` checks a stopped \
+            node's data folder.
             """,
-        subcommands: [NodeBenchTLSCommand.self, NodeBenchClientCommand.self])
+        subcommands: [NodeScrubCommand.self, NodeBenchTLSCommand.self, NodeBenchClientCommand.self])
 
     @Option(help: "Node config in the seed's dfs.conf format.")
     var config: String = "Config/dfs.conf"
@@ -32,8 +33,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "This node's name (its Server line). Required.")
     var name: String?
 
-    @Option(help: "Data directory. Required.")
-    var data: String?
+    @OptionGroup var dataOption: NodeDataOption
+    var data: String? { dataOption.data }
 
     @Option(help: "Listen address HOST:PORT, overriding the config's Server line.")
     var listen: String?

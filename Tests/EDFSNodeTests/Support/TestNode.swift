@@ -47,7 +47,8 @@ final class TestNode: Sendable {
 
     /// Generates a CA and a certificate for node "N1" (hosts 127.0.0.1 and localhost), starts the node.
     init(limits: NodeLimits = NodeLimits(), hosts: [String] = ["127.0.0.1", "localhost"],
-         scramUsers: [String: SCRAMVerifier] = [:]) async throws {
+         scramUsers: [String: SCRAMVerifier] = [:],
+         configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
         // A whole suite's nodes and clients share 2 cores: the default login deadline leaves too little room for TLS
         // and PBKDF2 when many tests log in at once. Tests of the deadline set their own.
         var limits = limits
@@ -63,6 +64,7 @@ final class TestNode: Sendable {
             certificateFile: keys + "/N1.crt", privateKeyFile: keys + "/N1.key", caFile: keys + "/ca.crt",
             users: users, limits: limits)
         configuration.scramUsers = scramUsers
+        configure(&configuration)
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
         node = try StorageNode(configuration: configuration, logger: logger)
@@ -124,6 +126,16 @@ func withNode<T>(limits: NodeLimits = NodeLimits(), _ body: (TestNode) async thr
         await node.stop()
         throw error
     }
+}
+
+/// Flips bits of one byte of the file at `path`, at `offset` (`mask` 0x20 turns a magic's capital letter lowercase).
+func flipByte(_ path: String, at offset: UInt64, mask: UInt8 = 0x01) throws {
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: offset)
+    let byte = try #require(try handle.read(upToCount: 1)?.first)
+    try handle.seek(toOffset: offset)
+    try handle.write(contentsOf: [byte ^ mask])
 }
 
 func randomBytes(_ count: Int) -> [UInt8] {

@@ -1,0 +1,30 @@
+/// The cluster's health in one word a script can test (docs/CLI.md, `edfs status`).
+public enum ClusterState: String, Sendable, Codable, CaseIterable {
+    /// Every node reachable and no scrub found corruption.
+    case healthy
+    /// Reads and writes work (at least max(commitQuorum, readQuorum) nodes reachable), but a node is unreachable or
+    /// a scrub found corruption.
+    case degraded
+    /// At least readQuorum but fewer than commitQuorum nodes reachable: reads work, commits do not.
+    case readOnly = "read-only"
+    /// Fewer than readQuorum nodes reachable.
+    case down
+
+    /// The state of a cluster with `reachable` of its nodes reachable, given its quorums and whether any reachable
+    /// node's last scrub found corruption.
+    public static func of(reachable: Int, nodes: Int, commitQuorum: Int, readQuorum: Int,
+                          corruptionFound: Bool) -> ClusterState {
+        if reachable < readQuorum { return .down }
+        if reachable < commitQuorum { return .readOnly }
+        return reachable == nodes && !corruptionFound ? .healthy : .degraded
+    }
+
+    /// The exit code of `edfs status` in this state: 0 healthy, 3 degraded or read-only, 69 down.
+    public var exitCode: Int32 {
+        switch self {
+        case .healthy: return 0
+        case .degraded, .readOnly: return ExitStatus.degraded
+        case .down: return ExitStatus.unavailable
+        }
+    }
+}
