@@ -120,16 +120,15 @@ final class NodeSession: Sendable {
 
         if case let .login(method, user, proof) = request {
             let reply = await loginPath.login(id: id, method: method, user: user, proof: proof)
-            if let user = table.user, !loop.promoted {
-                // The logged-in caps (per node, user, address) apply here; a refusal is FATAL.
-                try services.admission.promote(ObjectIdentifier(channel), user: user)
-                loop.promoted = true
-            }
+            try promoteOnceLoggedIn(&loop)
             await output.send(reply)
             return
         }
         if case let .loginContinue(message) = request {
-            await output.send(await loginPath.loginContinue(id: id, message: message))
+            // A SCRAM login ends here: the same caps as an MD5 login.
+            let reply = await loginPath.loginContinue(id: id, message: message)
+            try promoteOnceLoggedIn(&loop)
+            await output.send(reply)
             return
         }
         guard let user = table.user else {
@@ -170,6 +169,14 @@ final class NodeSession: Sendable {
     }
 
     /// DATA, END, WINDOW and CANCEL: the frames of a request already made.
+    /// Once the session has logged in, moves it to the logged-in pool: the caps per node, user and address apply to
+    /// every login method; a refusal is FATAL.
+    private func promoteOnceLoggedIn(_ loop: inout LoopState) throws(WireError) {
+        guard let user = table.user, !loop.promoted else { return }
+        try services.admission.promote(ObjectIdentifier(channel), user: user)
+        loop.promoted = true
+    }
+
     private func handleStreamFrame(_ frame: WireFrame, _ loop: inout LoopState,
                                    _ group: inout DiscardingTaskGroup) async throws(WireError) {
         let id = frame.header.requestID

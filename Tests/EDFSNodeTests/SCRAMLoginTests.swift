@@ -23,7 +23,7 @@ struct SCRAMNode {
     let directory: TemporaryDirectory
     let node: StorageNode
 
-    init(legacyMD5Logins: Bool = true, scram: [String: SCRAMVerifier]? = nil) throws {
+    init(legacyMD5Logins: Bool = true, scram: [String: SCRAMVerifier]? = nil, maxConnectionsPerUser: Int? = nil) throws {
         directory = try TemporaryDirectory()
         var configuration = NodeConfiguration(
             name: "S1", host: "127.0.0.1", port: 0, dataDirectory: directory.path + "/data",
@@ -34,6 +34,7 @@ struct SCRAMNode {
         // The client's SCRAM PBKDF2 counts against the login deadline; on 2 cores shared with the whole suite the
         // default 10 s is too little.
         configuration.limits.loginTimeout = .seconds(30)
+        if let maxConnectionsPerUser { configuration.limits.maxConnectionsPerUser = maxConnectionsPerUser }
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
         node = try StorageNode(inProcess: configuration, logger: logger)
@@ -99,6 +100,27 @@ struct SCRAMLoginTests {
         let carol = try await node.connection()
         try await carol.login(user: "carol", derivation: derivation("carol-secret"))
         await carol.close()
+    }
+
+    @Test("a SCRAM login counts against the per-user connection cap like an MD5 login (attack finding)")
+    func scramLoginsAreCapped() async throws {
+        let node = try SCRAMNode(maxConnectionsPerUser: 2)
+        defer { Task { await node.shutdown() } }
+        var open: [NodeConnection] = []
+        for _ in 0..<2 {
+            let connection = try await node.connection()
+            try await connection.login(user: "carol", derivation: derivation("carol-secret"))
+            open.append(connection)
+        }
+        let third = try await node.connection()
+        do {
+            try await third.login(user: "carol", derivation: derivation("carol-secret"))
+            Issue.record("a third SCRAM login of one user was served with MaxConnectionsPerUser 2")
+        } catch {
+            #expect("\(error)".contains("limit exceeded"), "got \(error)")
+        }
+        await third.close()
+        for connection in open { await connection.close() }
     }
 
     @Test("a node with a wrong ServerKey (it does not hold the verifier) makes the client abort the login")
