@@ -88,8 +88,11 @@ public final class LoginGuard: Sendable {
     private let throttle: LoginThrottle
     /// Whether method 1 is accepted at all (`LegacyMD5Logins:`).
     let legacyMD5Logins: Bool
-    /// Iterations of mock server-first-messages.
+    /// Iterations of mock server-first-messages when no user has a SCRAM verifier.
     let mockIterations: UInt32
+    /// The configured SCRAM users' iteration counts: a mock answer takes one of them (chosen by the name), so an
+    /// unusual count does not single out a real user.
+    private let mockIterationChoices: [UInt32]
     private let tables = Mutex(Tables())
 
     /// `verifiers`: user name → login verifier (MD5 digest or SCRAM verifier).
@@ -103,9 +106,30 @@ public final class LoginGuard: Sendable {
         self.mockIterations = mockIterations
         var generator = SystemRandomNumberGenerator()
         dummyDigest = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        mockSecret = Self.mockKey(verifiers: verifiers)
+        mockIterationChoices = verifiers.values.compactMap { verifier -> UInt32? in
+            if case let .scram(scram) = verifier { return scram.iterations }
+            return nil
+        }.sorted()
+    }
+
+    /// The key of the mock answers for names without a SCRAM verifier: derived from every `Password:` line of the
+    /// config, so that every node sharing one dfs.conf gives a name the same mock salt (before, a per-node random key
+    /// told real users — same salt on every node — from made-up names), and a restart changes nothing. Someone without
+    /// the config cannot compute it; someone with the config knows the users anyway. With no line at all, random.
+    static func mockKey(verifiers: [String: LoginVerifier]) -> SymmetricKey {
+        guard !verifiers.isEmpty else {
+            let secret = (try? SecureRandom.bytes(32)) ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
+            return (try? SymmetricKey(copying: secret)) ?? LoginGuard.fallbackKey()
+        }
+        var material = Array("edfs scram mock key v1\u{0}".utf8)
+        for (user, verifier) in verifiers.sorted(by: { $0.key < $1.key }) {
+            material += Array(user.utf8) + [0] + Array(verifier.configValue.utf8) + [0x0A]
+        }
+        defer { secureWipe(&material) }
+        let digest = Digest.sha256(material)
         // 32 bytes make a key: the initializer cannot fail.
-        mockSecret = (try? SymmetricKey(copying: secret)) ?? LoginGuard.fallbackKey()
+        return (try? SymmetricKey(copying: digest)) ?? LoginGuard.fallbackKey()
     }
 
     /// `digests`: user name → MD5 of the password (16 bytes); every user is a legacy user.
@@ -221,7 +245,7 @@ public final class LoginGuard: Sendable {
             verifier = nil  // unknown user, damaged stored verifier, or MD5 user with MD5 refused: the mock
         }
         let salt = verifier?.salt ?? mockSalt(user: user)
-        let iterations = verifier?.iterations ?? mockIterations
+        let iterations = verifier?.iterations ?? mockIterations(user: user)
         let nonce = first.clientNonce + (serverNonce ?? Self.randomNonce())
         let serverFirst = SCRAMServerFirst(nonce: nonce, salt: salt, iterations: iterations)
         return .challenge(SCRAMState(user: user, clientFirst: first, serverFirst: serverFirst, verifier: verifier,
@@ -256,6 +280,15 @@ public final class LoginGuard: Sendable {
     /// this node, so asking twice does not tell a mock from a real user.
     func mockSalt(user: String) -> [UInt8] {
         Array(Digest.hmacSHA256(key: mockSecret, Array("edfs scram mock salt\u{0}".utf8) + Array(user.utf8)).prefix(16))
+    }
+
+    /// The iteration count of a mock answer for `user`: one of the configured SCRAM users' counts, the same for the
+    /// same name on every node.
+    func mockIterations(user: String) -> UInt32 {
+        guard !mockIterationChoices.isEmpty else { return mockIterations }
+        let pick = Digest.hmacSHA256(key: mockSecret, Array("edfs scram mock iterations\u{0}".utf8) + Array(user.utf8))
+        let index = pick.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(mockIterationChoices.count)
+        return mockIterationChoices[Int(index)]
     }
 
     static func randomNonce() -> String {

@@ -140,7 +140,7 @@ struct SCRAMLoginTests {
         #expect(connection.provenVerifier == nil)
     }
 
-    @Test("an unknown user gets a plausible server-first: same shape, stable salt, default iterations")
+    @Test("an unknown user gets a plausible server-first: same shape, stable salt, a configured user's iterations")
     func unknownUserMock() async throws {
         let guardian = LoginGuard(verifiers: ["carol": .scram(try scramVerifier("carol-secret"))],
                                   throttle: LoginThrottle(baseDelay: .milliseconds(1), maxDelay: .milliseconds(1)))
@@ -158,8 +158,40 @@ struct SCRAMLoginTests {
         let again = try await challenge("ghost")
         #expect(ghost.salt.count == real.salt.count && ghost.nonce.count == real.nonce.count)
         #expect(ghost.salt == again.salt && ghost.nonce != again.nonce)
-        #expect(ghost.iterations == PBKDF2.defaultIterations)
+        #expect(ghost.iterations == real.iterations)
         #expect(try await challenge("ghost2").salt != ghost.salt)
+    }
+
+    @Test("nodes sharing one config give a made-up name the same mock salt and iterations (attack finding: enumeration)")
+    func mockAnswersAgreeAcrossNodes() async throws {
+        let verifiers: [String: LoginVerifier] = [
+            "carol": .scram(try scramVerifier("carol-secret", iterations: 100_000)),
+            "dave": .scram(try scramVerifier("dave-secret", salt: Array(repeating: 7, count: 16), iterations: 150_000)),
+            "md5user": .md5(md5("md5-secret")),
+        ]
+        let throttle = LoginThrottle(baseDelay: .milliseconds(1), maxDelay: .milliseconds(1))
+        func challenge(_ guardian: LoginGuard, _ user: String) async throws -> SCRAMServerFirst {
+            let first = SCRAMClientFirst(channelBinding: .none, user: user, clientNonce: "clientnonce0123456789")
+            guard case let .challenge(state) = await guardian.scramStart(user: user, clientFirst: Array(first.message.utf8),
+                                                                         peer: "10.0.0.1", certificateHash: nil) else {
+                throw SCRAMError.malformed("refused")
+            }
+            return try SCRAMServerFirst.parse(Array(state.serverFirst.message.utf8), clientNonce: first.clientNonce)
+        }
+        // Two nodes (or one node before and after a restart) built from the same lines.
+        let one = LoginGuard(verifiers: verifiers, throttle: throttle)
+        let two = LoginGuard(verifiers: verifiers, throttle: throttle)
+        var seen = Set<UInt32>()
+        for name in (0..<40).map({ "ghost\($0)" }) {
+            let (a, b) = (try await challenge(one, name), try await challenge(two, name))
+            #expect(a.salt == b.salt && a.iterations == b.iterations, "\(name) differs between nodes")
+            #expect([100_000, 150_000].contains(a.iterations), "\(name): \(a.iterations) is no configured count")
+            seen.insert(a.iterations)
+        }
+        #expect(seen.count == 2, "mock answers should spread over the configured counts")
+        // Another cluster's config gives other salts: the key is the config's, not a constant.
+        let other = LoginGuard(verifiers: ["carol": .scram(try scramVerifier("other", iterations: 100_000))], throttle: throttle)
+        #expect(try await challenge(other, "ghost0").salt != (try await challenge(one, "ghost0")).salt)
     }
 
     @Test("PasswordDerivation runs PBKDF2 once for 4 nodes with the same verifier, and refuses a lying node's extras")
