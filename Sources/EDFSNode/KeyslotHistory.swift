@@ -56,6 +56,15 @@ extension MetadataStore {
         return result
     }
 
+    /// Whether `bytes` is one of the user's keyslot history entries. The caller holds the user's lock.
+    func historyContains(user: String, _ bytes: [UInt8]) throws(StoreError) -> Bool {
+        let dir = try objects.userDirectory(user) + "/" + Self.historyName
+        for entry in try historyEntries(dir).reversed().prefix(Self.historyDepth) {
+            if let stored = try? readHistoryEntry(dir, entry.name), stored == bytes { return true }
+        }
+        return false
+    }
+
     /// The entries in `dir`, oldest first (names that are not entry names are ignored).
     private func historyEntries(_ dir: String) throws(StoreError) -> [(number: UInt64, name: String)] {
         try FileIO.listDirectory(dir).compactMap { name -> (number: UInt64, name: String)? in

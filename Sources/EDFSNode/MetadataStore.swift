@@ -100,7 +100,8 @@ public final class MetadataStore: Sendable {
         try FileIO.fsyncDirectory(try objects.directory(user, .manifests))
     }
 
-    /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), or is byte-identical.
+    /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), is byte-identical, or is
+    /// one of the user's keyslot history entries (a restore).
     /// An accepted keyslot also enters the user's keyslot history (`keyslotHistory(user:)`) before it is renamed
     /// into place; a refused one never does.
     public func putKeyslot(user: String, bytes: [UInt8]) throws(StoreError) {
@@ -132,6 +133,13 @@ public final class MetadataStore: Sendable {
                 return true
             }
             if stored == bytes { return false }  // a harmless retry: nothing to write
+            // A keyslot this node accepted before (byte for byte, from its history) may come back whatever the
+            // stored revision: `edfs key restore` can then undo a forged keyslot even at revision 2^64−1, which no
+            // newer revision could supersede. It puts back only what the node once took from the user's session.
+            if try historyContains(user: user, bytes) {
+                try recordKeyslotHistory(user: user, accepted: bytes, replacing: stored)
+                return true
+            }
             throw .stale("keyslot epoch \(header.epoch) revision \(header.revision) does not supersede the stored "
                 + "epoch \(storedHeader.epoch) revision \(storedHeader.revision)")
         }

@@ -68,12 +68,11 @@ public struct KeyRestore: Sendable {
             return nil
         }.max() ?? slot.header.revision
         let (revision, overflow) = max(highest, slot.header.revision).addingReportingOverflow(1)
-        guard !overflow else {
-            throw ClientError.failed("a node holds a keyslot at the highest possible revision; remove users/\(user)/keyslot "
-                                     + "on that node (its operator) and run edfs key restore again")
-        }
-        let restored = try Keyslot.seal(user: user, kek: kek, kdf: slot.header.kdf, revision: revision, bundles: bundles,
-                                        reencrypting: slot.header.reencrypting)
+        // Above every stored revision, so every node takes it as newer; when a forged keyslot has used up the counter
+        // (2^64−1), the very bytes that opened, which the nodes took before and accept again from their history.
+        let restored = overflow ? slot
+            : try Keyslot.seal(user: user, kek: kek, kdf: slot.header.kdf, revision: revision, bundles: bundles,
+                               reencrypting: slot.header.reencrypting)
         let stored = await KeyslotPublication(links: nodes).store(restored)
         for (node, error) in stored.failures {
             notices.add("node \(names[node]) did not take the restored keyslot: \(error)")
@@ -81,7 +80,7 @@ public struct KeyRestore: Sendable {
         guard !stored.succeeded.isEmpty else {
             throw ClientError.notEnoughNodes("no node took the restored keyslot; nothing was changed")
         }
-        report.storedAs = revision
+        report.storedAs = restored.header.revision
         report.storedOn = stored.succeeded.map { names[$0] }
         return report
     }

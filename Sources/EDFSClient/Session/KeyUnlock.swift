@@ -22,9 +22,16 @@ struct KeyUnlock: Sendable {
         let stored = await publication.fetchAll()
         let candidates = Self.candidates(stored)
         if !candidates.isEmpty {
-            let (slot, kek, bundles) = try await open(candidates, derivations: derivations, kdfIterations: kdfIterations)
-            await bringUpToDate(stored, with: slot)
-            return (slot, kek, bundles)
+            do {
+                let (slot, kek, bundles) = try await open(candidates, derivations: derivations, kdfIterations: kdfIterations)
+                await bringUpToDate(stored, with: slot)
+                return (slot, kek, bundles)
+            } catch let failure as ClientError {
+                guard case .authenticationFailed = failure,
+                      let earlier = try await openFromHistory(skipping: candidates, derivations: derivations,
+                                                              kdfIterations: kdfIterations) else { throw failure }
+                return earlier
+            }
         }
         guard createKeys else { throw ClientError.failed("user \(user) has no keyslot on the nodes") }
         return try await create(stored: stored, derivations: derivations, kdfIterations: kdfIterations, retried: retried)
@@ -127,7 +134,8 @@ struct KeyUnlock: Sendable {
             let detail = skipped.map { "\(names($0.candidate.holders)): revision \($0.candidate.slot.header.revision) "
                                        + $0.reason }.joined(separator: "; ")
             throw ClientError.authenticationFailed("wrong password: no keyslot of user \(user) opens with it"
-                                                   + (candidates.count > 1 ? " (\(detail))" : ""))
+                                                   + (candidates.count > 1 ? " (\(detail))" : "")
+                                                   + "; if the password is right, see edfs key restore --list")
         }
         for (candidate, reason) in skipped where candidate.slot.header.revision >= chosen.candidate.slot.header.revision {
             notices.add("node \(names(candidate.holders)) holds a keyslot of \(user) that \(reason) (revision "
@@ -135,6 +143,28 @@ struct KeyUnlock: Sendable {
                         + "\(chosen.candidate.slot.header.revision)")
         }
         return (chosen.candidate.slot, chosen.kek, chosen.bundles)
+    }
+
+    /// When no current keyslot opens: the newest keyslot of the nodes' histories (what they accepted before) that
+    /// does, so that someone who replaced every current keyslot — with a node's MD5 line, say — cannot lock the user
+    /// out. Nothing is written; the notice names `edfs key restore`, which puts it back. Nil when none opens.
+    private func openFromHistory(skipping current: [Candidate], derivations: [PasswordDerivation],
+                                 kdfIterations: UInt32) async throws -> (Keyslot, SymmetricKey, [KeyBundle])? {
+        let histories = await NodeFanOut(links: links).run { _, link in try await link.keyslotHistory() }
+        let seen = Set(current.map(\.slot.bytes))
+        var slots = [(node: Int, slot: Keyslot)]()
+        for (node, entries) in histories.values {
+            for bytes in entries where !seen.contains(bytes) {
+                if let slot = try? Keyslot.decode(bytes) { slots.append((node, slot)) }
+            }
+        }
+        let earlier = Self.candidates(slots)
+        guard !earlier.isEmpty, let opened = try? await open(earlier, derivations: derivations, kdfIterations: kdfIterations)
+        else { return nil }
+        notices.add("no current keyslot of \(user) opens with this password, an earlier one from the nodes' history "
+                    + "does (revision \(opened.0.header.revision)): if you did not change the password, someone who can "
+                    + "log in as you replaced it; run edfs key restore")
+        return opened
     }
 
     /// True when both lists hold the same keys (compared in constant time).
