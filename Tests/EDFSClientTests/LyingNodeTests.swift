@@ -259,4 +259,27 @@ struct LyingNodeTests {
             #expect(session.keyslot.header.revision == real.header.revision + 1)
         }
     }
+
+    @Test("a damaged manifest copy on one node does not stall a key rotation (attack finding)", arguments: [false, true])
+    func damagedManifestCopyDoesNotBlockRotation(reencrypt: Bool) async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        let files = try await storeFiles(cluster)
+        let (id, authentic) = try await cluster.withSession { session in
+            let record = try #require(try await ManifestReader(session).lookUp(path: "f1").live)
+            return (record.id, record.bytes)
+        }
+        var damaged = authentic
+        damaged[damaged.count - 20] ^= 0x01  // inside the sealed body: the header still names this file
+        let link = try await cluster.connect(node: 2, user: "alice")
+        try await link.deleteManifest(id.hex, maxVersion: .max)
+        try await link.putManifest(id.hex, bytes: damaged)
+        await link.close()
+        let report = try await cluster.withSession { session in try await KeyRotation(session).run(reencrypt: reencrypt) }
+        #expect(!report.resumed)
+        try await cluster.withSession { session in
+            #expect(session.bundles.count == 1, "the rotation finished")
+        }
+        #expect(try await cluster.mismatchedFiles(files).isEmpty)
+    }
 }

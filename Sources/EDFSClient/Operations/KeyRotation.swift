@@ -127,14 +127,28 @@ public struct KeyRotation: Sendable {
         return report
     }
 
-    /// True when some copy of manifest `id` carries an older key epoch than `target` in its (cleartext) header.
+    /// True when manifest `id`, no copy of which opened, may still be a real file at an older key epoch than
+    /// `target`: some node holding it did not answer. Copies that claim an older epoch whose key this session holds
+    /// and fail authentication with it are damaged or forged: no key holder can ever open them, so they do not keep
+    /// the old keys; they are removed (each only up to its own version) and reported.
     private static func holdsOldEpochManifest(_ session: ClusterSession, id: String, nodes: [Int],
                                               target: KeyBundle) async -> Bool {
         let fetched = await session.fanOut.run(on: nodes) { _, link in try await link.getManifest(id) }
-        for case let (_, bytes?) in fetched.values {
-            guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id else { continue }
-            if header.keyEpoch < target.epoch && session.bundle(epoch: header.keyEpoch) != nil { return true }
+        var garbage = [(node: Int, version: UInt64)]()
+        var claimsOldEpoch = false
+        for case let (node, bytes?) in fetched.values {
+            guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                  header.keyEpoch < target.epoch, let bundle = session.bundle(epoch: header.keyEpoch) else { continue }
+            claimsOldEpoch = true
+            if (try? Manifest.open(bytes, masterKey: bundle.masterKey)) == nil { garbage.append((node, header.version)) }
         }
+        guard claimsOldEpoch else { return false }
+        guard fetched.failures.isEmpty, let manifestID = try? ManifestID(hex: id) else { return true }
+        for (node, version) in garbage {
+            session.notices.add("node \(session.nodeName(node)) holds a manifest copy at the old key epoch that fails "
+                                + "authentication (damaged or forged); removed")
+        }
+        await ManifestCommit(session: session).remove(garbage.map { (id: manifestID, node: $0.node, version: $0.version) })
         return false
     }
 }
@@ -159,7 +173,9 @@ private struct RotationStep: Sendable {
         let name = stale.body.name
         // Work from what the nodes hold now, not from the inventory: a put or rm may have come in between.
         let lookup = try await reader.lookUp(path: name)
-        guard lookup.unsettledNodes.isEmpty else {
+        // Every node must answer; one holding a copy that fails authentication did answer, and the commit below
+        // replaces such a copy (ManifestCommit, `replacingForged`): a lying node cannot stall the rotation.
+        guard lookup.failedNodes.isEmpty else {
             throw ClientError.notEnoughNodes("not every node answered for \(name); run edfs key rotate again to finish")
         }
         guard let record = lookup.newest else {

@@ -11,6 +11,8 @@ public struct ManifestLookup: Sendable {
     public var copies: [(id: ManifestID, node: Int, version: UInt64)]
     /// Nodes whose answer was not definitive (an error, or a copy that failed authentication).
     public var unsettledNodes: Set<Int>
+    /// Nodes that did not answer at all (an error or the deadline); a subset of `unsettledNodes`.
+    public var failedNodes: Set<Int> = []
     /// Copies that failed authentication.
     public var forgedCopies: Int
     /// Copies at one of this session's key epochs, with a header naming this path's id, that fail authentication:
@@ -61,6 +63,7 @@ public struct ManifestReader: Sendable {
                 case let .failure(error):
                     session.notices.add("node \(session.nodeName(node)): could not read a manifest: \(error)")
                     lookup.unsettledNodes.insert(node)
+                    lookup.failedNodes.insert(node)
                     continue
                 }
                 let key = "\(id.hex)/\(Hex.encode(Digest.sha256(bytes)))"
