@@ -34,8 +34,9 @@ public enum EDFSBinary {
 
     /// Runs `edfs arguments…` to completion (through `launcher`, e.g. `setpriv … --`, when given).
     public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil,
-                           launcher: [String] = []) throws -> Outcome {
+                           launcher: [String] = [], directory: String? = nil) throws -> Outcome {
         let process = Process()
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let program = launcher.first {
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = Array(launcher.dropFirst()) + [try url().path] + arguments

@@ -50,10 +50,11 @@ public final class TestCluster: @unchecked Sendable {
 
     public func config() throws -> ClusterConfig { try ClusterConfig.load(path: cluster.clientConfigPath) }
 
-    /// Runs the edfs binary against this cluster's client config with the cluster's password.
-    public func run(_ arguments: [String], password: String? = nil) throws -> EDFSBinary.Outcome {
+    /// Runs the edfs binary against this cluster's client config with the cluster's password (in `directory`, when
+    /// given; the config path is absolute).
+    public func run(_ arguments: [String], password: String? = nil, in directory: String? = nil) throws -> EDFSBinary.Outcome {
         try EDFSBinary.run(arguments + ["--config", clientConfigPath],
-                           environment: ["EDFS_PASSWORD": password ?? passwordText])
+                           environment: ["EDFS_PASSWORD": password ?? passwordText], directory: directory)
     }
 }
 

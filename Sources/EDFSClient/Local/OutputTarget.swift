@@ -24,10 +24,7 @@ public enum OutputTarget {
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
-            let last = name.split(separator: "/").last.map(String.init) ?? ""
-            guard !last.isEmpty, last != ".", last != ".." else {
-                throw ClientError.usage("\"\(name)\" has no usable file name to write inside \(path)")
-            }
+            let last = try localName(of: name)
             let inside = (path.hasSuffix("/") ? path : path + "/") + last
             var innerInfo = stat()
             if lstat(inside, &innerInfo) == 0, innerInfo.st_mode & S_IFMT == S_IFDIR {
@@ -58,5 +55,19 @@ public enum OutputTarget {
         default:
             throw ClientError.usage("\(path) is not a file, folder, device or FIFO; refusing to write there")
         }
+    }
+
+    /// The local file name a stored name gets by default: its last component. Refuses (usage) an empty one, `.`,
+    /// `..`, and one with control characters: a stored name may hold any character, but a newline or an escape
+    /// sequence in a local file name garbles every later listing of that folder.
+    public static func localName(of name: String) throws -> String {
+        let last = name.split(separator: "/").last.map(String.init) ?? ""
+        guard !last.isEmpty, last != ".", last != ".." else {
+            throw ClientError.usage("the stored name has no usable last component for a local file: pass -o PATH")
+        }
+        guard !last.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            throw ClientError.usage("the stored name's last component has control characters: pass -o PATH")
+        }
+        return last
     }
 }

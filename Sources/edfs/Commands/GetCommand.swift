@@ -31,10 +31,7 @@ struct GetCommand: AsyncParsableCommand {
             if let output {
                 destination = try OutputTarget.resolve(output, name: name, force: force)
             } else {
-                let last = name.split(separator: "/").last.map(String.init) ?? ""
-                guard !last.isEmpty, last != ".", last != ".." else {
-                    throw ClientError.usage("\"\(name)\" has no usable file name: pass -o PATH")
-                }
+                let last = try OutputTarget.localName(of: name)
                 destination = try OutputTarget.resolve(last, name: name, force: force)
             }
             removePartialOutputsOnInterrupt()
