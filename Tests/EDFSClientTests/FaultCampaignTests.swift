@@ -1,0 +1,378 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// A deterministic generator (SplitMix64): the campaign's choices repeat for a seed; contents are random bytes.
+struct SeededGenerator: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A value several tasks share under a lock.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// Everything the clients did and saw, to judge every get against what was acknowledged.
+final class CampaignLedger: Sendable {
+    struct Operation: Sendable {
+        enum Kind: Sendable { case put([UInt8]), remove }
+        var kind: Kind
+        var start: ContinuousClock.Instant
+        /// Nil while it runs.
+        var end: ContinuousClock.Instant?
+        var succeeded = false
+    }
+
+    struct Counts: Sendable, CustomStringConvertible {
+        var operations: [String: Int] = [:]
+        /// Failures by operation and exit code.
+        var failures: [String: Int] = [:]
+        var wrongBytes = 0
+        var resurrected = 0
+        var failedPutVisible = 0
+        var kills = 0
+        var corruptions = 0
+        var wipes = 0
+        var description: String {
+            let ops = operations.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let why = failures.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            return "operations: \(ops) (failures: \(why)); node kills \(kills), corruptions injected \(corruptions), wipes \(wipes); "
+                + "gets with wrong bytes \(wrongBytes), gets of a removed file \(resurrected), "
+                + "gets that saw a failed put \(failedPutVisible)"
+        }
+    }
+
+    private let state = Mutex((history: [String: [Operation]](), counts: Counts()))
+
+    /// Records an operation as it starts; returns its index for `end`.
+    func begin(_ name: String, _ kind: Operation.Kind) -> Int {
+        state.withLock { s in
+            s.history[name, default: []].append(Operation(kind: kind, start: .now))
+            return s.history[name, default: []].count - 1
+        }
+    }
+
+    func end(_ name: String, _ index: Int, succeeded: Bool, label: String) {
+        state.withLock { s in
+            s.history[name]?[index].end = .now
+            s.history[name]?[index].succeeded = succeeded
+            s.counts.operations[label + (succeeded ? " ok" : " failed"), default: 0] += 1
+        }
+    }
+
+    func count(_ update: @Sendable (inout Counts) -> Void) { state.withLock { update(&$0.counts) } }
+
+    /// Counts a failure by its exit code, for the report (why operations failed, not whether).
+    func countFailure(_ label: String, _ error: any Error) {
+        let code = ExitStatus.code(for: error)
+        state.withLock { $0.counts.failures["\(label) exit \(code)", default: 0] += 1 }
+    }
+
+    var counts: Counts { state.withLock { $0.counts } }
+
+    /// Judges bytes a get of `name` (started at `start`) returned: they must be some put's of that name (one still
+    /// running counts: its commit may precede its answer), and no removal may have completed before the get began
+    /// without a put of the name begun since.
+    func judgeGet(_ name: String, bytes: [UInt8], start: ContinuousClock.Instant) {
+        state.withLock { s in
+            let history = s.history[name] ?? []
+            let puts = history.compactMap { op -> (digest: [UInt8], op: Operation)? in
+                if case let .put(content) = op.kind { return (Digest.sha256(content), op) }
+                return nil
+            }
+            let digest = Digest.sha256(bytes)
+            let matching = puts.filter { $0.digest == digest }.map(\.op)
+            if matching.isEmpty {
+                s.counts.wrongBytes += 1
+            } else if matching.allSatisfy({ $0.end != nil && !$0.succeeded }) {
+                s.counts.failedPutVisible += 1
+            }
+            let removals = history.filter { op in
+                if case .remove = op.kind, op.succeeded, let end = op.end { return end < start }
+                return false
+            }
+            if let removal = removals.max(by: { $0.start < $1.start }),
+               !puts.contains(where: { $0.op.start > removal.start }) {
+                s.counts.resurrected += 1
+            }
+        }
+    }
+
+    /// The states a name may end in: the outcomes of the successful operations no other successful one followed
+    /// entirely (nil = removed). Empty when nothing succeeded.
+    func acceptableEnds(_ name: String) -> [[UInt8]?] {
+        state.withLock { s in
+            let done = (s.history[name] ?? []).filter(\.succeeded)
+            return done.filter { op in !done.contains { $0.start > (op.end ?? op.start) } }.map { op in
+                if case let .put(content) = op.kind { return content }
+                return nil
+            }
+        }
+    }
+
+    /// Every put attempted for `name`.
+    func attemptedContents(_ name: String) -> [[UInt8]] {
+        state.withLock { s in (s.history[name] ?? []).compactMap { if case let .put(c) = $0.kind { c } else { nil } } }
+    }
+
+    var names: [String] { state.withLock { Array($0.history.keys).sorted() } }
+}
+
+/// A fault campaign against real node processes: concurrent clients put, overwrite, get and remove files from a
+/// small pool of names while nodes are SIGKILLed and restarted (never more than R − 1 down), replicas on disk are
+/// flipped, truncated and deleted (never the last good one of a stripe), and one node's data folder is wiped; then
+/// repair and check. `EDFS_CAMPAIGN_SECONDS` (default 40) and `EDFS_CAMPAIGN_SEED` set the length and the choices;
+/// Scripts/chaos.sh runs the long campaign.
+@Suite("Fault campaign", .serialized)
+struct FaultCampaignTests {
+    static var seconds: Double { Double(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SECONDS"] ?? "") ?? 40 }
+    static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SEED"] ?? "") ?? 20261201 }
+    static var maxSize: Int { Int(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_MAX_BYTES"] ?? "") ?? (1 << 20) }
+
+    @Test("4 nodes R=2 and 5 nodes R=3: no wrong bytes, no removed file returned, nothing lost, healthy after repair",
+          .timeLimit(.minutes(30)), arguments: [(4, 2), (5, 3)])
+    func campaign(layout: (nodes: Int, replicas: Int)) async throws {
+        let cluster = try TestCluster(nodes: layout.nodes, replicas: layout.replicas)
+        try await cluster.withSession { _ in }  // the user's keys, made with every node up
+        let ledger = CampaignLedger()
+        let names = (0..<6).map { "pool/file-\($0)" }
+        let seed = Self.seed &+ UInt64(layout.nodes)
+        let deadline = ContinuousClock.now + .seconds(Self.seconds)
+        let down = Shared(Set<Int>())
+        let damaged = Shared(Set<String>())  // object names damaged once: never damaged again (one fault per stripe)
+        let quiet = Shared(false)  // while true, the chaos loop waits (around the wipe's repairs)
+        print("campaign \(layout.nodes) nodes R=\(layout.replicas): \(Self.seconds) s, seed \(seed), sizes 0…\(Self.maxSize) B")
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<3 {
+                group.addTask {
+                    var random = SeededGenerator(state: seed &+ UInt64(client) &* 7919)
+                    var session: ClusterSession?
+                    var operations = 0
+                    while ContinuousClock.now < deadline {
+                        if session == nil || operations % 8 == 0 {
+                            await session?.close()
+                            session = try? await cluster.session()
+                        }
+                        operations += 1
+                        guard let current = session else {
+                            try await Task.sleep(for: .milliseconds(200))
+                            continue
+                        }
+                        let name = names[Int.random(in: 0..<names.count, using: &random)]
+                        let roll = Int.random(in: 0..<10, using: &random)
+                        let start = ContinuousClock.now
+                        if roll < 4 {
+                            // Empty, tiny, one segment and a bit, or anything up to the campaign's largest size.
+                            let size = roll == 0 ? [0, 1, 4096, 65_537][Int.random(in: 0..<4, using: &random)]
+                                : Int.random(in: 0...Self.maxSize, using: &random)
+                            let content = try randomContent(size)
+                            let path = cluster.scratch("client\(client)-src")
+                            try Data(content).write(to: URL(fileURLWithPath: path))
+                            let index = ledger.begin(name, .put(content))
+                            var stored = true
+                            do {
+                                _ = try await PutOperation(current).run(file: path, as: name)
+                            } catch {
+                                stored = false
+                                ledger.countFailure("put", error)
+                            }
+                            ledger.end(name, index, succeeded: stored, label: "put")
+                            if !stored { await Self.drop(&session) }
+                        } else if roll < 9 {
+                            let out = cluster.scratch("client\(client)-out")
+                            do {
+                                try await GetOperation(current).run(name: name, to: .file(out))
+                                ledger.judgeGet(name, bytes: try Array(Data(contentsOf: URL(fileURLWithPath: out))), start: start)
+                                ledger.count { $0.operations["get ok", default: 0] += 1 }
+                            } catch {
+                                ledger.count { $0.operations["get failed", default: 0] += 1 }
+                                ledger.countFailure("get", error)
+                                if case ClientError.noSuchFile = error {} else { await Self.drop(&session) }
+                            }
+                        } else {
+                            let removed: Bool
+                            let index = ledger.begin(name, .remove)
+                            do {
+                                try await RemoveOperation(current).run(name: name)
+                                removed = true
+                            } catch {
+                                removed = false
+                                ledger.countFailure("rm", error)
+                                if case ClientError.noSuchFile = error {} else { await Self.drop(&session) }
+                            }
+                            ledger.end(name, index, succeeded: removed, label: "rm")
+                        }
+                    }
+                    await session?.close()
+                }
+            }
+            group.addTask {
+                var random = SeededGenerator(state: seed ^ 0xC4A05)
+                var wiped = false
+                while ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))
+                    if quiet.withLock({ $0 }) { continue }
+                    let roll = Int.random(in: 0..<10, using: &random)
+                    let node = Int.random(in: 0..<layout.nodes, using: &random)
+                    if !wiped, ContinuousClock.now > deadline - .seconds(Self.seconds / 2) {
+                        wiped = true
+                        try await Self.wipe(node, cluster: cluster, down: down, quiet: quiet, ledger: ledger)
+                    } else if roll < 4 {
+                        // Kill one more node, if that leaves at most R − 1 down; restart one that is down.
+                        if let back = down.withLock({ $0.first }), roll < 2 {
+                            try await cluster.startNode(back)
+                            down.withLock { _ = $0.remove(back) }
+                        } else if down.withLock({ $0.count < layout.replicas - 1 && !$0.contains(node) }) {
+                            await cluster.stopNode(node, kill: true)
+                            down.withLock { _ = $0.insert(node) }
+                            ledger.count { $0.kills += 1 }
+                        }
+                    } else {
+                        if Self.damageOneReplica(cluster, layout: layout, down: down.withLock { $0 }, damaged: damaged,
+                                                 using: &random) {
+                            ledger.count { $0.corruptions += 1 }
+                        }
+                    }
+                }
+                for node in down.withLock({ Array($0) }) { try await cluster.startNode(node) }
+                down.withLock { $0.removeAll() }
+            }
+            try await group.waitForAll()
+        }
+
+        // Every node up: repair, then a check that reads every replica.
+        let repairStart = ContinuousClock.now
+        let repairNotices = Notices()
+        let repair = try await cluster.withSession(notices: repairNotices) { try await RepairOperation($0).run(readData: true) }
+        let repairTime = ContinuousClock.now - repairStart
+        let check = try await cluster.withSession { try await CheckOperation($0).run(readData: true) }
+        let unhealthy = check.files.filter { $0.health != .healthy }
+        // Keyless garbage collection on every node (stopped: the scrub takes the data folder), then measure orphans.
+        for node in 0..<layout.nodes { await cluster.stopNode(node) }
+        for node in 0..<layout.nodes {
+            let scrub = try cluster.run(["node", "scrub", "--data", cluster.dataDirectory(node: node), "--grace", "0s"])
+            #expect(scrub.status == 0 || scrub.status == 65, "scrub of \(cluster.nodeNames[node]): \(scrub.stderr)")
+        }
+        for node in 0..<layout.nodes { try await cluster.startNode(node) }
+        let afterNotices = Notices()
+        let after: CheckReport
+        do {
+            after = try await cluster.withSession(notices: afterNotices) { try await CheckOperation($0).run() }
+        } catch {
+            Issue.record("check after the scrubs failed: \(error); \(afterNotices.all)")
+            throw error
+        }
+
+        // Nothing acknowledged is lost: each name ends in one of the states its last operations allow.
+        var lost = [String]()
+        try await cluster.withSession { session in
+            for name in ledger.names {
+                let acceptable = ledger.acceptableEnds(name)
+                let out = cluster.scratch("final-out")
+                let got: [UInt8]?
+                do {
+                    try await GetOperation(session).run(name: name, to: .file(out), heal: false)
+                    got = try Array(Data(contentsOf: URL(fileURLWithPath: out)))
+                } catch ClientError.noSuchFile {
+                    got = nil
+                } catch {
+                    lost.append("\(name): \(error)")
+                    continue
+                }
+                let attempted = ledger.attemptedContents(name)
+                guard acceptable.isEmpty || acceptable.contains(where: { $0 == got }) else {
+                    let what = got.map { bytes in attempted.contains(bytes) ? "an older or failed put" : "unknown bytes" }
+                        ?? "removed"
+                    lost.append("\(name): ends \(what), not one of its last acknowledged states")
+                    continue
+                }
+            }
+        }
+        let live = after.files.reduce(UInt64(0)) { $0 + $1.size } * UInt64(layout.replicas)
+        let orphanBytes = after.orphanBytes ?? 0
+        let counts = ledger.counts
+        print("campaign \(layout.nodes) nodes R=\(layout.replicas): \(counts)")
+        print("campaign \(layout.nodes) nodes R=\(layout.replicas): repair \(repairTime), \(repair.files.count) files "
+              + "repaired, \(repair.files.reduce(0) { $0 + $1.replicasCopied.count }) replicas copied; after repair "
+              + "\(unhealthy.count) of \(check.files.count) files not healthy; lost \(lost.count); orphan bytes after GC "
+              + "\(orphanBytes) of \(live) live stored bytes")
+        #expect(counts.wrongBytes == 0)
+        #expect(counts.resurrected == 0)
+        #expect(lost.isEmpty, "\(lost)")
+        #expect(unhealthy.isEmpty, "\(unhealthy.map { "\($0.name): \($0.problems)" })")
+        #expect(after.worst == .healthy)
+        #expect(Double(orphanBytes) <= 0.05 * Double(max(live, 1)), "orphans \(orphanBytes) B of \(live) B live")
+        #expect(counts.operations["get ok", default: 0] > 0 && counts.operations["put ok", default: 0] > 0)
+        #expect(counts.kills > 0 && counts.corruptions > 0 && counts.wipes == 1)
+    }
+
+    /// Closes a session that met a failure (its links may point at a node that was killed); the next operation opens
+    /// a new one. Dropping it without closing would leave its connections counting against the per-user cap.
+    private static func drop(_ session: inout ClusterSession?) async {
+        await session?.close()
+        session = nil
+    }
+
+    /// Wipes node `node`'s whole data folder the way a replaced disk would, with the cluster made whole first (so the
+    /// wipe is the one fault), and repairs right after, as an operator would.
+    private static func wipe(_ node: Int, cluster: TestCluster, down: Shared<Set<Int>>, quiet: Shared<Bool>,
+                             ledger: CampaignLedger) async throws {
+        quiet.withLock { $0 = true }
+        defer { quiet.withLock { $0 = false } }
+        for back in down.withLock({ Array($0) }) { try await cluster.startNode(back) }
+        down.withLock { $0.removeAll() }
+        // Reading every replica, so a flipped byte is found before the wipe takes the good copy.
+        let before = Notices()
+        do {
+            _ = try await cluster.withSession(notices: before) { try await RepairOperation($0).run(readData: true) }
+        } catch {
+            Issue.record("repair before the wipe failed: \(error); \(before.all)")
+            throw error
+        }
+        await cluster.stopNode(node, kill: true)
+        try FileManager.default.removeItem(atPath: cluster.dataDirectory(node: node))
+        try await cluster.startNode(node)
+        ledger.count { $0.wipes += 1 }
+        _ = try await cluster.withSession { try await RepairOperation($0).run() }
+    }
+
+    /// Damages one replica on disk (flip a byte, truncate, or delete), only of an object that every one of its R nodes
+    /// holds intact right now, on a node that is up: never more than one fault per stripe.
+    private static func damageOneReplica(_ cluster: TestCluster, layout: (nodes: Int, replicas: Int), down: Set<Int>,
+                                         damaged: Shared<Set<String>>, using random: inout SeededGenerator) -> Bool {
+        var holders = [String: [Int]]()
+        for node in 0..<layout.nodes {
+            for name in cluster.objectFiles(node: node).keys { holders[name, default: []].append(node) }
+        }
+        let excluded = damaged.withLock { $0 }
+        let whole = holders.filter { $0.value.count == layout.replicas && down.isDisjoint(with: $0.value)
+            && !excluded.contains($0.key) }.keys.sorted()
+        guard !whole.isEmpty else { return false }
+        let name = whole[Int.random(in: 0..<whole.count, using: &random)]
+        let nodes = holders[name] ?? []
+        let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
+        damaged.withLock { _ = $0.insert(name) }
+        guard let path = cluster.objectFiles(node: node)[name],
+              let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int), size > 1 else { return false }
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: (try? DiskDamage.flipByte(path, at: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
+        case 1: (try? DiskDamage.truncate(path, to: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
+        default: try? FileManager.default.removeItem(atPath: path)
+        }
+        return true
+    }
+}
