@@ -134,11 +134,11 @@ final class CampaignLedger: Sendable {
 /// A fault campaign against real node processes: concurrent clients put, overwrite, get and remove files from a
 /// small pool of names while nodes are SIGKILLed and restarted (never more than R − 1 down), replicas on disk are
 /// flipped, truncated and deleted (never the last good one of a stripe), and one node's data folder is wiped; then
-/// repair and check. `EDFS_CAMPAIGN_SECONDS` (default 40) and `EDFS_CAMPAIGN_SEED` set the length and the choices;
+/// repair and check. `EDFS_CAMPAIGN_SECONDS` (default 25 per layout) and `EDFS_CAMPAIGN_SEED` set the length and the choices;
 /// Scripts/chaos.sh runs the long campaign.
 @Suite("Fault campaign", .serialized)
 struct FaultCampaignTests {
-    static var seconds: Double { Double(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SECONDS"] ?? "") ?? 40 }
+    static var seconds: Double { Double(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SECONDS"] ?? "") ?? 25 }
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SEED"] ?? "") ?? 20261201 }
     static var maxSize: Int { Int(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_MAX_BYTES"] ?? "") ?? (1 << 20) }
 

@@ -47,16 +47,25 @@ struct NodeFanOut: Sendable {
     let links: [(any NodeLink)?]
     /// Seconds each node has for its answer.
     var deadline: Double = RequestDeadline.seconds
+    /// Where a node that misses the deadline or drops its connection is recorded, so the session skips it from then on.
+    var lost: LostNodes?
+
+    init(links: [(any NodeLink)?], lost: LostNodes? = nil) {
+        self.links = links
+        self.lost = lost
+    }
 
     /// Runs `body` on every reachable node of `nodes` (all nodes when nil) at once.
     func run<T: Sendable>(on nodes: [Int]? = nil,
                           _ body: @escaping @Sendable (Int, any NodeLink) async throws -> T) async -> FanOutResults<T> {
         let all = links
         let wanted = (nodes ?? Array(all.indices)).filter { $0 >= 0 && $0 < all.count && all[$0] != nil }
-        return await Self.run(indices: wanted, deadline: deadline, label: { all[$0]?.nodeName ?? "node \($0 + 1)" }) {
+        let results = await Self.run(indices: wanted, deadline: deadline, label: { all[$0]?.nodeName ?? "node \($0 + 1)" }) {
             guard let link = all[$0] else { throw NodeLinkError.unreachable("not connected") }
             return try await body($0, link)
         }
+        if let lost { for (node, error) in results.failures { lost.note(node, error) } }
+        return results
     }
 
     /// Runs `body` for each index at once, each under `deadline` (also for work that is not yet a link: logins).

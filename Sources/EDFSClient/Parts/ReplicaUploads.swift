@@ -55,6 +55,7 @@ final class ReplicaUploads: Sendable {
             try await uploads[index].upload.write(chunk)
         }
         for (index, error) in written.failures {
+            session.lost.note(uploads[index].node, error)
             session.notices.add("node \(session.nodeName(uploads[index].node)): stripe \(header.stripeIndex) upload "
                                 + "failed: \(error)")
             await uploads[index].upload.cancel()
@@ -72,6 +73,7 @@ final class ReplicaUploads: Sendable {
             try await uploads[index].upload.finish()
         }
         for (index, error) in acknowledged.failures {
+            session.lost.note(uploads[index].node, error)
             session.notices.add("node \(session.nodeName(uploads[index].node)): stripe \(header.stripeIndex) not stored: \(error)")
         }
         let nodes = acknowledged.succeeded.map { uploads[$0].node }.sorted()

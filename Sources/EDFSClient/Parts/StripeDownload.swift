@@ -38,6 +38,7 @@ struct StripeDownload: Sendable {
             } catch where error is CancellationError || Task.isCancelled {
                 throw CancellationError()  // another stripe failed: stop, this replica did nothing wrong
             } catch {
+                session.lost.note(node, error)
                 let corrupt = Self.isIntegrityFailure(error)
                 failures.append((node, String(describing: error), corrupt))
                 let next = replicas.dropFirst(attempt + 1).first.map { "; trying \(session.nodeName($0))" } ?? ""

@@ -9,7 +9,16 @@ public final class ClusterSession: Sendable {
     public let config: ClusterConfig
     public let user: String
     /// Links by node index; nil where the node could not be reached or refused the login.
-    public let links: [(any NodeLink)?]
+    private let connected: [(any NodeLink)?]
+    /// Nodes lost since the login (a missed deadline, a broken connection): skipped by every later request.
+    let lost: LostNodes
+
+    /// Links by node index; nil where the node could not be reached, refused the login, or was lost since.
+    public var links: [(any NodeLink)?] {
+        let gone = lost.all
+        guard !gone.isEmpty else { return connected }
+        return connected.indices.map { gone.contains($0) ? nil : connected[$0] }
+    }
     /// Why each missing node is missing, by node index.
     public let unreachable: [Int: String]
     /// Key bundles, newest epoch first (two while a rotation is unfinished).
@@ -21,10 +30,11 @@ public final class ClusterSession: Sendable {
     public let notices: Notices
 
     init(config: ClusterConfig, user: String, links: [(any NodeLink)?], unreachable: [Int: String],
-         bundles: [KeyBundle], keyslot: Keyslot, kek: SymmetricKey, notices: Notices) {
+         bundles: [KeyBundle], keyslot: Keyslot, kek: SymmetricKey, notices: Notices, lost: LostNodes = LostNodes()) {
+        self.lost = lost
         self.config = config
         self.user = user
-        self.links = links
+        self.connected = links
         self.unreachable = unreachable
         self.bundles = bundles
         self.keyslot = keyslot
@@ -41,7 +51,7 @@ public final class ClusterSession: Sendable {
     /// Node indices with a live link.
     public var reachableNodes: [Int] { links.indices.filter { links[$0] != nil } }
 
-    public var nodeCount: Int { links.count }
+    public var nodeCount: Int { connected.count }
 
     /// The config's name of node `index`.
     public func nodeName(_ index: Int) -> String { config.servers[index].name }
@@ -83,7 +93,7 @@ public final class ClusterSession: Sendable {
 
     /// Closes every link.
     public func close() async {
-        for link in links.compactMap({ $0 }) { await link.close() }
+        for link in connected.compactMap({ $0 }) { await link.close() }
     }
 
     /// Runs `body` with this session and closes it afterwards, whatever happens.
@@ -99,12 +109,13 @@ public final class ClusterSession: Sendable {
     }
 
     /// The fan-out over this session's links (every per-node request goes through it).
-    var fanOut: NodeFanOut { NodeFanOut(links: links) }
+    var fanOut: NodeFanOut { NodeFanOut(links: links, lost: lost) }
 
     /// The same links with the bundles of another keyslot (after a rotation step re-sealed it).
     func reopened(with slot: Keyslot) throws -> ClusterSession {
-        ClusterSession(config: config, user: user, links: links, unreachable: unreachable,
-                       bundles: try slot.unlock(user: user, kek: kek), keyslot: slot, kek: kek, notices: notices)
+        ClusterSession(config: config, user: user, links: connected, unreachable: unreachable,
+                       bundles: try slot.unlock(user: user, kek: kek), keyslot: slot, kek: kek, notices: notices,
+                       lost: lost)
     }
 
     /// Refuses, changing nothing, unless every node of the config is logged in.

@@ -45,7 +45,7 @@ struct CheckCommand: AsyncParsableCommand {
                 summary += "; \(orphans) object(s) of no file (\(ByteCount.humanReadable(Int(clamping: report.orphanBytes ?? 0))))"
             }
             print(summary)
-            if report.worst != .healthy { printError("edfs: not every file is healthy: run edfs repair") }
+            if report.worst != .healthy { printError("not every file is healthy: run edfs repair") }
         }
         let code = ExitStatus.code(for: report.worst)
         if code != 0 { throw ExitCode(code) }

@@ -30,7 +30,7 @@ struct ListCommand: AsyncParsableCommand {
             }
             let unhealthy = files.filter { $0.health != "healthy" }.count
             if unhealthy > 0 {
-                printError("edfs: \(unhealthy) of \(files.count) file(s) not healthy: see edfs check, fix with edfs repair")
+                printError("\(unhealthy) of \(files.count) file(s) not healthy: see edfs check, fix with edfs repair")
             }
         }
     }
