@@ -15,5 +15,9 @@ export EDFS_CAMPAIGN_MAX_BYTES=$(( ${2:-32} << 20 ))
 [ -n "${3:-}" ] && export EDFS_CAMPAIGN_SEED=$3
 echo "machine: $(nproc) cores; ${EDFS_CAMPAIGN_SECONDS} s per layout, files up to ${2:-32} MiB"
 swift build --build-tests >/dev/null
-swift test --skip-build --filter FaultCampaignTests 2>&1 | grep -E "^campaign|✘|✔ Test|Test run"
-test "${PIPESTATUS[0]}" -eq 0
+log=$(mktemp "${TMPDIR:-/tmp}/edfs-chaos.XXXXXX.log")
+status=0
+swift test --skip-build --filter FaultCampaignTests > "$log" 2>&1 || status=$?
+grep -E "^campaign|✘|✔ Test|Test run|Fatal error" "$log" || true
+echo "swift test exit $status; full log: $log"
+exit "$status"

@@ -121,7 +121,8 @@ public struct CheckOperation: Sendable {
             for (_, objects) in inventory.objectsByNode {
                 for (object, length) in objects where !referenced.contains(object) {
                     count += 1
-                    bytes += length
+                    // A node lists a file whose footer fails as UInt64.max, and a lying one may list anything.
+                    if length != UInt64.max { bytes = bytes.addingReportingOverflow(length).overflow ? .max : bytes + length }
                 }
             }
             report.orphanObjects = count

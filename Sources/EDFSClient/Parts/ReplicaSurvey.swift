@@ -45,7 +45,12 @@ struct ReplicaSurvey: Sendable {
                     replicas.append((node, .missing, nil))
                     continue
                 }
-                replicas.append((node, length == header.objectLength ? .ok : .wrongSize, length))
+                if length == UInt64.max {
+                    // The node's listing of a stored file whose footer does not check out: damaged on its disk.
+                    replicas.append((node, .corrupt, nil))
+                } else {
+                    replicas.append((node, length == header.objectLength ? .ok : .wrongSize, length))
+                }
             }
             if readData {
                 for index in replicas.indices where replicas[index].state == .ok {
