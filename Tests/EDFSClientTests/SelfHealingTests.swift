@@ -221,14 +221,16 @@ struct SelfHealingTests {
                     try await GetOperation(session).run(name: "gone", to: .file(cluster.scratch("o")))
                 }
             }
-            // repair spreads the removal to every node and then drops it; the file never comes back.
+            // repair spreads the removal (a tombstone, kept for good) to every node and removes the old objects there.
             let report = try await cluster.withSession { try await RepairOperation($0).run() }
             #expect(report.worst == .healthy, "\(report.files)")
             for node in 0..<5 {
                 let root = cluster.userDirectory(node: node) + "/manifests"
                 let manifests = (try? FileManager.default.contentsOfDirectory(atPath: root))?.filter { !$0.hasPrefix(".") } ?? []
-                #expect(manifests.count == 1, "\(cluster.nodeNames[node]) keeps \(manifests)")
+                #expect(manifests.count == 2, "\(cluster.nodeNames[node]) keeps \(manifests): kept's and gone's tombstone")
             }
+            let afterRepair = try await cluster.withSession { try await CheckOperation($0).run() }
+            #expect(afterRepair.orphanObjects == 0, "the removed file's objects on the nodes that missed the rm")
             for node in [0, 1] { await cluster.stopNode(node) }
             try await cluster.withSession { session in
                 let names = try await ListOperation(session).run().map(\.name)
@@ -305,6 +307,40 @@ struct SelfHealingTests {
             for writer in writers { await writer.close() }
             let sameVersion = notices.all.filter { $0.contains("stored the same version at the same time") }.count
             print("concurrent writers: \(races) of 8 rounds had a loser, \(sameVersion) same-version races settled")
+        }
+    }
+
+    @Test("rm with every node up, then one node puts the old manifest back (a backup, a lying node): still removed")
+    func replayedManifestAfterRemovalStaysRemoved() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            let content = try randomContent(90_000)
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "old")
+            }
+            let (old, manifestFile) = try await cluster.withSession { session in
+                let record = try #require(try await ManifestReader(session).lookUp(path: "old").live)
+                return (record, cluster.userDirectory(node: 0) + "/manifests/" + record.id.hex)
+            }
+            // The node's whole files as they were: manifest and objects (what a backup restores).
+            let saved = try Data(contentsOf: URL(fileURLWithPath: manifestFile))
+            var objects = [(String, Data)]()
+            for node in 0..<4 {
+                for (name, path) in cluster.objectFiles(node: node) where name.hasPrefix(old.header.fileID.hex) {
+                    objects.append((path, try Data(contentsOf: URL(fileURLWithPath: path))))
+                }
+            }
+            try await cluster.withSession { try await RemoveOperation($0).run(name: "old") }
+            try saved.write(to: URL(fileURLWithPath: manifestFile))
+            for (path, bytes) in objects { try bytes.write(to: URL(fileURLWithPath: path)) }
+            try await cluster.withSession { session in
+                #expect(try await ListOperation(session).run().isEmpty)
+                await #expect(throws: ClientError.self) {
+                    try await GetOperation(session).run(name: "old", to: .file(cluster.scratch("o")))
+                }
+                _ = try await RepairOperation(session).run()
+                #expect(try await ListOperation(session).run().isEmpty, "repair must not spread the replayed version")
+            }
+            #expect(!FileManager.default.fileExists(atPath: cluster.scratch("o")))
         }
     }
 }

@@ -26,8 +26,8 @@ public struct RepairReport: Sendable, Codable, Equatable {
 
 /// `edfs repair`: brings every stripe of every file back to R good replicas on the nodes its placement names (the
 /// ciphertext copied from a replica that verifies, through the client), gives every node the newest manifest (a
-/// removal's tombstone included), settles two copies of one version, and removes older versions' objects once every
-/// node holds the newest. It never writes a new manifest version, so it cannot race a user's put: the manifest's
+/// removal's tombstone included, which is kept for good), settles two copies of one version, and removes older versions'
+/// objects once every node holds the newest. It never writes a new manifest version, so it cannot race a user's put: the manifest's
 /// missing-replica list stays as the put recorded it, and `check` judges from the replicas actually stored.
 ///
 /// Idempotent and resumable: run again after an interruption, it starts from what the nodes hold.
@@ -75,12 +75,6 @@ public struct RepairOperation: Sendable {
                 await ObjectRemoval(session: session).remove(objectsOfEvery: older, keeping: newest.header.fileID)
                 await ManifestCommit(session: session).removeSuperseded(lookup, keeping: newest.id)
                 result.versionsRemoved = Set(older.map(\.header.fileID)).count
-                if newest.body.isDeleted {
-                    // Every node has the removal and no older copy is left: the tombstone has done its work.
-                    await ManifestCommit(session: session).remove((0..<session.nodeCount).map {
-                        (id: newest.id, node: $0, version: newest.header.version)
-                    })
-                }
             }
             if file.health == .damaged || file.health == .unavailable, !stripesWhole {
                 result.healthAfter = file.health
