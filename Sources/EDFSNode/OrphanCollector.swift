@@ -3,11 +3,10 @@ import EDFSFormat
 /// Keyless garbage collection of one user's objects (docs/STORAGE.md, "Garbage collection").
 ///
 /// An object is an **orphan** when its name is `<file id>.<stripe index>` (`StripeHeader.objectName`), no manifest of
-/// the same user on this node names that file id in its cleartext header (any version, readable or not, including
-/// manifests in quarantine), and every object of that file id was last written longer ago than the grace period
+/// the same user on this node names that file id in its cleartext header (any version, readable or not), and every object of that file id was last written longer ago than the grace period
 /// (so a put still uploading stripes, or finished but not yet committed, keeps all of them). Objects with other
-/// names are never removed. If any of the user's manifests has a header that does not decode, the file ids it names
-/// are unknown and nothing of that user is removed.
+/// names are never removed. If any of the user's manifests has a header that does not decode, or one is in quarantine
+/// (it failed its checksum, so the file id it shows may be wrong), nothing of that user is removed.
 ///
 /// The decision and the removals run under the user's lock (`UserLocks`), the lock every manifest write and delete
 /// renames under, so a manifest committed meanwhile is either seen or comes after the removal; an object published
@@ -69,11 +68,18 @@ struct OrphanCollector: Sendable {
         let reason: String
     }
 
-    /// The file ids the user's manifests name (live and quarantined), or why they cannot all be known.
+    /// The file ids the user's manifests name, or why they cannot all be known.
     private func referencedFileIDs(user: String) throws(StoreError) -> Result<Set<String>, Unknown> {
+        // A quarantined manifest failed its checksum: the file id its header shows may be the damaged part (one
+        // flipped bit there made collection take a live file's good replicas for orphans). While one is there, the
+        // user's objects are not collected; `edfs repair` puts a good copy back, then the operator removes it.
+        let quarantined = quarantine.manifestsFolder(user: user)
+        if let damaged = try FileIO.listDirectory(quarantined).first(where: { !$0.hasPrefix(".") }) {
+            return .failure(Unknown(reason: "a damaged manifest is in quarantine (\(Quarantine.folderName)/\(user)/manifests/"
+                                    + "\(damaged)): run edfs repair, then remove it to let collection resume"))
+        }
         var ids = Set<String>()
-        let folders = [(try store.directory(user, .manifests), "users/" + user + "/manifests/"),
-                       (quarantine.manifestsFolder(user: user), Quarantine.folderName + "/" + user + "/manifests/")]
+        let folders = [(try store.directory(user, .manifests), "users/" + user + "/manifests/")]
         for (folder, shown) in folders {
             for name in try FileIO.listDirectory(folder) where !name.hasPrefix(".") {
                 let prefix: [UInt8]

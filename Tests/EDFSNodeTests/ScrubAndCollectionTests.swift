@@ -107,8 +107,9 @@ import Testing
             let ids = try (0..<7).map { _ in try FileID.random() }
             func object(_ file: Int, _ stripe: UInt32) -> String { StripeHeader.objectName(fileID: ids[file], stripeIndex: stripe) }
             // 0: named by alice's manifest. 1: orphan. 2: orphan, but one stripe young (a put in progress).
-            // 3: young orphan. 4: named only by bob's manifest (another user's do not count). 5: named by a
-            // quarantined manifest of alice. "plain": not a stripe object name.
+            // 3: young orphan. 4: named only by bob's manifest (another user's do not count). 5: an orphan too, until
+            // a quarantined manifest of alice appears (then nothing of alice's is collected). "plain": not a stripe
+            // object name.
             let (m0, bytes0) = try manifest(naming: ids[0])
             try await alice.putManifest(m0.hex, bytes: bytes0)
             let (m4, bytes4) = try manifest(naming: ids[4])
@@ -126,10 +127,6 @@ import Testing
 
             let root = node.dataDirectory
             let objects = root + "/users/alice/objects/"
-            let quarantined = root + "/quarantine/alice/manifests"
-            try FileManager.default.createDirectory(atPath: quarantined, withIntermediateDirectories: true)
-            let (m5, bytes5) = try manifest(naming: ids[5])
-            try Data(bytes5).write(to: URL(fileURLWithPath: quarantined + "/" + m5.hex + "@1"))
             // Temporary files left behind: one old, one young.
             let oldTemporary = objects + ".tmp-00000000000000aa"
             let youngTemporary = objects + ".tmp-00000000000000bb"
@@ -140,20 +137,34 @@ import Testing
             try age(oldTemporary, by: 7200)
 
             let report = try node.node.scrubber.scrub(.full(gracePeriod: .seconds(3600)))
-            let reclaimed = [object(1, 0), object(1, 1), object(4, 0), object(6, 0)].map { "users/alice/objects/" + $0 }
+            let reclaimed = [object(1, 0), object(1, 1), object(4, 0), object(5, 0), object(6, 0)].map { "users/alice/objects/" + $0 }
             #expect(report.orphansReclaimed.sorted() == reclaimed.sorted())
             let footer = 8 + 32  // one block's CRC and the trailer
-            let expectedBytes: UInt64 = 3 * UInt64(5000 + footer) + UInt64(3000 + footer)
+            let expectedBytes: UInt64 = 4 * UInt64(5000 + footer) + UInt64(3000 + footer)
             #expect(report.orphanBytes == expectedBytes)
             #expect(report.temporariesReclaimed == 1 && report.temporaryBytes == 100)
             #expect(report.isClean && report.collectionSkipped.isEmpty)
-            for name in [object(0, 0), object(0, 1), object(2, 0), object(2, 1), object(3, 0), object(5, 0), "plain"] {
+            for name in [object(0, 0), object(0, 1), object(2, 0), object(2, 1), object(3, 0), "plain"] {
                 #expect(exists(objects + name), "\(name) was removed")
             }
-            for name in [object(1, 0), object(1, 1), object(4, 0), object(6, 0)] { #expect(!exists(objects + name)) }
+            for name in [object(1, 0), object(1, 1), object(4, 0), object(5, 0), object(6, 0)] { #expect(!exists(objects + name)) }
             #expect(!exists(oldTemporary) && exists(youngTemporary))
             // What a manifest names is still served.
             #expect(try await alice.getObject(object(0, 1)).count == 5000)
+
+            // A damaged manifest in quarantine (attack finding: one flipped bit in its file id made a live file's good
+            // replicas look like orphans): none of alice's objects is collected while it is there.
+            let quarantined = root + "/quarantine/alice/manifests"
+            try FileManager.default.createDirectory(atPath: quarantined, withIntermediateDirectories: true)
+            let (m5, bytes5) = try manifest(naming: try FileID.random())
+            try Data(bytes5).write(to: URL(fileURLWithPath: quarantined + "/" + m5.hex + "@1"))
+            let unnamed = StripeHeader.objectName(fileID: ids[5], stripeIndex: 1)
+            try await alice.putObject(unnamed, bytes: randomBytes(100))
+            try age(objects + unnamed, by: 7200)
+            let held = try node.node.scrubber.scrub(.full(gracePeriod: .seconds(3600)))
+            #expect(exists(objects + unnamed), "collected beside a quarantined manifest")
+            #expect(held.collectionSkipped.count == 1 && held.collectionSkipped[0].hasPrefix("users/alice:"), "\(held.collectionSkipped)")
+            try FileManager.default.removeItem(atPath: root + "/quarantine/alice")
 
             // A manifest whose header does not decode: that user's objects are all kept.
             let bobObjects = root + "/users/bob/objects/"
