@@ -81,6 +81,43 @@ public struct CheckOperation: Sendable {
         } else {
             wanted = names
         }
+        var (files, referenced) = try await judge(wanted, named: !names.isEmpty, inventory: inventory,
+                                                  answered: answered, readData: readData)
+        // A put or rm of a file between the listing and its manifest lookup makes a whole file look lost: judge the
+        // files that look unavailable or damaged once more from a fresh listing before saying so.
+        let alarming = files.filter { $0.health >= .unavailable && !$0.stripes.isEmpty }.map(\.name)
+        if !alarming.isEmpty {
+            let fresh = await ClusterInventory.take(session)
+            // Judged as "every file" (named: false): one removed meanwhile is dropped, not an error.
+            let (again, more) = try await judge(alarming, named: false, inventory: fresh,
+                                                answered: fresh.answeredNodes(session), readData: readData)
+            referenced.formUnion(more)
+            let rejudged = Dictionary(again.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let redone = Set(alarming)
+            files = files.compactMap { redone.contains($0.name) ? rejudged[$0.name] : $0 }
+        }
+        var report = CheckReport(files: files, unreachableNodes: (0..<session.nodeCount).filter { !answered.contains($0) }
+                                     .map(session.nodeName), readData: readData)
+        if names.isEmpty {
+            var count = 0
+            var bytes: UInt64 = 0
+            for (_, objects) in inventory.objectsByNode {
+                for (object, length) in objects where !referenced.contains(object) {
+                    count += 1
+                    // A node lists a file whose footer fails as UInt64.max, and a lying one may list anything.
+                    if length != UInt64.max { bytes = bytes.addingReportingOverflow(length).overflow ? .max : bytes + length }
+                }
+            }
+            report.orphanObjects = count
+            report.orphanBytes = bytes
+        }
+        return report
+    }
+
+    /// Judges each name from `inventory`; returns the files and every object name an authentic version refers to.
+    private func judge(_ wanted: [String], named: Bool, inventory: ClusterInventory, answered: [Int],
+                       readData: Bool) async throws -> ([FileCheck], Set<String>) {
+        let names = named ? wanted : []
         let reader = ManifestReader(session)
         let survey = ReplicaSurvey(session: session, inventory: inventory)
         var files = [FileCheck]()
@@ -113,22 +150,7 @@ public struct CheckOperation: Sendable {
             let stripes = try await survey.survey(newest, readData: readData)
             files.append(judge(newest, stripes: stripes, spread: spread))
         }
-        var report = CheckReport(files: files, unreachableNodes: (0..<session.nodeCount).filter { !answered.contains($0) }
-                                     .map(session.nodeName), readData: readData)
-        if names.isEmpty {
-            var count = 0
-            var bytes: UInt64 = 0
-            for (_, objects) in inventory.objectsByNode {
-                for (object, length) in objects where !referenced.contains(object) {
-                    count += 1
-                    // A node lists a file whose footer fails as UInt64.max, and a lying one may list anything.
-                    if length != UInt64.max { bytes = bytes.addingReportingOverflow(length).overflow ? .max : bytes + length }
-                }
-            }
-            report.orphanObjects = count
-            report.orphanBytes = bytes
-        }
-        return report
+        return (files, referenced)
     }
 
     private func judge(_ record: ManifestRecord, stripes: [StripeSurvey], spread: ManifestSpread) -> FileCheck {

@@ -47,6 +47,11 @@ public struct RepairOperation: Sendable {
         for file in check.files where file.health != .healthy {
             let lookup = try await reader.lookUp(path: file.name)
             guard let newest = lookup.newest else { continue }
+            guard newest.header.version == file.version, newest.body.isDeleted == file.removed else {
+                // Another client put or removed it since the check: what the check saw is gone; judge it again later.
+                session.notices.add("\(file.name) changed during the repair (another client); run edfs check again")
+                continue
+            }
             var result = FileRepair(name: file.name, replicasCopied: [], replicasFailed: [], manifestsSpread: [],
                                     versionsRemoved: 0, healthAfter: file.health)
             var stripesWhole = true
