@@ -231,7 +231,9 @@ public final class StorageNode: Sendable {
             return true
         }
         guard admitted else {
-            try? await connection.channel.close()
+            // Stopping: close it through executeThenClose, which finishes its writer (a NIOAsyncChannel dropped with an
+            // unfinished writer traps: "Deinited NIOAsyncWriter without calling finish()", seen under ASan).
+            try? await connection.executeThenClose { _, outbound in outbound.finish() }
             return
         }
         if let displaced = services.admission.admit(key, channel: channel, address: channel.remoteAddress?.ipAddress) {
