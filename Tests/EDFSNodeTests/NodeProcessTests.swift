@@ -101,7 +101,8 @@ struct NodeProcessError: Error, CustomStringConvertible {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let config = directory.path + "/dfs.conf"
-        try Self.seedConfig.write(toFile: config, atomically: true, encoding: .utf8)
+        // The seed's lines, plus a login deadline with room for a slow machine (a sanitizer build on 2 loaded cores).
+        try (Self.seedConfig + "LoginTimeout: 60s\n").write(toFile: config, atomically: true, encoding: .utf8)
         try DevelopmentPKI.initialize(directory: directory.path + "/Keys", nodeNames: ["DFS1"], hosts: ["127.0.0.1"],
                                       force: false)
         let data = directory.path + "/data"

@@ -239,7 +239,9 @@ import Testing
         let alice = try await node.connect("alice")
         let before = try await alice.status()
         #expect(before.softwareVersion == SoftwareVersion.text)
-        #expect(before.objectCount == 3 && before.storedBytes == UInt64(2 * (10_000 + 40) + 1000 + 40))
+        if node.node.scrubsCompleted == 0 {  // on a slow machine (a sanitizer build) the first scrub may be done already
+            #expect(before.objectCount == 3 && before.storedBytes == UInt64(2 * (10_000 + 40) + 1000 + 40))
+        }
         // Poll until the first scrub has finished (the deadline is generous for a loaded machine).
         let deadline = Date().addingTimeInterval(30)
         while node.node.scrubsCompleted == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
