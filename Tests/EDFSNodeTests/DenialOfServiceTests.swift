@@ -201,7 +201,10 @@ final class ManagedAtomicCounter: Sendable {
         // flight, in plaintext and TLS ciphertext, with the allocator's rounding, and the read budget is 32 MiB: a debug
         // build measured 156 MiB above the baseline on 2 loaded cores. The bound leaves room for allocator variance;
         // the memory must come back after the close.
-        #expect(peak - baseline < 224)
-        #expect(after - baseline < 32)
+        // AddressSanitizer keeps freed memory in its quarantine on purpose: no memory bound holds under it.
+        if ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil {
+            #expect(peak - baseline < 224)
+            #expect(after - baseline < 32)
+        }
     }
 }
