@@ -253,16 +253,6 @@ public struct SealingBenchmark: Sendable {
     }
 }
 
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The benchmark's two buffers, shared read-only (input) and written at disjoint per-thread slices (output).
 /// `@unchecked Sendable` is sound: every thread writes only the output ranges of the segments in its own fixed

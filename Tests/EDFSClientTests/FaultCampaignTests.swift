@@ -1,22 +1,11 @@
 import EDFSClient
 import EDFSCrypto
+import EDFSDevTools
 import EDFSFormat
 import EDFSTestSupport
 import Foundation
 import Synchronization
 import Testing
-
-/// A deterministic generator (SplitMix64): the campaign's choices repeat for a seed; contents are random bytes.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A value several tasks share under a lock.
 final class Shared<Value: Sendable>: Sendable {
@@ -159,7 +148,7 @@ struct FaultCampaignTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in 0..<3 {
                 group.addTask {
-                    var random = SeededGenerator(state: seed &+ UInt64(client) &* 7919)
+                    var random = SplitMix64(state: seed &+ UInt64(client) &* 7919)
                     var session: ClusterSession?
                     var operations = 0
                     while ContinuousClock.now < deadline {
@@ -221,7 +210,7 @@ struct FaultCampaignTests {
                 }
             }
             group.addTask {
-                var random = SeededGenerator(state: seed ^ 0xC4A05)
+                var random = SplitMix64(state: seed ^ 0xC4A05)
                 var wiped = false
                 while ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))
@@ -262,7 +251,7 @@ struct FaultCampaignTests {
             try await cluster.startNode(0)
         }
         if ledger.counts.corruptions == 0 {
-            var random = SeededGenerator(state: seed ^ 0xFA17)
+            var random = SplitMix64(state: seed ^ 0xFA17)
             if Self.damageOneReplica(cluster, layout: layout, down: [], damaged: damaged, using: &random) {
                 ledger.count { $0.corruptions += 1 }
             }
@@ -370,7 +359,7 @@ struct FaultCampaignTests {
     /// Damages one replica on disk (flip a byte, truncate, or delete), only of an object that every one of its R nodes
     /// holds intact right now, on a node that is up: never more than one fault per stripe.
     private static func damageOneReplica(_ cluster: TestCluster, layout: (nodes: Int, replicas: Int), down: Set<Int>,
-                                         damaged: Shared<Set<String>>, using random: inout SeededGenerator) -> Bool {
+                                         damaged: Shared<Set<String>>, using random: inout SplitMix64) -> Bool {
         var holders = [String: [Int]]()
         for node in 0..<layout.nodes {
             for name in cluster.objectFiles(node: node).keys { holders[name, default: []].append(node) }
