@@ -186,7 +186,7 @@ import Testing
         var limits = NodeLimits()
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
                                              lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
-        limits.loginTimeout = .seconds(30)  // the test waits out the lockout on one connection that is not logged in
+        limits.loginTimeout = .seconds(60)  // the test waits out the lockout on one connection that is not logged in (slow under ASan)
         try await withNode(limits: limits) { node in
             let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
             var delays: [Duration] = []
