@@ -71,6 +71,11 @@ public struct CheckOperation: Sendable {
     /// Checks the files named (every file when `names` is empty). Throws `noSuchFile` for a name that is not stored,
     /// `notEnoughNodes` when fewer than the read quorum answered.
     public func run(names: [String] = [], readData: Bool = false) async throws -> CheckReport {
+        try await runWithAnswers(names: names, readData: readData).report
+    }
+
+    /// `run`, also returning the nodes whose listing answered (repair works with the same answers, no second listing).
+    func runWithAnswers(names: [String], readData: Bool) async throws -> (report: CheckReport, answered: [Int]) {
         let inventory = await ClusterInventory.take(session)
         try inventory.requireReadQuorum(session)
         let answered = inventory.answeredNodes(session)
@@ -111,7 +116,7 @@ public struct CheckOperation: Sendable {
             report.orphanObjects = count
             report.orphanBytes = bytes
         }
-        return report
+        return (report, answered)
     }
 
     /// Judges each name from `inventory`; returns the files and every object name an authentic version refers to.

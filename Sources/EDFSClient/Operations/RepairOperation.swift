@@ -38,10 +38,7 @@ public struct RepairOperation: Sendable {
 
     /// Repairs the named files (every file when `names` is empty). With `dryRun`, reports what it would do.
     public func run(names: [String] = [], readData: Bool = false, dryRun: Bool = false) async throws -> RepairReport {
-        let check = try await CheckOperation(session).run(names: names, readData: readData)
-        let inventory = await ClusterInventory.take(session)
-        try inventory.requireReadQuorum(session)
-        let answered = inventory.answeredNodes(session)
+        let (check, answered) = try await CheckOperation(session).runWithAnswers(names: names, readData: readData)
         let reader = ManifestReader(session)
         var files = [FileRepair]()
         for file in check.files where file.health != .healthy {
@@ -92,13 +89,13 @@ public struct RepairOperation: Sendable {
         return RepairReport(files: files, dryRun: dryRun, unreachableNodes: check.unreachableNodes)
     }
 
-    /// The check's stripe reports as node indices.
+    /// The check's stripe reports as node indices (a report lists a stripe's replicas in placement order; names are
+    /// not used: a config may name two servers alike).
     private func stripeSurveys(from file: FileCheck, record: ManifestRecord) throws -> [StripeSurvey] {
-        let index = Dictionary(uniqueKeysWithValues: session.config.servers.enumerated().map { ($0.element.name, $0.offset) })
-        return try file.stripes.map { report in
+        try file.stripes.map { report in
             let nodes = try record.nodes(ofStripe: report.stripe)
             return StripeSurvey(stripe: report.stripe, replicas: zip(nodes, report.replicas).map { node, replica in
-                (index[replica.node] ?? node, replica.state, replica.size)
+                (node, replica.state, replica.size)
             })
         }
     }
