@@ -207,7 +207,7 @@ private struct RotationStep: Sendable {
         }
         var body = record.body
         var fileID = record.header.fileID
-        let reencrypting = reencrypt && body.dataKeyEpoch != target.epoch
+        let reencrypting = reencrypt && body.hasObjects && body.dataKeyEpoch != target.epoch
         if reencrypting {
             // File id and data key both derived from the old file id under the new master key: a run interrupted
             // before its commit, or a second run at the same time, writes byte-identical objects (the same key and
