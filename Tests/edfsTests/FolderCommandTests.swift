@@ -128,6 +128,54 @@ struct FolderCommandTests {
         #expect(try cluster.run(["get", "albums/2026/empty.txt", "-o", cluster.scratch("gone")]).status == 66)
     }
 
+    /// The node log lines of the connections `user` made so far: "connection from …: user U, N requests, …".
+    private func connectionLines(_ cluster: TestCluster) -> [String: [String]] {
+        var lines = [String: [String]]()
+        for node in cluster.cluster.nodeNames {
+            let log = (try? String(contentsOfFile: cluster.directory + "/\(node).log", encoding: .utf8)) ?? ""
+            lines[node] = log.split(separator: "\n").map(String.init).filter { $0.contains("user \(cluster.user),") }
+        }
+        return lines
+    }
+
+    /// Waits until every node has logged `count` connections of the user (a node logs one when it closes).
+    private func waitForConnections(_ cluster: TestCluster, count: Int) throws -> [String: [String]] {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let lines = connectionLines(cluster)
+            if lines.values.allSatisfy({ $0.count >= count }) || Date() > deadline { return lines }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    @Test("one command for many names is one connection per node; listing a folder of 80 files costs a few requests per node, not one per file")
+    func oneSessionAndBoundedListing() throws {
+        let cluster = try TestCluster()
+        let folder = cluster.scratch("many")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for index in 0..<80 { try Data([UInt8(index)]).write(to: URL(fileURLWithPath: folder + "/f\(index)")) }
+        #expect(try cluster.run(["put", folder]).status == 0)
+        _ = try waitForConnections(cluster, count: 1)
+
+        let listed = try cluster.run(["ls", "many"])
+        #expect(listed.stdout.split(separator: "\n").count == 80)
+        for (node, lines) in try waitForConnections(cluster, count: 2) {
+            #expect(lines.count == 2, "\(node): \(lines)")
+            // HELLO, LOGIN (2), the keyslot, LIST objects and manifests, GET_MANIFESTS: a handful, whatever the count.
+            let requests = lines.last.flatMap { $0.split(separator: ",").dropFirst().first }
+                .flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
+            #expect((requests ?? 999) <= 12, "\(node) served \(requests ?? -1) requests for ls: \(lines.last ?? "")")
+        }
+
+        let out = cluster.scratch("three")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        #expect(try cluster.run(["get", "many/f1", "many/f2", "many/f3", "-o", out]).status == 0)
+        #expect(try cluster.run(["rm", "many/f1", "many/f2", "many/f3"]).status == 0)
+        for (node, lines) in try waitForConnections(cluster, count: 4) {
+            #expect(lines.count == 4, "one connection per node for each command: \(node): \(lines)")
+        }
+    }
+
     @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
     func foldersAndNaming() throws {
         let cluster = try TestCluster()
