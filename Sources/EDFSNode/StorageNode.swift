@@ -261,7 +261,7 @@ public final class StorageNode: Sendable {
                 reason = await current.run(inbound: inbound)
             }
         } catch {
-            reason = "failed: \(error)"
+            reason = "failed: \(PeerFailureText.describe(error))"
         }
         let seconds = Double((ContinuousClock.now - began).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - began).components.seconds)

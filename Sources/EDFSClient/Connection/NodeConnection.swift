@@ -119,7 +119,9 @@ public final class NodeConnection: NodeLink {
                 try sync.addHandler(ClientFrameRouterHandler(router: router))
             }
         } catch {
-            throw NodeConnectionError.connectFailed(node: address, reason: "\(error)")
+            throw NodeConnectionError.connectFailed(
+                node: address, reason: ConnectionFailureText.connect(error, address: address,
+                                                                timeout: Double(options.connectTimeout.components.seconds)))
         }
         let core = NodeConnectionCore(channel: channel, router: router)
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(options.handshakeTimeout)) {

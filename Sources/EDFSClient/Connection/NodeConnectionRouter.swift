@@ -125,7 +125,8 @@ final class NodeConnectionRouter: Sendable {
     func connectionError(for error: any Error) -> NodeConnectionError {
         switch error {
         case let wire as WireError: return .protocolViolation(node: label, reason: wire.description)
-        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError: return .tlsFailed(node: label, reason: "\(error)")
+        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError:
+            return .tlsFailed(node: label, reason: ConnectionFailureText.tls(error))
         default: return .closed(node: label, reason: "\(error)")
         }
     }
