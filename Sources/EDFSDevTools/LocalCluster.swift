@@ -181,7 +181,9 @@ public final class LocalCluster: @unchecked Sendable {
 
     private static func lastLine(ofFile path: String) -> String {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").last.map(String.init) ?? "exited without output"
+        guard let last = text.split(separator: "\n").last else { return "exited without output" }
+        // The node's own error line ("edfs: node X: …") is quoted inside another edfs line: drop its prefix.
+        return last.hasPrefix("edfs: ") ? String(last.dropFirst(6)) : String(last)
     }
 
     /// Writes `text` to `path` atomically, the file created with `mode` from the start (it may hold a login digest).

@@ -187,7 +187,18 @@ public final class StorageNode: Sendable {
                     }
                 }
         } catch {
-            throw .bind("\(HostPort.text(host: configuration.host, port: configuration.port)): \(error)")
+            let address = HostPort.text(host: configuration.host, port: configuration.port)
+            switch (error as? IOError)?.errnoCode {
+            case EADDRINUSE?:
+                throw .bind("\(address) is in use by another program: stop it, or give this node another port "
+                            + "(the Server line of its config; edfs cluster up --base-port)")
+            case EADDRNOTAVAIL?:
+                throw .bind("\(address) is not an address of this host: listen on one of its own addresses")
+            case EACCES?:
+                throw .bind("\(address): ports below 1024 need root; use a higher port")
+            default:
+                throw .bind("\(address): \(error)")
+            }
         }
         guard let address = server.channel.localAddress else {
             server.channel.close(promise: nil)

@@ -71,6 +71,21 @@ struct ErrorMessageTests {
         expectClean(String(log.split(separator: "\n").last { $0.contains("does not trust") } ?? ""))
     }
 
+    @Test("cluster up on a port in use says which port and how to pick another")
+    func portInUse() throws {
+        let cluster = try TestCluster(nodes: 1, replicas: 1)
+        let taken = cluster.cluster.port(0)
+        let folder = cluster.scratch("second")
+        let password = try cluster.writeScratch("password", Array("another password".utf8))
+        let second = try EDFSBinary.run(["cluster", "up", "--nodes", "1", "--replicas", "1", "--dir", folder,
+                                         "--base-port", "\(taken)", "--password-file", password])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("127.0.0.1:\(taken) is in use by another program") && second.stderr.contains("--base-port"),
+                "\(second.stderr)")
+        #expect(!second.stderr.contains("edfs: node DFS1 failed to start: edfs:"), "one prefix: \(second.stderr)")
+        expectClean(second.stderr)
+    }
+
     @Test("a plain-TCP HTTP probe and an HTTPS probe of a node's port: the node logs what arrived, in words, and keeps serving")
     func probes() throws {
         let cluster = try TestCluster()
