@@ -39,14 +39,18 @@ struct EDFSCommand: AsyncParsableCommand {
                 Glibc.exit(0)
             }
             let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            let reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-            printError("\(reason): see \(commandPath(arguments)) --help")
+            var reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            // The parser's own guess ("--out" → "--quiet") is replaced by the nearest name by edit distance or prefix.
+            if let guess = reason.range(of: ". Did you mean") { reason = String(reason[..<guess.lowerBound]) }
+            let (path, command) = commandPath(arguments)
+            reason += Suggestions.didYouMean(reason, command: command)
+            printError("\(reason): see \(path) --help")
             Glibc.exit(code.rawValue == 0 ? ExitStatus.usage : code.rawValue)
         }
     }
 
-    /// "edfs key rotate" for the known subcommands the arguments start with.
-    private static func commandPath(_ arguments: [String]) -> String {
+    /// "edfs key rotate" and its type, for the known subcommands the arguments start with.
+    private static func commandPath(_ arguments: [String]) -> (String, any ParsableCommand.Type) {
         var path = ["edfs"]
         var current: any ParsableCommand.Type = EDFSCommand.self
         for argument in arguments {
@@ -55,6 +59,7 @@ struct EDFSCommand: AsyncParsableCommand {
             path.append(argument)
             current = next
         }
-        return path.joined(separator: " ")
+        return (path.joined(separator: " "), current)
     }
+
 }

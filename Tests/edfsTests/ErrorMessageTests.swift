@@ -71,6 +71,26 @@ struct ErrorMessageTests {
         expectClean(String(log.split(separator: "\n").last { $0.contains("does not trust") } ?? ""))
     }
 
+    @Test("a mistyped command or option gets the nearest one suggested; parameters are checked before any prompt")
+    func suggestions() throws {
+        for (arguments, expected) in [(["pt"], "did you mean put?"), (["chek"], "did you mean check?"),
+                                      (["key", "rotat"], "did you mean rotate?"), (["get", "--out", "x", "y"], "did you mean --output?"),
+                                      (["ls", "--jsn"], "did you mean --json?"), (["get", "--forc", "y"], "did you mean --force?")] {
+            let outcome = try EDFSBinary.run(arguments)
+            #expect(outcome.status == 64 && outcome.stderr.contains(expected), "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1 && outcome.stderr.hasPrefix("edfs: "))
+        }
+        let far = try EDFSBinary.run(["zzzz"])
+        #expect(far.status == 64 && !far.stderr.contains("did you mean"), "\(far.stderr)")
+        #expect(!(try EDFSBinary.run(["get", "--out", "x", "y"])).stderr.contains("--quiet"))
+        // Bad cluster parameters are refused before the password prompt (a typed password never goes astray).
+        for arguments in [["cluster", "up", "--nodes", "0"], ["cluster", "up", "--replicas", "9"],
+                          ["cluster", "up", "--base-port", "65535"]] {
+            let outcome = try EDFSBinary.run(arguments)
+            #expect(outcome.status == 64 && !outcome.stderr.contains("password"), "\(arguments): \(outcome.stderr)")
+        }
+    }
+
     @Test("cluster up on a port in use says which port and how to pick another")
     func portInUse() throws {
         let cluster = try TestCluster(nodes: 1, replicas: 1)
