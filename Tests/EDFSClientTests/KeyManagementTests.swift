@@ -3,7 +3,6 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// Key rotation, re-encryption, interruption and export/import against real node processes.
@@ -363,7 +362,7 @@ struct KeyManagementTests {
 
 /// Counts newline-terminated lines arriving from a pipe; safe from the pipe's handler thread.
 final class LineCounter: Sendable {
-    private let lines = Mutex(0)
+    private let lines = PthreadMutex(0)
     func add(_ data: Data) { lines.withLock { $0 += data.filter { $0 == 0x0A }.count } }
     var count: Int { lines.withLock { $0 } }
 }

@@ -125,7 +125,7 @@ final class UnreadGetClient: Sendable {
 
 /// A counter several threads add to.
 final class ManagedAtomicCounter: Sendable {
-    private let state = Mutex(0)
+    private let state = PthreadMutex(0)
     func add(_ count: Int) { state.withLock { $0 += count } }
     var value: Int { state.withLock { $0 } }
 }

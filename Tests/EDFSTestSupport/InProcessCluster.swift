@@ -3,7 +3,6 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSNode
 import Foundation
-import Synchronization
 
 /// A hermetic cluster for one test: N real `StorageNode`s in this process, each on its own temporary data folder,
 /// reached by real `NodeConnection`s over `socketpair(AF_UNIX, SOCK_STREAM)` — no TCP port, no TLS, no process.
@@ -29,7 +28,7 @@ public final class InProcessCluster: Sendable {
     public let nodeConfigurations: [NodeConfiguration]
 
     /// The running node of each index; nil while stopped.
-    private let nodes: Mutex<[StorageNode?]>
+    private let nodes: PthreadMutex<[StorageNode?]>
 
     /// Writes a node config with `users` (name → password, their MD5 in `Password:` lines), `scramUsers` (name →
     /// password, SCRAM-SHA-256 verifiers of `scramIterations` with a random salt in `Password:` lines) and
@@ -86,7 +85,7 @@ public final class InProcessCluster: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        nodes = Mutex(started)
+        nodes = PthreadMutex(started)
     }
 
     /// How many nodes the cluster has.

@@ -1,9 +1,9 @@
+import EDFSCrypto
 import EDFSClient
 import EDFSFormat
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 import Testing
 
 /// Bytes received on a raw connection, and whether it ended; readers wait for changes.
@@ -14,7 +14,7 @@ final class RawInbox: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     func append(_ buffer: ByteBuffer) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
