@@ -55,9 +55,10 @@ public final class InProcessCluster: Sendable {
             let verifier = try SCRAMVerifier(saltedPassword: salted, salt: salt, iterations: scramIterations)
             nodeLines += ["Username: \(user)", "Password: \(verifier.encoded)"]
         }
-        // Many tests log in at once on 2 cores: a login deadline with room for that, unless the test sets its own.
+        // Many tests log in at once on 2 cores: a login deadline with room for that (times `TestTime.scale`), unless
+        // the test sets its own.
         var settings = nodeSettings
-        if settings["LoginTimeout"] == nil { settings["LoginTimeout"] = "30s" }
+        if settings["LoginTimeout"] == nil { settings["LoginTimeout"] = TestTime.setting(seconds: 30) }
         nodeLines += settings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         let nodeConfigPath = directory + "/dfs.conf"
         try (nodeLines.joined(separator: "\n") + "\n").write(toFile: nodeConfigPath, atomically: true, encoding: .utf8)
@@ -102,6 +103,7 @@ public final class InProcessCluster: Sendable {
 
     /// A logged-in connection to node `index` over a fresh socket pair (as `user`, with `password` or the
     /// cluster's password for `user`). A stopped node fails with `NodeConnectionError.connectFailed`.
+    /// The connect and handshake deadlines of `options` are multiplied by `TestTime.scale`.
     public func connect(node index: Int, user: String, password: String? = nil, derivation: PasswordDerivation? = nil,
                         options: NodeConnection.Options = .init()) async throws -> NodeConnection {
         let name = nodeConfigurations[index].name
@@ -117,7 +119,7 @@ public final class InProcessCluster: Sendable {
         let secret = password ?? passwords[user] ?? ""
         let derivation = derivation ?? PasswordDerivation(password: SecureBytes(copying: Array(secret.utf8)))
         return try await NodeConnection.open(localDescriptor: descriptor, label: "\(name) in-process", user: user,
-                                             derivation: derivation, options: options)
+                                             derivation: derivation, options: options.scaledForTests)
     }
 
     /// A `NodeConnector` (e.g. for `ClusterSession`) that logs every node in as `user` over the in-process seam,

@@ -26,7 +26,7 @@ public final class TestCluster: @unchecked Sendable {
         options.writeQuorum = writeQuorum
         options.segmentSize = segmentSize
         options.user = user
-        options.nodeSettings["LoginTimeout"] = "30s"  // room for many logins at once on 2 cores
+        options.nodeSettings["LoginTimeout"] = TestTime.setting(seconds: 30)  // room for many logins at once on 2 cores
         cluster = try LocalCluster(options: options, executable: EDFSBinary.url(),
                                    password: SecureBytes(copying: Array(password.utf8)))
         if start {
