@@ -68,6 +68,7 @@ public final class InProcessCluster: Sendable {
         clientLines.append("Replicas: \(replicas)")
         if let writeQuorum { clientLines.append("WriteQuorum: \(writeQuorum)") }
         if let segmentSize { clientLines.append("SegmentSize: \(segmentSize)") }
+        if TestTime.isScaled { clientLines.append("LoginTimeout: \(TestTime.setting(seconds: 30))") }
         let clientConfigPath = directory + "/dfc.conf"
         let clientText = clientLines.joined(separator: "\n") + "\n"
         try clientText.write(toFile: clientConfigPath, atomically: true, encoding: .utf8)
