@@ -10,7 +10,6 @@ import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// Why a node could not start.
 public enum NodeStartError: Error, CustomStringConvertible, Sendable {
@@ -77,7 +76,7 @@ public final class StorageNode: Sendable {
         var nextLocal = 0
     }
 
-    private let state = Mutex(RunState())
+    private let state = PthreadMutex(RunState())
 
     /// Loads the certificate and key (checking the certificate was issued by the CA), opens the store and removes
     /// temporary files a crash left behind. Does not listen yet.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDFSClient
+import EDFSCrypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,7 @@ struct EDFSCommand: AsyncParsableCommand {
     /// Parses and runs; a usage error is one line on stderr (`edfs: <what>: <what to do>`) and exit 64, like every
     /// other failure (docs/CLI.md); help goes to stdout with exit 0.
     static func main() async {
+        keepLibcryptoUntilExit()  // an exit while workers still use libcrypto must not free it under them
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)

@@ -3,7 +3,6 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// Key rotation, re-encryption, interruption and export/import against real node processes.
@@ -216,10 +215,10 @@ struct KeyManagementTests {
         let config = try cluster.config()
         for (index, server) in config.servers.enumerated() {
             await #expect(throws: NodeLinkError.self) {
-                _ = try await NodeConnection.connector(config: config, user: cluster.user, password: cluster.password)(index, server)
+                _ = try await NodeConnection.connector(config: config, user: cluster.user, password: cluster.password, options: .forTests)(index, server)
             }
             let link = try await NodeConnection.connector(config: config, user: cluster.user,
-                                                          password: SecureBytes(copying: Array("a brand new password".utf8)))(index, server)
+                                                          password: SecureBytes(copying: Array("a brand new password".utf8)), options: .forTests)(index, server)
             await link.close()
         }
         let fresh = try cluster.run(["ls"], password: "a brand new password")
@@ -366,7 +365,7 @@ struct KeyManagementTests {
 
 /// Counts newline-terminated lines arriving from a pipe; safe from the pipe's handler thread.
 final class LineCounter: Sendable {
-    private let lines = Mutex(0)
+    private let lines = PthreadMutex(0)
     func add(_ data: Data) { lines.withLock { $0 += data.filter { $0 == 0x0A }.count } }
     var count: Int { lines.withLock { $0 } }
 }

@@ -1,7 +1,7 @@
+import EDFSCrypto
 import EDFSClient
 import EDFSTestSupport
 import Foundation
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -113,7 +113,7 @@ struct OutputSafetyTests {
 
 /// Bytes handed from a reader thread to the test.
 private final class LockedBytes: Sendable {
-    private let value = Mutex<[UInt8]?>(nil)
+    private let value = PthreadMutex<[UInt8]?>(nil)
     func set(_ bytes: [UInt8]) { value.withLock { $0 = bytes } }
     func get() -> [UInt8]? { value.withLock { $0 } }
 }

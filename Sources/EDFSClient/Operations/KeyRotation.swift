@@ -1,7 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
 import NIOCore
-import Synchronization
 
 /// What moving one file did.
 enum RotationOutcome: Sendable {
@@ -312,7 +311,7 @@ private struct RotationStep: Sendable {
 
 /// The batch sealed inside the download's blocking job, handed to the task that sends it.
 private final class SealedBatchHandOff: Sendable {
-    private let stash = Mutex<ByteBuffer?>(nil)
+    private let stash = PthreadMutex<ByteBuffer?>(nil)
 
     func put(_ buffer: ByteBuffer) { stash.withLock { $0 = buffer } }
 

@@ -16,12 +16,15 @@ public struct ClusterLinks: Sendable {
 
     public var allReachable: Bool { links.allSatisfy { $0 != nil } }
 
-    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login.
+    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login. Each node has the
+    /// config's `LoginTimeout` (default `RequestDeadline.seconds`) to answer before it counts as unreachable.
     public static func connect(config: ClusterConfig, user: String, connectors: [NodeConnector],
                                notices: Notices) async throws -> ClusterLinks {
         guard !config.servers.isEmpty else { throw ClientError.usage("\(config.path): no Server lines") }
         let servers = config.servers
-        let attempts = await NodeFanOut.run(indices: Array(servers.indices), deadline: RequestDeadline.seconds,
+        let deadline = try config.seconds("LoginTimeout").map { Double($0.components.seconds)
+            + Double($0.components.attoseconds) / 1e18 } ?? RequestDeadline.seconds
+        let attempts = await NodeFanOut.run(indices: Array(servers.indices), deadline: deadline,
                                             label: { "login to \(servers[$0].name)" }) { index -> (any NodeLink, Int) in
             var lastError: any Error = NodeLinkError.unreachable("no connector")
             for (which, connector) in connectors.enumerated() {
