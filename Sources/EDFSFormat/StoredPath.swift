@@ -1,6 +1,8 @@
 /// The rule for stored names (docs/CLI.md, "Names and folders"): a path of components separated by single `/`, with
-/// no leading or trailing `/`, no empty, `.` or `..` component, no control character, each component at most 255
-/// bytes (so that `get -r` can write it on any POSIX file system) and the whole at most 4096 bytes.
+/// no leading or trailing `/`, no empty, `.` or `..` component, no control character (C0, DEL, C1, the line and
+/// paragraph separators, the bidirectional overrides and isolates that make a name display as another), each
+/// component at most 255 bytes (so that `get -r` can write it on any POSIX file system) and the whole at most 4096
+/// bytes.
 public enum StoredPath {
     /// Longest component, in UTF-8 bytes (POSIX NAME_MAX).
     public static let maximumComponentBytes = 255
@@ -12,7 +14,7 @@ public enum StoredPath {
         guard bytes.count <= ManifestBody.maximumNameBytes else {
             return "a stored name is at most \(ManifestBody.maximumNameBytes) bytes"
         }
-        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "a stored name cannot hold control characters" }
+        if path.unicodeScalars.contains(where: isControl) { return "a stored name cannot hold control characters" }
         for component in path.split(separator: "/", omittingEmptySubsequences: false) {
             if component.isEmpty { return "a stored name has no empty component (no leading, trailing or double /)" }
             if component == "." || component == ".." { return "a stored name has no . or .. component" }
@@ -21,6 +23,15 @@ public enum StoredPath {
             }
         }
         return nil
+    }
+
+    /// C0, DEL, C1, U+2028/U+2029, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+    /// U+2066–U+2069).
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 
     /// True when `path` is a valid new stored name.

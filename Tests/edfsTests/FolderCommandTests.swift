@@ -213,6 +213,28 @@ struct FolderCommandTests {
                                                            "tree/one", "tree/sub/", "tree/sub/two"], "\(all.stdout)")
         let removed = try cluster.run(["rm", "one", "sub/two", "box/doc"])
         #expect(removed.status == 0 && removed.stdout.split(separator: "\n").count == 3, "\(removed.stderr)")
+
+        // Attack findings: rm -r of the top is refused; rm of several names goes on past a missing one; -o onto a
+        // link is refused for -r and several names as for one; a bidirectional override is no name.
+        for top in ["", "/"] {
+            let all = try cluster.run(["rm", "-r", top])
+            #expect(all.status == 64 && all.stderr.contains("refusing to remove every stored file"), "\(all.stderr)")
+        }
+        #expect(try cluster.run(["put", source, "--as", "p1"]).status == 0)
+        #expect(try cluster.run(["put", source, "--as", "p2"]).status == 0)
+        let partly = try cluster.run(["rm", "missing", "p1", "p2"])
+        #expect(partly.status == 66 && partly.stdout.contains("removed p1") && partly.stdout.contains("removed p2"),
+                "\(partly.stdout)\(partly.stderr)")
+        let target = cluster.scratch("victim")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: cluster.scratch("link"), withDestinationPath: target)
+        for arguments in [["get", "-r", "tree", "-o", cluster.scratch("link")],
+                          ["get", "tree/one", "tree/sub/two", "-o", cluster.scratch("link")]] {
+            let through = try cluster.run(arguments)
+            #expect(through.status == 64 && through.stderr.contains("symbolic link"), "\(through.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty, "nothing written through the link")
+        #expect(try cluster.run(["put", source, "--as", "rlo\u{202e}txt.exe"]).status == 64)
     }
 
     @Test("a move killed (kill -9) after each of its steps loses nothing: the file reads under one name or both, and removing either never deletes the other's data")
@@ -237,5 +259,16 @@ struct FolderCommandTests {
             }
         }
         #expect(try cluster.run(["ls"]).stdout == "new\n")
+
+        // A folder move killed part-way is finished with mv -T (merge into the existing target), not nested.
+        let tree = cluster.scratch("tree")
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        for index in 0..<6 { try Data([UInt8(index)]).write(to: URL(fileURLWithPath: tree + "/f\(index)")) }
+        #expect(try cluster.run(["put", tree]).status == 0)
+        #expect(try cluster.run(["mv", "tree/f0", "moved/f0"]).status == 0)  // as if a folder move stopped after one file
+        let merged = try cluster.run(["mv", "-T", "tree", "moved"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try cluster.run(["ls", "moved"]).stdout.split(separator: "\n") == ["f0", "f1", "f2", "f3", "f4", "f5"])
+        #expect(try cluster.run(["ls", "tree"]).status == 66)
     }
 }

@@ -8,7 +8,9 @@ public final class PartialOutputs: Sendable {
     public static let shared = PartialOutputs()
 
     private struct State {
-        var paths: Set<String> = []
+        /// Registered files: their name inside a folder, and a descriptor of that folder the registry owns (so a
+        /// removal after the folder's path was swapped for a link still removes the right file).
+        var files: [String: (folder: Int32, name: String)] = [:]
         var closed = false
     }
     private let state = PthreadMutex(State())
@@ -17,51 +19,71 @@ public final class PartialOutputs: Sendable {
     /// folder. `__O_TMPFILE` is 0o20000000 in asm-generic/fcntl.h, used by x86-64 and arm64 alike.
     private static let temporaryFileFlag: Int32 = 0o20000000 | O_DIRECTORY
 
-    /// Creates `path` (exclusively, mode 0600, write-only) and registers it; the descriptor, or -1 with `errno` set.
-    /// The file holds an exclusive lock for as long as the descriptor is open, from before it has a name (an unnamed
-    /// O_TMPFILE linked in once locked, where the file system allows): a later get that can take the lock of a part
-    /// file knows the get that wrote it died (kill -9) and removes it.
-    func create(_ path: String, in directory: String) -> Int32 {
+    /// Creates `name` inside the folder `folder` refers to (exclusively, mode 0600, write-only, never through a link)
+    /// and registers it under `key`; the descriptor, or -1 with `errno` set. The file holds an exclusive lock for as
+    /// long as the descriptor is open, from before it has a name (an unnamed O_TMPFILE linked in once locked, where
+    /// the file system allows): a later get that can take the lock of a part file knows the get that wrote it died
+    /// (kill -9) and removes it.
+    func create(_ name: String, inFolder folder: Int32, key: String) -> Int32 {
         state.withLock { s -> Int32 in
             guard !s.closed else {
                 errno = EINTR
                 return -1
             }
-            var fd = open(directory, Self.temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o600)
+            let owned = dup(folder)
+            guard owned >= 0 else { return -1 }
+            var fd = openat(folder, ".", Self.temporaryFileFlag | O_WRONLY | O_CLOEXEC, 0o600)
             if fd >= 0 {
                 _ = flock(fd, LOCK_EX | LOCK_NB)
-                guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
+                guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", folder, name, AT_SYMLINK_FOLLOW) == 0 else {
                     let code = errno
                     close(fd)
+                    close(owned)
                     errno = code
                     return -1
                 }
             } else {
-                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-                guard fd >= 0 else { return -1 }
+                fd = openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                guard fd >= 0 else {
+                    let code = errno
+                    close(owned)
+                    errno = code
+                    return -1
+                }
                 _ = flock(fd, LOCK_EX | LOCK_NB)
             }
-            s.paths.insert(path)
+            s.files[key] = (owned, name)
             return fd
         }
     }
 
-    func remove(_ path: String) { _ = state.withLock { $0.paths.remove(path) } }
+    /// Forgets `key` (its file was renamed into place or removed by its owner).
+    func remove(_ key: String) {
+        if let entry = state.withLock({ $0.files.removeValue(forKey: key) }) { close(entry.folder) }
+    }
 
     /// Unlinks every registered file and refuses new ones (from a signal handler's queue, just before exiting).
     public func removeAll() {
         state.withLock { s in
             s.closed = true
-            for path in s.paths { unlink(path) }
-            s.paths.removeAll()
+            for (_, entry) in s.files {
+                unlinkat(entry.folder, entry.name, 0)
+                close(entry.folder)
+            }
+            s.files.removeAll()
         }
     }
 
     /// Removes part files of earlier gets of the same target that died without cleaning up (SIGKILL, a crash):
     /// regular files named `.<base>.edfs-<hex>.part` in `directory` whose lock no running get holds. Returns how many.
     @discardableResult
-    func removeAbandoned(in directory: String, base: String) -> Int {
-        guard let folder = opendir(directory) else { return 0 }
+    func removeAbandoned(inFolder directory: Int32, base: String) -> Int {
+        let listing = dup(directory)
+        guard listing >= 0 else { return 0 }
+        guard let folder = fdopendir(listing) else {
+            close(listing)
+            return 0
+        }
         defer { closedir(folder) }
         let prefix = ".\(base).edfs-"
         var removed = 0
@@ -70,14 +92,13 @@ public final class PartialOutputs: Sendable {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard name.hasPrefix(prefix), name.hasSuffix(".part"), name.count == prefix.count + 12 + 5 else { continue }
-            let path = directory + "/" + name
-            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             var info = stat()
             guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
                   flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
-            if unlink(path) == 0 { removed += 1 }
+            if unlinkat(directory, name, 0) == 0 { removed += 1 }
         }
         return removed
     }

@@ -82,7 +82,9 @@ public struct CheckOperation: Sendable {
         let wanted: [String]
         if names.isEmpty {
             let (records, _) = await inventory.newestManifests(session)
-            wanted = Array(Set(records.values.map(\.body.name))).sorted()
+            // Distinct by bytes (a Set<String> would merge NFC and NFD spellings, two names with two ids).
+            wanted = Dictionary(records.values.map { (Array($0.body.name.utf8), $0.body.name) }, uniquingKeysWith: { a, _ in a })
+                .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
         } else {
             wanted = names
         }

@@ -10,6 +10,9 @@ public enum GetDestination: Sendable, Equatable {
     /// An existing device or FIFO, opened for writing (never created or replaced) and written in order, like
     /// standard output.
     case stream(String)
+    /// The file `name` in the folder open as `folder` (the caller's descriptor, e.g. from `LocalTree`); `shown` is
+    /// its path for messages. Written like `.file`, through the descriptor only.
+    case fileIn(folder: Int32, name: String, shown: String)
 }
 
 /// `edfs get`: fetches, verifies and decrypts one file. Each stripe comes from any good replica; a failed, stalled
@@ -77,7 +80,7 @@ public struct GetOperation: Sendable {
             }
             try await fetchInOrder(record, into: OutputSink(descriptor: descriptor, sequential: true), progress: progress,
                                    damage: damage)
-        case let .file(path):
+        case .file, .fileIn:
             // Each stripe's offset in the file comes from the lengths the manifest records.
             var offsets = [UInt64]()
             var running: UInt64 = 0
@@ -85,7 +88,14 @@ public struct GetOperation: Sendable {
                 offsets.append(running)
                 running += length
             }
-            let output = try TemporaryOutput(target: path, size: record.body.size)
+            let output: TemporaryOutput
+            if case let .fileIn(folder, name, shown) = destination {
+                output = try TemporaryOutput(target: shown, name: name, size: record.body.size, folder: folder)
+            } else if case let .file(path) = destination {
+                output = try TemporaryOutput(target: path, size: record.body.size)
+            } else {
+                return record
+            }
             do {
                 let sink = OutputSink(descriptor: output.descriptor, sequential: false)
                 try await withThrowingTaskGroup(of: Void.self) { group in

@@ -44,15 +44,18 @@ public struct ListOperation: Sendable {
         try inventory.requireReadQuorum(session)
         let (records, unreadable) = await inventory.newestManifests(session)
         // Newest authentic version per name (a name may sit under two ids while a key rotation is unfinished).
-        var newest = [String: ManifestRecord]()
-        for record in records.values where newest[record.body.name].map({ record.supersedes($0) }) ?? true {
-            newest[record.body.name] = record
+        // Keyed by the name's bytes: Swift's String equality would merge two names that differ only in Unicode
+        // normalisation (NFC and NFD "é"), which are two names here, with two ids.
+        var newest = [[UInt8]: ManifestRecord]()
+        for record in records.values where newest[Array(record.body.name.utf8)].map({ record.supersedes($0) }) ?? true {
+            newest[Array(record.body.name.utf8)] = record
         }
         if unreadable > 0 {
             session.notices.add("\(unreadable) stored manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened "
                                 + "and \(unreadable == 1 ? "was" : "were") skipped")
         }
-        return try newest.values.filter { !$0.body.isDeleted }.sorted { $0.body.name < $1.body.name }.map { record in
+        return try newest.values.filter { !$0.body.isDeleted }
+            .sorted { Array($0.body.name.utf8).lexicographicallyPrecedes(Array($1.body.name.utf8)) }.map { record in
             FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
                         health: record.body.isFolder ? "healthy" : try inventory.health(of: record),

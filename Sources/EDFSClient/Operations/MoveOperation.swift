@@ -18,10 +18,11 @@ public struct MoveOperation: Sendable {
     }
 
     /// Moves `source` (a file or a folder with everything in it) to exactly `target`. A file may replace an existing
-    /// file when `replace` is set; any other existing `target` refuses (`ClientError.conflict`). Returns the number
-    /// of files moved. `namespace` is a listing taken for this (one is taken when nil).
+    /// file when `replace` is set; with `merge`, a folder moves into an existing folder `target`, file by file (how an
+    /// interrupted folder move is finished); any other existing `target` refuses (`ClientError.conflict`). Returns
+    /// the number of files moved. `namespace` is a listing taken for this (one is taken when nil).
     @discardableResult
-    public func run(from source: String, to target: String, replace: Bool = false,
+    public func run(from source: String, to target: String, replace: Bool = false, merge: Bool = false,
                     namespace: Namespace? = nil) async throws -> Int {
         if let problem = StoredPath.problem(with: target) { throw ClientError.usage("\(problem): \"\(target)\"") }
         guard Array(source.utf8) != Array(target.utf8) else { return 0 }
@@ -32,14 +33,15 @@ public struct MoveOperation: Sendable {
         switch (kind, names.kind(of: target)) {
         case (.file, nil), (.folder, nil): break
         case (.file, .file?) where replace: break
-        case (.folder, .folder?) where replace && names.isEmptyFolder(target): break
+        case (.folder, .folder?) where merge || (replace && names.isEmptyFolder(target)): break
         case (_, .folder?): throw ClientError.conflict("\(target) exists and is a folder")
-        case (_, .file?): throw ClientError.conflict("\(target) exists; remove it first")
+        case (.folder, .file?): throw ClientError.conflict("\(target) is a file; a folder cannot take its name")
+        case (_, .file?): throw ClientError.conflict("\(target) exists; pass --force to replace it")
         }
         let folders = FolderOperation(session)
         try await folders.ensureFolders(above: target)
         guard case let .folder(entry) = kind else {
-            try await moveFile(source, to: target)
+            try await moveFile(source, to: target, replace: replace)
             return 1
         }
         guard !StoredPath.isInside(target, folder: source) else {
@@ -52,7 +54,9 @@ public struct MoveOperation: Sendable {
             _ = try await folders.make(Self.renamed(folder.name, from: source, to: target), mode: folder.mode)
         }
         let files = names.files(inside: source)
-        for file in files { try await moveFile(file.name, to: Self.renamed(file.name, from: source, to: target)) }
+        for file in files {
+            try await moveFile(file.name, to: Self.renamed(file.name, from: source, to: target), replace: replace)
+        }
         for folder in names.folderEntries(inside: source) { try await folders.removeEntry(folder.name) }
         try await folders.removeEntry(source)
         return files.count
@@ -64,7 +68,7 @@ public struct MoveOperation: Sendable {
     }
 
     /// Moves one file: the three commits of the type's description.
-    private func moveFile(_ source: String, to target: String) async throws {
+    private func moveFile(_ source: String, to target: String, replace: Bool) async throws {
         let reader = ManifestReader(session)
         let commit = MetadataCommit(session: session)
         var (record, lookup) = try await reader.liveManifest(path: source)
@@ -77,7 +81,11 @@ public struct MoveOperation: Sendable {
         onStep(source, 1)
         let existing = try await reader.lookUp(path: target)
         try reader.requireReadQuorum(existing, path: target)
+        // Judged again here, right before the commit: the listing may predate another client's put of `target`.
         if existing.live?.body.isFolder == true { throw ClientError.conflict("\(target) exists and is a folder") }
+        if existing.live != nil, !replace {
+            throw ClientError.conflict("\(target) exists; pass --force to replace it")
+        }
         var moved = record.body
         moved.name = target
         try await commit.commit(moved, fileID: record.header.fileID, after: existing)

@@ -75,7 +75,10 @@ public struct ManifestReader: Sendable {
                                             + "authentication; ignored")
                         lookup.unsettledNodes.insert(node)
                         lookup.forgedCopies += 1
-                        if let header, header.manifestID == id, session.bundle(epoch: header.keyEpoch) != nil {
+                        // Replaceable by the next commit: a copy at one of this session's epochs that fails
+                        // authentication, or any copy whose header names another manifest id (a node would never
+                        // have accepted it under this id: it was put there behind the protocol's back).
+                        if let header, header.manifestID != id || session.bundle(epoch: header.keyEpoch) != nil {
                             lookup.forged.append((node, id, header.version))
                         }
                         continue

@@ -30,18 +30,18 @@ public struct Namespace: Sendable {
 
     /// Live files and folder entries by stored path (byte-wise keys: see `StoredPath.isInside`).
     private let entries: [[UInt8]: FileListing]
-    /// Direct children of each folder ("" is the top), by last component.
-    private let children: [[UInt8]: [String: String]]
+    /// Direct children of each folder ("" is the top): last component's bytes → full path.
+    private let children: [[UInt8]: [[UInt8]: String]]
 
     public init(_ listings: [FileListing]) {
         var entries = [[UInt8]: FileListing]()
-        var children = [[UInt8]: [String: String]]()
+        var children = [[UInt8]: [[UInt8]: String]]()
         for listing in listings {
             entries[Array(listing.name.utf8)] = listing
             var path = listing.name
             while true {
                 let parent = StoredPath.parent(of: path)
-                children[Array(parent.utf8), default: [:]][StoredPath.lastComponent(of: path)] = path
+                children[Array(parent.utf8), default: [:]][Array(StoredPath.lastComponent(of: path).utf8)] = path
                 if parent.isEmpty { break }
                 path = parent
             }
@@ -63,8 +63,8 @@ public struct Namespace: Sendable {
     /// The names directly inside `folder`, sorted by name; empty for a file or nothing.
     public func children(of folder: String) -> [Child] {
         guard let names = children[Array(folder.utf8)] else { return [] }
-        return names.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.compactMap { name, path in
-            kind(of: path).map { Child(name: name, path: path, kind: $0) }
+        return names.sorted { $0.key.lexicographicallyPrecedes($1.key) }.compactMap { name, path in
+            kind(of: path).map { Child(name: String(decoding: name, as: UTF8.self), path: path, kind: $0) }
         }
     }
 

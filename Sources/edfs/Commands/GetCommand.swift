@@ -53,16 +53,20 @@ struct GetCommand: AsyncParsableCommand {
             let folder = output ?? "."
             try await withSession(options) { session in
                 let plan = try await RestorePlan.make(names, recursive: recursive, session: session)
-                let tree = try LocalTree(root: folder)
+                let tree = try LocalTree(root: folder, force: force)
                 try plan.check(against: tree, force: force)
                 var bytes: UInt64 = 0
                 for folder in plan.folders { try tree.makeFolder(folder) }
                 for item in plan.files {
-                    let path = try tree.path(item.local, creatingFolders: true)
+                    let path = tree.shown(item.local)
+                    guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
+                          let name = item.local.last else { continue }
+                    defer { close(parent) }
                     let progress = options.progress("get \(item.stored)", total: 0)
                     defer { progress?.finish() }
-                    let record = try await GetOperation(session).run(name: item.stored, to: .file(path), sync: sync,
-                                                                      progress: progress, heal: !noHeal)
+                    let record = try await GetOperation(session).run(
+                        name: item.stored, to: .fileIn(folder: parent, name: name, shown: path), sync: sync,
+                        progress: progress, heal: !noHeal)
                     bytes += record.body.size
                     printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
                 }
@@ -85,7 +89,7 @@ struct GetCommand: AsyncParsableCommand {
             let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress,
                                                               heal: !noHeal)
             switch destination {
-            case let .file(path), let .stream(path):
+            case let .file(path), let .stream(path), let .fileIn(_, _, path):
                 printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
             case .standardOutput:
                 break
@@ -123,8 +127,8 @@ struct RestorePlan {
                 for file in listing.files(inside: name) { plan.files.append((file.name, try local(file.name))) }
             }
         }
-        var seen = Set<[String]>()
-        for file in plan.files where !seen.insert(file.local).inserted {
+        var seen = Set<[[UInt8]]>()  // bytes: a local file system tells NFC from NFD names apart, as edfs does
+        for file in plan.files where !seen.insert(file.local.map { Array($0.utf8) }).inserted {
             throw ClientError.usage("two stored files would both be written to \(file.local.joined(separator: "/")); "
                                     + "get them separately")
         }
@@ -135,9 +139,8 @@ struct RestorePlan {
     /// folder.
     func check(against tree: LocalTree, force: Bool) throws {
         for file in files {
-            let path = try tree.path(file.local, creatingFolders: false)
-            var info = stat()
-            guard lstat(path, &info) == 0 else { continue }
+            let path = tree.shown(file.local)
+            guard let info = try tree.status(file.local) else { continue }
             guard info.st_mode & S_IFMT == S_IFREG else {
                 throw ClientError.conflict("\(path) exists and is not a regular file; nothing was written")
             }

@@ -11,8 +11,12 @@ struct MoveCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ClientOptions
 
-    @Flag(help: "Replace an existing file at NEW.")
+    @Flag(help: "Replace an existing file at NEW (or, with -T, existing files inside it).")
     var force = false
+
+    @Flag(name: [.customShort("T"), .customLong("no-target-directory")],
+          help: "NEW is the name itself even when it is an existing folder: a folder's files are merged into it (how an interrupted folder move is finished).")
+    var merge = false
 
     @Argument(help: "The stored file or folder to rename.")
     var source: String
@@ -26,7 +30,7 @@ struct MoveCommand: AsyncParsableCommand {
             var to = StoredPath.trimmed(target)
             try await withSession(options) { session in
                 let listing = Namespace(try await ListOperation(session).run())
-                if to.isEmpty || listing.kind(of: to)?.isFolder == true {
+                if to.isEmpty || (!merge && listing.kind(of: to)?.isFolder == true) {
                     to = StoredPath.join(to, StoredPath.lastComponent(of: from))
                 }
                 // Test hook: die like kill -9 right after step N of the first file's move, to prove a move is safe to
@@ -35,7 +39,7 @@ struct MoveCommand: AsyncParsableCommand {
                 let move = MoveOperation(session) { _, step in
                     if let crashAfter, step >= crashAfter { kill(getpid(), SIGKILL) }
                 }
-                let count = try await move.run(from: from, to: to, replace: force, namespace: listing)
+                let count = try await move.run(from: from, to: to, replace: force, merge: merge, namespace: listing)
                 print("moved \(displayed(from)) to \(displayed(to))" + (listing.kind(of: from)?.isFolder == true ? " (\(count) file(s))" : ""))
             }
         }

@@ -25,23 +25,40 @@ struct RemoveCommand: AsyncParsableCommand {
             try await withSession(options) { session in
                 // A listing only where a folder may be named: removing plain files costs no listing.
                 let listing = recursive ? Namespace(try await ListOperation(session).run()) : nil
+                // Every name is tried; each failure is its own line; the exit code is the first failure's.
+                var firstFailure: (any Error)?
                 for typed in names {
-                    let name = StoredPath.trimmed(typed)
-                    guard let listing, case .folder? = listing.kind(of: name) else {
-                        do {
-                            try await RemoveOperation(session).run(name: name)
-                        } catch ClientError.conflict {
-                            throw ClientError.conflict("\(name) is a folder: use edfs rm -r (or edfs rmdir when empty)")
-                        }
-                        print("removed \(displayed(name))")
-                        continue
+                    do {
+                        try await remove(StoredPath.trimmed(typed), listing: listing, session: session)
+                    } catch {
+                        if firstFailure != nil || names.count > 1 { printError(String(describing: error)) }
+                        firstFailure = firstFailure ?? error
                     }
-                    let count = try await FolderOperation(session).removeTree(name, namespace: listing) {
-                        print("removed \(displayed($0))")
-                    }
-                    print("removed the folder \(displayed(name)) (\(count) file(s))")
+                }
+                if let firstFailure {
+                    if names.count > 1 { throw ExitCode(ExitStatus.code(for: firstFailure)) }
+                    throw firstFailure
                 }
             }
         }
+    }
+
+    private func remove(_ name: String, listing: Namespace?, session: ClusterSession) async throws {
+        if recursive, name.isEmpty {
+            throw ClientError.usage("refusing to remove every stored file: name the folders to remove")
+        }
+        guard let listing, case .folder? = listing.kind(of: name) else {
+            do {
+                try await RemoveOperation(session).run(name: name)
+            } catch ClientError.conflict {
+                throw ClientError.conflict("\(name) is a folder: use edfs rm -r (or edfs rmdir when empty)")
+            }
+            print("removed \(displayed(name))")
+            return
+        }
+        let count = try await FolderOperation(session).removeTree(name, namespace: listing) {
+            print("removed \(displayed($0))")
+        }
+        print("removed the folder \(displayed(name)) (\(count) file(s))")
     }
 }

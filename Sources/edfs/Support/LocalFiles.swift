@@ -69,8 +69,9 @@ enum LocalFiles {
                 throw ClientError.usage("the folder \"\(folder.name)\" cannot be stored: \(problem); nothing was stored")
             }
         }
-        let sorted = items.sorted { $0.name < $1.name }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.name == b.name {
+        // Compared as bytes, as stored names are (NFC and NFD spellings are two names).
+        let sorted = items.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where Array(a.name.utf8) == Array(b.name.utf8) {
             throw ClientError.usage("\(a.path) and \(b.path) would both be stored as \"\(a.name)\"; use --as or put them separately")
         }
         return (sorted, folders.sorted { $0.name.utf8.count < $1.name.utf8.count })
