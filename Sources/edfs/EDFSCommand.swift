@@ -13,6 +13,7 @@ struct EDFSCommand: AsyncParsableCommand {
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, CheckCommand.self, RepairCommand.self,
             StatusCommand.self,
+            MountCommand.self,
             PasswdCommand.self, KeyCommand.self, UserCommand.self,
             DemoCommand.self, ClusterCommand.self, BenchCommand.self, CertsCommand.self, NodeCommand.self,
         ]

@@ -1,0 +1,133 @@
+import Synchronization
+
+/// The mount's picture of the stored names: a listing snapshot, this mount's own changes applied to it at once, and
+/// folders derived from it — a folder is any prefix of a stored name, a stored folder entry, or a folder made in
+/// this mount that holds nothing yet (kept only in memory until a file is stored in it).
+final class Namespace: Sendable {
+    enum Node: Equatable {
+        case file(MountEntry)
+        case folder(MountEntry?)
+    }
+
+    private struct State {
+        var entries: [String: MountEntry] = [:]
+        var localFolders: Set<String> = []
+        /// Bumped by every own change: a refresh that started before one is dropped, not applied over it.
+        var generation: UInt64 = 0
+        var refreshedAt: Double?
+        var index: Index?
+    }
+
+    /// Folder → children (leaf name → node), rebuilt after a change when first needed.
+    private struct Index {
+        var folders: [String: MountEntry?] = ["": nil]
+        var children: [String: [String: Node]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Seconds a snapshot is trusted before the next lookup lists the store again.
+    let refreshInterval: Double
+
+    init(refreshInterval: Double) { self.refreshInterval = refreshInterval }
+
+    /// True when no snapshot was taken yet or the last is older than the interval.
+    func isStale(now: Double) -> Bool {
+        state.withLock { state in state.refreshedAt.map { now - $0 >= refreshInterval } ?? true }
+    }
+
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Replaces the snapshot with a listing taken since `generation`; a listing older than an own change is dropped
+    /// (returns false) and the next lookup lists again.
+    @discardableResult
+    func replace(with listing: [MountEntry], takenAt generation: UInt64, now: Double) -> Bool {
+        state.withLock { state in
+            guard state.generation == generation else { return false }
+            state.entries = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            state.refreshedAt = now
+            state.index = nil
+            return true
+        }
+    }
+
+    func lookUp(_ name: String) -> Node? {
+        state.withLock { state in
+            if name.isEmpty { return .folder(nil) }
+            if let entry = state.entries[name], !entry.isFolder { return .file(entry) }
+            let index = Self.index(&state)
+            if let folder = index.folders[name] { return .folder(folder) }
+            return nil
+        }
+    }
+
+    /// The children of folder `name` (leaf name → node), or nil if it is not a folder.
+    func children(of name: String) -> [String: Node]? {
+        state.withLock { state in
+            let index = Self.index(&state)
+            guard index.folders[name] != nil else { return nil }
+            return index.children[name] ?? [:]
+        }
+    }
+
+    /// Stored files (for statfs).
+    var fileCount: Int { state.withLock { $0.entries.values.filter { !$0.isFolder }.count } }
+
+    /// Applies an own change: `entry` stored (nil: `name` removed).
+    func set(_ name: String, _ entry: MountEntry?) {
+        state.withLock { state in
+            state.entries[name] = entry
+            state.generation += 1
+            state.index = nil
+        }
+    }
+
+    /// A folder made here that nothing stored holds yet.
+    func addLocalFolder(_ name: String) {
+        state.withLock { state in
+            state.localFolders.insert(name)
+            state.generation += 1
+            state.index = nil
+        }
+    }
+
+    /// Forgets a local folder; false if `name` was not one.
+    func removeLocalFolder(_ name: String) -> Bool {
+        state.withLock { state in
+            guard state.localFolders.remove(name) != nil else { return false }
+            state.generation += 1
+            state.index = nil
+            return true
+        }
+    }
+
+    func isLocalFolder(_ name: String) -> Bool { state.withLock { $0.localFolders.contains(name) } }
+
+    private static func index(_ state: inout State) -> Index {
+        if let index = state.index { return index }
+        var index = Index()
+        func addFolder(_ folder: String, entry: MountEntry?) {
+            var path = folder
+            var entry = entry
+            while !path.isEmpty {
+                if let existing = index.folders[path], entry == nil || existing != nil { break }  // already known
+                index.folders[path] = .some(entry)
+                let parent = MountPath.parent(of: path)
+                index.children[parent, default: [:]][MountPath.leaf(of: path)] = .folder(entry)
+                path = parent
+                entry = nil
+            }
+        }
+        for entry in state.entries.values {
+            if entry.isFolder {
+                addFolder(entry.name, entry: entry)
+            } else {
+                addFolder(MountPath.parent(of: entry.name), entry: nil)
+                index.children[MountPath.parent(of: entry.name), default: [:]][MountPath.leaf(of: entry.name)] = .file(entry)
+            }
+        }
+        for folder in state.localFolders { addFolder(folder, entry: nil) }
+        state.index = index
+        return index
+    }
+}

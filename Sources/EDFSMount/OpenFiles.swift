@@ -1,0 +1,56 @@
+import EDFSClient
+import Synchronization
+
+/// A file opened for writing through the mount: its spool, the mode it was created with, and whether it changed
+/// since the last commit.
+final class PendingWrite: Sendable {
+    let name: String
+    let spool: SpoolFile
+    let mode: UInt32
+    private let dirty = Atomic<Bool>(true)
+
+    init(name: String, spool: SpoolFile, mode: UInt32) {
+        self.name = name
+        self.spool = spool
+        self.mode = mode
+    }
+
+    func markDirty() { dirty.store(true, ordering: .sequentiallyConsistent) }
+
+    /// True (and now clean) if there is something to commit.
+    func takeDirty() -> Bool { dirty.exchange(false, ordering: .sequentiallyConsistent) }
+}
+
+/// An open file handle of the mount.
+enum OpenFile: Sendable {
+    /// A stored version, read by segments.
+    case reading(RandomAccessRead)
+    /// A new content being written to a spool, committed on close.
+    case writing(PendingWrite)
+}
+
+/// The mount's open handles by the number FUSE keeps in `fuse_file_info.fh`.
+final class HandleTable: Sendable {
+    private struct State {
+        var next: UInt64 = 1
+        var open: [UInt64: OpenFile] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ file: OpenFile) -> UInt64 {
+        state.withLock { state in
+            let handle = state.next
+            state.next += 1
+            state.open[handle] = file
+            return handle
+        }
+    }
+
+    func file(_ handle: UInt64) -> OpenFile? { state.withLock { $0.open[handle] } }
+
+    @discardableResult
+    func remove(_ handle: UInt64) -> OpenFile? { state.withLock { $0.open.removeValue(forKey: handle) } }
+
+    var count: Int { state.withLock { $0.open.count } }
+}
