@@ -25,6 +25,8 @@ final class MountedFileSystem: Sendable {
     private let refreshing = Atomic<Bool>(false)
     /// Short messages for the mount's stderr (names and errors only: never keys or file contents).
     let log: @Sendable (String) -> Void
+    /// What folders without a stored entry report as their modification time: when the mount started.
+    let startTime = Int64(time(nil))
 
     init(backend: any MountBackend, spool: Spool, readOnly: Bool, refreshInterval: Double,
          log: @escaping @Sendable (String) -> Void) {
@@ -75,7 +77,7 @@ final class MountedFileSystem: Sendable {
         switch namespace.lookUp(name) {
         case let .file(entry)?: return .success(Self.attributes(of: entry))
         case let .folder(entry)?:
-            return .success(Attributes(isFolder: true, size: 0, modified: entry?.modified ?? 0,
+            return .success(Attributes(isFolder: true, size: 0, modified: entry?.modified ?? startTime,
                                        permissions: Self.folderPermissions))
         case nil: return .failure(.errno(ENOENT))
         }
@@ -97,7 +99,7 @@ final class MountedFileSystem: Sendable {
             switch node {
             case let .file(entry): result.append((leaf, Self.attributes(of: entry)))
             case let .folder(entry):
-                result.append((leaf, Attributes(isFolder: true, size: 0, modified: entry?.modified ?? 0,
+                result.append((leaf, Attributes(isFolder: true, size: 0, modified: entry?.modified ?? startTime,
                                                 permissions: Self.folderPermissions)))
             }
         }
@@ -377,9 +379,14 @@ final class MountedFileSystem: Sendable {
         return 0
     }
 
-    /// Permission changes that change nothing succeed (cp sets a new folder's mode after filling it); others are
-    /// refused, since the store records no modes yet.
+    /// Permission changes of a file being written are kept until its commit; on stored names only those that change
+    /// nothing succeed (cp sets a new folder's mode after filling it), since the store records no modes yet.
     func setPermissions(_ name: String, _ mode: UInt32) -> Int32 {
+        guard !readOnly else { return -EROFS }
+        if let pending = writing.withLock({ $0[name] }) {
+            pending.setMode(mode)
+            return 0
+        }
         switch attributes(name) {
         case let .success(attributes): return attributes.permissions == mode & 0o777 ? 0 : -EOPNOTSUPP
         case let .failure(error): return -error.code

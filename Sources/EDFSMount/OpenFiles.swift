@@ -6,14 +6,21 @@ import Synchronization
 final class PendingWrite: Sendable {
     let name: String
     let spool: SpoolFile
-    let mode: UInt32
+    private let permissions: Atomic<UInt32>
     private let dirty = Atomic<Bool>(true)
 
     init(name: String, spool: SpoolFile, mode: UInt32) {
         self.name = name
         self.spool = spool
-        self.mode = mode
+        permissions = Atomic(mode & 0o777)
     }
+
+    /// Permission bits given at create or by chmod while open (reported until the commit; the store keeps none yet).
+    var mode: UInt32 {
+        get { permissions.load(ordering: .sequentiallyConsistent) }
+    }
+
+    func setMode(_ mode: UInt32) { permissions.store(mode & 0o777, ordering: .sequentiallyConsistent) }
 
     func markDirty() { dirty.store(true, ordering: .sequentiallyConsistent) }
 
