@@ -214,7 +214,7 @@ final class MountedFileSystem: Sendable {
     }
 
     /// Commits a written file as one put (`close`, `fsync`). 0, or -EIO when the put failed: the previous version
-    /// stays, and a later flush tries again.
+    /// stays (a later flush tries again only after new writes).
     func flush(_ handle: UInt64) -> Int32 {
         guard case let .writing(pending)? = handles.file(handle) else { return 0 }
         return commit(pending)
@@ -229,7 +229,6 @@ final class MountedFileSystem: Sendable {
             namespace.set(pending.name, entry)
             return 0
         case let .failure(error):
-            pending.markDirty()
             log("commit of \(pending.name) failed, the previous version stays: \(error)")
             return -EIO
         }
@@ -357,7 +356,7 @@ final class MountedFileSystem: Sendable {
         let backend = self.backend
         switch BlockingBridge.run({ try await backend.move(from, to: to) }) {
         case .success:
-            try? refresh()  // a folder move renames every name below it: list again
+            namespace.expire()  // a folder move renames every name below it: the next lookup lists again
             return 0
         case .failure(MountError.unsupported):
             return -EXDEV

@@ -12,8 +12,10 @@ final class Namespace: Sendable {
     private struct State {
         var entries: [String: MountEntry] = [:]
         var localFolders: Set<String> = []
-        /// Bumped by every own change: a refresh that started before one is dropped, not applied over it.
+        /// Bumped by every own change.
         var generation: UInt64 = 0
+        /// Own changes since the last refresh, by generation: re-applied over a listing that may predate them.
+        var journal: [(generation: UInt64, name: String, entry: MountEntry?)] = []
         var refreshedAt: Double?
         var index: Index?
     }
@@ -38,16 +40,18 @@ final class Namespace: Sendable {
 
     var generation: UInt64 { state.withLock { $0.generation } }
 
-    /// Replaces the snapshot with a listing taken since `generation`; a listing older than an own change is dropped
-    /// (returns false) and the next lookup lists again.
-    @discardableResult
-    func replace(with listing: [MountEntry], takenAt generation: UInt64, now: Double) -> Bool {
+    /// Makes the next lookup list the store again.
+    func expire() { state.withLock { $0.refreshedAt = nil } }
+
+    /// Replaces the snapshot with a listing whose request started at `generation`; own changes made since then are
+    /// applied again on top (the listing may or may not show them already). One refresh at a time.
+    func replace(with listing: [MountEntry], takenAt generation: UInt64, now: Double) {
         state.withLock { state in
-            guard state.generation == generation else { return false }
             state.entries = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            for change in state.journal where change.generation > generation { state.entries[change.name] = change.entry }
+            state.journal.removeAll()
             state.refreshedAt = now
             state.index = nil
-            return true
         }
     }
 
@@ -78,6 +82,7 @@ final class Namespace: Sendable {
         state.withLock { state in
             state.entries[name] = entry
             state.generation += 1
+            state.journal.append((state.generation, name, entry))
             state.index = nil
         }
     }

@@ -2,7 +2,8 @@ import EDFSClient
 import Synchronization
 
 /// A file opened for writing through the mount: its spool, the mode it was created with, and whether it changed
-/// since the last commit.
+/// since the last commit attempt (a failed commit is not tried again at release: `close` already reported it, and
+/// the previous version must stay; a new write makes the next flush try again).
 final class PendingWrite: Sendable {
     let name: String
     let spool: SpoolFile
@@ -22,6 +23,7 @@ final class PendingWrite: Sendable {
 
     func setMode(_ mode: UInt32) { permissions.store(mode & 0o777, ordering: .sequentiallyConsistent) }
 
+    /// New bytes (or times, or a truncation) since the last commit attempt.
     func markDirty() { dirty.store(true, ordering: .sequentiallyConsistent) }
 
     /// True (and now clean) if there is something to commit.
