@@ -42,22 +42,24 @@ final class MountedFileSystem: Sendable {
 
     // MARK: listing
 
-    /// Lists the store into the namespace now (the mount does this before it mounts, so a failure is reported early).
-    func refresh() throws {
-        let generation = namespace.generation
-        let backend = self.backend
-        let listing = try BlockingBridge.run { try await backend.list() }.get()
-        namespace.replace(with: listing, takenAt: generation, now: Self.now())
-    }
-
-    /// Lists again when the snapshot is older than the interval; one refresh at a time, the others use the snapshot
-    /// they have. A failed refresh keeps the old snapshot (and is tried again at the next lookup).
+    /// When the snapshot is older than the interval, starts listing the store again in the background (one listing
+    /// at a time) and answers from the snapshot it has meanwhile: no lookup waits for a listing. A failed listing
+    /// keeps the old snapshot and is tried again at the next lookup.
     private func refreshIfStale() {
         guard namespace.isStale(now: Self.now()) else { return }
         guard refreshing.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
         else { return }
-        defer { refreshing.store(false, ordering: .sequentiallyConsistent) }
-        do { try refresh() } catch { log("listing failed, keeping the previous one: \(error)") }
+        let generation = namespace.generation
+        Task { [self] in
+            defer { refreshing.store(false, ordering: .sequentiallyConsistent) }
+            do {
+                let listing = try await backend.list()
+                namespace.replace(with: listing, takenAt: generation, now: Self.now())
+            } catch {
+                namespace.listingFailed(now: Self.now())
+                log("listing failed, keeping the previous one: \(error)")
+            }
+        }
     }
 
     static func now() -> Double {

@@ -40,6 +40,9 @@ final class Namespace: Sendable {
 
     var generation: UInt64 { state.withLock { $0.generation } }
 
+    /// A listing failed: the next try waits one interval (the old snapshot stays).
+    func listingFailed(now: Double) { state.withLock { $0.refreshedAt = now } }
+
     /// Makes the next lookup list the store again.
     func expire() { state.withLock { $0.refreshedAt = nil } }
 

@@ -90,9 +90,13 @@ public final class RandomAccessRead: Sendable {
             pieces.append((key(stripeIndex, segment), Int(position - segmentStart), Int(take)))
             position += take
         }
+        // Sequential: starting where the last read ended, give or take one segment (the kernel sends a sequential
+        // reader's requests several at a time, so they can arrive a little out of order).
+        let slack = UInt64(record.body.segmentSize)
         let sequential = state.withLock { state -> Bool in
             defer { state.lastEnd = end }
-            return state.lastEnd == offset
+            guard let last = state.lastEnd else { return offset == 0 }
+            return offset + slack >= last && offset <= last + slack
         }
         let segments = try await segments(pieces.map(\.key))
         if sequential, readAheadSegments > 0, let last = pieces.last?.key { readAhead(after: last) }
