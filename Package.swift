@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
         .testTarget(name: "EDFSClientTests",
                     dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
+        .testTarget(name: "EDFSMountTests", dependencies: ["EDFSMount"]),
         .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto", "EDFSClient", "EDFSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
