@@ -10,6 +10,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case integrity(String)
     /// The request itself is wrong. Exit 64.
     case usage(String)
+    /// The stored name is taken, is a file where a folder is needed (or the reverse), or the folder is not empty.
+    /// Exit 73.
+    case conflict(String)
     /// A local file-system failure. Exit 1.
     case localIO(String)
     /// Something else went wrong. Exit 1.
@@ -18,7 +21,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .authenticationFailed(text), let .notEnoughNodes(text), let .noSuchFile(text), let .integrity(text),
-             let .usage(text), let .localIO(text), let .failed(text):
+             let .usage(text), let .conflict(text), let .localIO(text), let .failed(text):
             return text
         }
     }
@@ -39,6 +42,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSuchFile: return ExitStatus.noInput
         case .integrity: return ExitStatus.dataError
         case .usage: return ExitStatus.usage
+        case .conflict: return ExitStatus.cannotCreate
         case .localIO, .failed: return ExitStatus.failure
         }
     }

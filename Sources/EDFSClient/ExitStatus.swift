@@ -7,6 +7,8 @@ public enum ExitStatus {
     public static let dataError: Int32 = 65
     public static let noInput: Int32 = 66
     public static let unavailable: Int32 = 69
+    /// A stored name is taken or of the other kind (file/folder), or a folder to remove is not empty.
+    public static let cannotCreate: Int32 = 73
     public static let noPermission: Int32 = 77
     public static let failure: Int32 = 1
     /// `check`, `repair`, `status`: something is degraded (readable, short of full redundancy); run `edfs repair`.

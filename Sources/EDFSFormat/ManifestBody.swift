@@ -2,9 +2,13 @@ import EDFSCrypto
 
 /// What only the key holder may read about one file version (the manifest's encrypted body).
 public struct ManifestBody: Sendable {
-    public static let bodyVersion: UInt8 = 1
+    /// The newest body version: 2 adds the mode and the folder and shared-objects flags. A body that needs neither
+    /// is written as version 1, byte for byte what earlier clients wrote; both versions read.
+    public static let bodyVersion: UInt8 = 2
     public static let maximumNameBytes = 4096
     static let deletedFlag: UInt8 = 0x01
+    static let folderFlag: UInt8 = 0x02
+    static let sharedObjectsFlag: UInt8 = 0x04
 
     /// The path the user gave the file.
     public var name: String
@@ -28,11 +32,22 @@ public struct ManifestBody: Sendable {
     public var isDeleted: Bool
     /// The key epoch in which `dataKey` and the file id were made (a re-encryption makes new ones).
     public var dataKeyEpoch: UInt32
+    /// POSIX permission bits of the file or folder (`st_mode & 0o7777`); 0 when not recorded (version-1 bodies).
+    public var mode: UInt32
+    /// A folder entry (`edfs mkdir`): an empty folder that exists without files in it. Like a tombstone it has no
+    /// objects; unlike one it is live.
+    public var isFolder: Bool
+    /// The file's objects may also belong to another name's manifest (a rename in progress or interrupted), so a
+    /// removal leaves them to the nodes' orphan collection instead of deleting them.
+    public var sharesObjects: Bool
 
     public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
                 dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
                 stripeLengths: [UInt64], missingReplicas: [MissingReplica], isDeleted: Bool = false,
-                dataKeyEpoch: UInt32 = 0) {
+                dataKeyEpoch: UInt32 = 0, mode: UInt32 = 0, isFolder: Bool = false, sharesObjects: Bool = false) {
+        self.mode = mode
+        self.isFolder = isFolder
+        self.sharesObjects = sharesObjects
         self.isDeleted = isDeleted
         self.dataKeyEpoch = dataKeyEpoch
         self.name = name
@@ -46,6 +61,9 @@ public struct ManifestBody: Sendable {
         self.stripeLengths = stripeLengths
         self.missingReplicas = missingReplicas
     }
+
+    /// True for a version with stripe objects: neither a tombstone nor a folder entry.
+    public var hasObjects: Bool { !isDeleted && !isFolder }
 
     /// The header of stripe `index` as the objects of this version must carry it.
     public func stripeHeader(index: Int, fileID: FileID) throws -> StripeHeader {
@@ -62,14 +80,18 @@ public struct ManifestBody: Sendable {
         }
         try validate()
         // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
-        var writer = BigEndianWriter<FormatError>(capacity: 76 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
-        writer.u8(Self.bodyVersion)
-        writer.u8(isDeleted ? Self.deletedFlag : 0)
+        var writer = BigEndianWriter<FormatError>(capacity: 80 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
+        let flags = (isDeleted ? Self.deletedFlag : 0) | (isFolder ? Self.folderFlag : 0)
+            | (sharesObjects ? Self.sharedObjectsFlag : 0)
+        let version: UInt8 = mode == 0 && flags & ~Self.deletedFlag == 0 ? 1 : 2
+        writer.u8(version)
+        writer.u8(flags)
         writer.u32(dataKeyEpoch)
         try writer.str16(name, field: "file name")
         writer.u64(size)
         writer.i64(modificationSeconds)
         writer.u32(modificationNanoseconds)
+        if version >= 2 { writer.u32(mode) }
         dataKey.withUnsafeBytes { writer.raw($0) }
         writer.u32(segmentSize)
         writer.u16(nodeCount)
@@ -96,14 +118,16 @@ public struct ManifestBody: Sendable {
     private static func parse(_ copy: [UInt8]) throws -> ManifestBody {
         var reader = BigEndianReader<FormatError>(copy, context: "manifest body")
         let version = try reader.u8()
-        guard version == bodyVersion else { throw FormatError.unsupportedVersion("manifest body", version) }
+        guard version == 1 || version == 2 else { throw FormatError.unsupportedVersion("manifest body", version) }
         let flags = try reader.u8()
-        guard flags & ~deletedFlag == 0 else { throw FormatError.invalidField("manifest flags", "has unknown bits") }
+        let known = version == 1 ? deletedFlag : deletedFlag | folderFlag | sharedObjectsFlag
+        guard flags & ~known == 0 else { throw FormatError.invalidField("manifest flags", "has unknown bits") }
         let dataKeyEpoch = try reader.u32()
         let name = try reader.str16(maxBytes: maximumNameBytes, field: "file name")
         let size = try reader.u64()
         let seconds = try reader.i64()
         let nanos = try reader.u32()
+        let mode = version >= 2 ? try reader.u32() : 0
         var keyBytes = try reader.raw(SymmetricKey.byteCount)
         defer { secureWipe(&keyBytes) }
         let dataKey = try SymmetricKey(copying: keyBytes)
@@ -127,7 +151,8 @@ public struct ManifestBody: Sendable {
         let body = ManifestBody(name: name, size: size, modificationSeconds: seconds, modificationNanoseconds: nanos,
                                 dataKey: dataKey, segmentSize: segmentSize, nodeCount: nodeCount, replicas: replicas,
                                 stripeLengths: lengths, missingReplicas: missing, isDeleted: flags & deletedFlag != 0,
-                                dataKeyEpoch: dataKeyEpoch)
+                                dataKeyEpoch: dataKeyEpoch, mode: mode, isFolder: flags & folderFlag != 0,
+                                sharesObjects: flags & sharedObjectsFlag != 0)
         try body.validate()
         return body
     }
@@ -149,6 +174,12 @@ public struct ManifestBody: Sendable {
             total = sum
         }
         guard total == size else { throw FormatError.invalidField("manifest stripe lengths", "do not add up to the size") }
+        guard mode & ~0o7777 == 0 else { throw FormatError.invalidField("manifest mode", "has bits beyond 0o7777") }
+        if isFolder {
+            guard !isDeleted, size == 0 else {
+                throw FormatError.invalidField("manifest flags", "a folder entry is live and empty")
+            }
+        }
         guard missingReplicas.allSatisfy({ Int($0.stripe) < stripeLengths.count && $0.node < nodeCount }) else {
             throw FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")
         }

@@ -16,6 +16,8 @@ public enum WireProtocol {
     public static let maxMetadataLength = 1 << 20
     /// Most entries one LIST page may ask for.
     public static let maxListLimit = 1000
+    /// Most manifest ids one GET_MANIFESTS may name.
+    public static let maxManifestBatch = 1000
     /// A GET length meaning "to the end of the object".
     public static let toEnd = UInt64.max
     /// Longest client name in a HELLO, and longest ERROR message a node sends.

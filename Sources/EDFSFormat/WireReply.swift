@@ -21,6 +21,8 @@ public enum WireReply: Equatable, Sendable {
     case getKeyslot(bytes: [UInt8])
     /// Keyslots newest first: count (u8, at most `maxKeyslotHistory`), then per entry length (u32) and bytes.
     case getKeyslotHistory(entries: [[UInt8]])
+    /// The first `answers.count` ids of a GET_MANIFESTS, in order (the rest did not fit the frame: ask again).
+    case getManifests(answers: [WireManifestAnswer])
 
     /// Most entries a GET_KEYSLOT_HISTORY_OK carries.
     public static let maxKeyslotHistory = 8
@@ -44,6 +46,7 @@ public enum WireReply: Equatable, Sendable {
         case .setVerifier: return WireFrameType.setVerifier.reply
         case .getKeyslot: return WireFrameType.getKeyslot.reply
         case .getKeyslotHistory: return WireFrameType.getKeyslotHistory.reply
+        case .getManifests: return WireFrameType.getManifests.reply
         }
     }
 
@@ -104,6 +107,21 @@ public enum WireReply: Equatable, Sendable {
             }
         case let .getManifest(bytes), let .getKeyslot(bytes):
             w.raw(bytes)
+        case let .getManifests(answers):
+            guard answers.count <= WireProtocol.maxManifestBatch else {
+                throw WireError(.tooLarge, "GET_MANIFESTS_OK has more than \(WireProtocol.maxManifestBatch) answers")
+            }
+            w.u16(UInt16(answers.count))
+            for answer in answers {
+                switch answer {
+                case .absent: w.u8(0)
+                case let .manifest(bytes):
+                    w.u8(1)
+                    w.u32(UInt32(clamping: bytes.count))
+                    w.raw(bytes)
+                case .unreadable: w.u8(2)
+                }
+            }
         case let .getKeyslotHistory(entries):
             guard entries.count <= Self.maxKeyslotHistory else {
                 throw WireError(.tooLarge, "more than \(Self.maxKeyslotHistory) keyslot history entries")
@@ -158,6 +176,24 @@ public enum WireReply: Equatable, Sendable {
         case WireFrameType.putKeyslot.reply: reply = .putKeyslot
         case WireFrameType.setVerifier.reply: reply = .setVerifier
         case WireFrameType.getKeyslot.reply: reply = .getKeyslot(bytes: r.rest())
+        case WireFrameType.getManifests.reply:
+            let count = Int(try r.u16())
+            guard count <= WireProtocol.maxManifestBatch else {
+                throw WireError(.malformed, "GET_MANIFESTS_OK has too many answers", fatal: true)
+            }
+            var answers = [WireManifestAnswer]()
+            answers.reserveCapacity(count)
+            for _ in 0..<count {
+                switch try r.u8() {
+                case 0: answers.append(.absent)
+                case 1:
+                    let length = Int(try r.u32())
+                    answers.append(.manifest(try r.raw(length)))
+                case 2: answers.append(.unreadable)
+                default: throw WireError(.malformed, "GET_MANIFESTS_OK has an unknown answer kind", fatal: true)
+                }
+            }
+            reply = .getManifests(answers: answers)
         case WireFrameType.getKeyslotHistory.reply:
             let count = Int(try r.u8())
             guard count <= Self.maxKeyslotHistory else {

@@ -20,6 +20,8 @@ public enum WireRequest: Equatable, Sendable {
     case list(kind: WireListKind, startAfter: String, limit: UInt16)
     case putManifest(id: String, bytes: [UInt8])
     case getManifest(id: String)
+    /// Up to `WireProtocol.maxManifestBatch` manifests at once; the node answers a prefix that fits one frame.
+    case getManifests(ids: [String])
     case deleteManifest(id: String, ifVersionAtMost: UInt64)
     case putKeyslot(bytes: [UInt8])
     case getKeyslot
@@ -51,6 +53,7 @@ public enum WireRequest: Equatable, Sendable {
         case .list: return .list
         case .putManifest: return .putManifest
         case .getManifest: return .getManifest
+        case .getManifests: return .getManifests
         case .deleteManifest: return .deleteManifest
         case .putKeyslot: return .putKeyslot
         case .getKeyslot: return .getKeyslot
@@ -100,6 +103,12 @@ public enum WireRequest: Equatable, Sendable {
             w.raw(bytes)
         case let .getManifest(id):
             try w.str16(id, field: "manifest id")
+        case let .getManifests(ids):
+            guard !ids.isEmpty, ids.count <= WireProtocol.maxManifestBatch else {
+                throw WireError(.tooLarge, "GET_MANIFESTS takes 1 to \(WireProtocol.maxManifestBatch) ids")
+            }
+            w.u16(UInt16(ids.count))
+            for id in ids { try w.str16(id, field: "manifest id") }
         case let .deleteManifest(id, bound):
             try w.str16(id, field: "manifest id")
             w.u64(bound)
@@ -165,6 +174,15 @@ public enum WireRequest: Equatable, Sendable {
             request = .putManifest(id: try r.str16(), bytes: r.rest())
         case .getManifest:
             request = .getManifest(id: try r.str16())
+        case .getManifests:
+            let count = Int(try r.u16())
+            guard count >= 1, count <= WireProtocol.maxManifestBatch else {
+                throw WireError(.malformed, "GET_MANIFESTS count must be 1 to \(WireProtocol.maxManifestBatch)", fatal: true)
+            }
+            var ids = [String]()
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try r.str16()) }
+            request = .getManifests(ids: ids)
         case .deleteManifest:
             request = .deleteManifest(id: try r.str16(), ifVersionAtMost: try r.u64())
         case .putKeyslot:

@@ -69,6 +69,27 @@ struct ControlRequests: Sendable {
             return .putManifest
         case let .getManifest(manifestID):
             return .getManifest(bytes: try store.readAll(user: user, namespace: .manifests, id: manifestID))
+        case let .getManifests(ids):
+            // As many answers, in order, as fit one frame; the client asks again for the rest.
+            let maxPayload = services.limits.maxFrameLength - WireProtocol.lengthCountedHeaderBytes
+            var size = 2
+            var answers: [WireManifestAnswer] = []
+            for manifestID in ids {
+                let answer: WireManifestAnswer
+                do throws(StoreError) {
+                    answer = .manifest(try store.readAll(user: user, namespace: .manifests, id: manifestID))
+                } catch {
+                    switch error {
+                    case .notFound: answer = .absent
+                    case .invalidName: throw error
+                    default: answer = .unreadable
+                    }
+                }
+                size += answer.encodedLength
+                if size > maxPayload && !answers.isEmpty { break }
+                answers.append(answer)
+            }
+            return .getManifests(answers: answers)
         case let .deleteManifest(manifestID, bound):
             try metadata.deleteManifest(user: user, id: manifestID, ifVersionAtMost: bound)
             return .deleteManifest

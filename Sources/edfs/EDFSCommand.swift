@@ -11,7 +11,8 @@ struct EDFSCommand: AsyncParsableCommand {
         commandName: "edfs",
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
         subcommands: [
-            PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, CheckCommand.self, RepairCommand.self,
+            PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, MoveCommand.self, MakeFolderCommand.self,
+            RemoveFolderCommand.self, CheckCommand.self, RepairCommand.self,
             StatusCommand.self,
             MountCommand.self,
             PasswdCommand.self, KeyCommand.self, UserCommand.self,

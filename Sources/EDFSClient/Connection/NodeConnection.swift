@@ -317,6 +317,23 @@ public final class NodeConnection: NodeLink {
         }
     }
 
+    /// The manifests stored under `ids`: batches of `WireProtocol.maxManifestBatch`, each answered in as many frames
+    /// as its manifests need.
+    public func getManifests(_ ids: [String]) async throws -> [String: WireManifestAnswer] {
+        var answers = [String: WireManifestAnswer]()
+        var pending = ids[...]
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(WireProtocol.maxManifestBatch))
+            guard case let .getManifests(got) = try await core.call(.getManifests(ids: batch)),
+                  !got.isEmpty, got.count <= batch.count else {
+                throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad GET_MANIFESTS_OK")
+            }
+            for (id, answer) in zip(batch, got) { answers[id] = answer }
+            pending = pending.dropFirst(got.count)
+        }
+        return answers
+    }
+
     /// Stores a manifest; `NodeLinkError.stale` unless its version is newer than the stored one.
     public func putManifest(_ id: String, bytes: [UInt8]) async throws {
         _ = try await core.call(.putManifest(id: id, bytes: bytes))

@@ -22,6 +22,8 @@ public protocol NodeLink: AnyObject, Sendable {
 
     /// The manifest stored under `id`, or nil when the node has none.
     func getManifest(_ id: String) async throws -> [UInt8]?
+    /// The manifests stored under `ids`, in as few round trips as frames allow (GET_MANIFESTS).
+    func getManifests(_ ids: [String]) async throws -> [String: WireManifestAnswer]
     /// Stores a manifest; the node refuses one that is not newer (`NodeLinkError.stale`).
     func putManifest(_ id: String, bytes: [UInt8]) async throws
     /// Removes the manifest if its stored version is at most `maxVersion`.

@@ -6,6 +6,8 @@ final class LocalSource: Sendable {
     let size: UInt64
     let modificationSeconds: Int64
     let modificationNanoseconds: UInt32
+    /// Permission bits (`st_mode & 0o7777`).
+    let mode: UInt32
 
     init(path: String) throws {
         // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read, with pread.
@@ -24,6 +26,7 @@ final class LocalSource: Sendable {
         size = UInt64(info.st_size)
         modificationSeconds = Int64(info.st_mtim.tv_sec)
         modificationNanoseconds = UInt32(info.st_mtim.tv_nsec)
+        mode = UInt32(info.st_mode) & 0o7777
     }
 
     /// Reads exactly `buffer.count` bytes at `offset`, or throws (the file shrank while being read).

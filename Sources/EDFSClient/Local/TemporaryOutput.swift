@@ -41,11 +41,12 @@ final class TemporaryOutput: Sendable {
         if wasOpen { Glibc.close(descriptor) }
     }
 
-    /// Sets the mode (per umask) and modification time, and renames the file into place (with `sync`, durably:
-    /// fsync of the file before and of the folder after).
+    /// Sets the mode — the stored permission bits (`mode & 0o777`: set-id and sticky bits are never restored), or
+    /// 0o666 less the umask when none was stored — and modification time, and renames the file into place (with
+    /// `sync`, durably: fsync of the file before and of the folder after).
     /// On failure the caller discards the temporary file.
-    func commit(modificationSeconds: Int64, nanoseconds: UInt32, sync: Bool) throws {
-        _ = fchmod(descriptor, 0o666 & ~ProcessUmask.value)
+    func commit(modificationSeconds: Int64, nanoseconds: UInt32, mode: UInt32 = 0, sync: Bool) throws {
+        _ = fchmod(descriptor, mode_t(mode == 0 ? 0o666 & ~ProcessUmask.value : mode & 0o777))
         var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
                      timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
         _ = futimens(descriptor, &times)

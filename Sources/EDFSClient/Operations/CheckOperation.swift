@@ -152,7 +152,7 @@ public struct CheckOperation: Sendable {
                                        manifestNodes: newest.holders.map(session.nodeName), stripes: []))
                 continue
             }
-            let stripes = try await survey.survey(newest, readData: readData)
+            let stripes = newest.body.hasObjects ? try await survey.survey(newest, readData: readData) : []
             files.append(judge(newest, stripes: stripes, spread: spread))
         }
         return (files, referenced)
@@ -190,7 +190,7 @@ public struct CheckOperation: Sendable {
 
     /// The object names of a version (and, while a re-encrypting rotation is unfinished, of its re-encryption target).
     static func objectNames(of record: ManifestRecord, session: ClusterSession) -> Set<String> {
-        guard !record.body.isDeleted, let placement = try? record.placement() else { return [] }
+        guard record.body.hasObjects, let placement = try? record.placement() else { return [] }
         var fileIDs = [record.header.fileID]
         if session.bundles.count == 2, session.keyslot.header.reencrypting,
            let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: session.bundles[0]) {

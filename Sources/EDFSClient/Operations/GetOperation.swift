@@ -52,6 +52,7 @@ public struct GetOperation: Sendable {
     private func fetch(name: String, to destination: GetDestination, sync: Bool, progress: TransferProgress?,
                        damage: ReadDamage) async throws -> ManifestRecord {
         let (record, _) = try await ManifestReader(session).liveManifest(path: name)
+        guard !record.body.isFolder else { throw ClientError.conflict("\(name) is a folder: use edfs get -r") }
         guard Int(record.body.nodeCount) <= session.nodeCount else {
             throw ClientError.usage("\(name) was stored on \(record.body.nodeCount) nodes; \(session.config.path) lists "
                                     + "\(session.nodeCount)")
@@ -100,7 +101,7 @@ public struct GetOperation: Sendable {
                     try await group.waitForAll()
                 }
                 try output.commit(modificationSeconds: record.body.modificationSeconds,
-                                  nanoseconds: record.body.modificationNanoseconds, sync: sync)
+                                  nanoseconds: record.body.modificationNanoseconds, mode: record.body.mode, sync: sync)
             } catch {
                 output.discard()
                 throw error

@@ -165,7 +165,7 @@ private struct RotationStep: Sendable {
 
     static func needsRotation(_ record: ManifestRecord, to target: KeyBundle, reencrypt: Bool) -> Bool {
         if record.header.keyEpoch != target.epoch { return true }
-        return reencrypt && !record.body.isDeleted && record.body.dataKeyEpoch != target.epoch
+        return reencrypt && record.body.hasObjects && record.body.dataKeyEpoch != target.epoch
     }
 
     /// Moves one file to the target epoch; idempotent, so an interrupted run can simply do it again.
@@ -193,7 +193,7 @@ private struct RotationStep: Sendable {
                     throw ClientError.notEnoughNodes("the manifest of \(name) is not on every node; run edfs key rotate again")
                 }
             }
-            if stale.header.fileID != record.header.fileID && !stale.body.isDeleted {
+            if stale.header.fileID != record.header.fileID && stale.body.hasObjects {
                 await removal.remove(objectsOf: stale, includingReencryptionTarget: false)
             }
             await removeReencryptionLeftovers(of: stale, keeping: record.header.fileID)
@@ -251,7 +251,7 @@ private struct RotationStep: Sendable {
 
     /// Removes the objects a re-encryption of `record` would have written, unless they are `keeping`'s.
     private func removeReencryptionLeftovers(of record: ManifestRecord, keeping: FileID?) async {
-        guard !record.body.isDeleted, let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: target),
+        guard record.body.hasObjects, let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: target),
               derived != keeping, let placement = try? record.placement() else { return }
         await removal.remove(fileID: derived, placement: placement)
     }

@@ -12,10 +12,28 @@ public struct FileListing: Sendable, Codable, Equatable {
     public var health: String
     /// Nodes (by name) that hold the newest manifest.
     public var manifestNodes: [String]
+    /// A folder entry (`edfs mkdir`) rather than a file.
+    public var isFolder: Bool
+    /// POSIX permission bits as stored (0: not recorded).
+    public var mode: UInt32
+
+    public init(name: String, size: UInt64, modified: Int64, version: UInt64, keyEpoch: UInt32, health: String,
+                manifestNodes: [String], isFolder: Bool, mode: UInt32) {
+        self.name = name
+        self.size = size
+        self.modified = modified
+        self.version = version
+        self.keyEpoch = keyEpoch
+        self.health = health
+        self.manifestNodes = manifestNodes
+        self.isFolder = isFolder
+        self.mode = mode
+    }
 }
 
-/// `edfs ls`: every live file of the user, newest version of each, with per-stripe replica health over the
-/// reachable nodes.
+/// `edfs ls`: every live file and folder entry of the user, newest version of each, with per-stripe replica health
+/// over the reachable nodes. Costs per node ⌈objects / 1000⌉ + ⌈manifests / 1000⌉ LIST pages and ⌈manifests / 1000⌉
+/// GET_MANIFESTS (more only when a batch outgrows a frame): no round trip per file.
 public struct ListOperation: Sendable {
     public let session: ClusterSession
 
@@ -37,7 +55,9 @@ public struct ListOperation: Sendable {
         return try newest.values.filter { !$0.body.isDeleted }.sorted { $0.body.name < $1.body.name }.map { record in
             FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
-                        health: try inventory.health(of: record), manifestNodes: record.holders.map(session.nodeName))
+                        health: record.body.isFolder ? "healthy" : try inventory.health(of: record),
+                        manifestNodes: record.holders.map(session.nodeName), isFolder: record.body.isFolder,
+                        mode: record.body.mode)
         }
     }
 }

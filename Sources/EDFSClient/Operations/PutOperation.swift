@@ -19,13 +19,14 @@ public struct PutOperation: Sendable {
 
     public init(_ session: ClusterSession) { self.session = session }
 
-    /// Stores the local file at `path` as `name`. Fails (`ClientError.notEnoughNodes`) without touching the previous
-    /// version when a stripe cannot reach the write quorum. Memory is bounded by one batch per stripe in flight,
-    /// whatever the file size.
-    public func run(file path: String, as name: String, progress: TransferProgress? = nil) async throws -> PutResult {
-        guard !name.isEmpty, name.utf8.count <= ManifestBody.maximumNameBytes else {
-            throw ClientError.usage("file name must be 1…\(ManifestBody.maximumNameBytes) bytes")
-        }
+    /// Stores the local file at `path` as `name` (a `StoredPath`), with `mode` (default: the local file's permission
+    /// bits). The folders above `name` get folder entries where they have none; a folder of that name, or a file where
+    /// one of those folders should be, refuses the put (`ClientError.conflict`). Fails (`ClientError.notEnoughNodes`)
+    /// without touching the previous version when a stripe cannot reach the write quorum. Memory is bounded by one
+    /// batch per stripe in flight, whatever the file size.
+    public func run(file path: String, as name: String, mode: UInt32? = nil,
+                    progress: TransferProgress? = nil) async throws -> PutResult {
+        if let problem = StoredPath.problem(with: name) { throw ClientError.usage("\(problem): \"\(name)\"") }
         let config = session.config
         let source = try LocalSource(path: path)
         defer { source.close() }
@@ -61,6 +62,10 @@ public struct PutOperation: Sendable {
         let reader = ManifestReader(session)
         let removal = ObjectRemoval(session: session)
         let previous = try await reader.lookUp(path: name)
+        if previous.live?.body.isFolder == true {
+            throw ClientError.conflict("\(name) is a folder; a file cannot take its name")
+        }
+        try await FolderOperation(session).ensureFolders(above: name)
         let dataKey = try SymmetricKey.generate()
         let layout = try StripeLayout(fileSize: source.size, stripeCount: placement.stripeCount)
 
@@ -102,7 +107,7 @@ public struct PutOperation: Sendable {
                                 modificationNanoseconds: source.modificationNanoseconds, dataKey: dataKey,
                                 segmentSize: segmentSize, nodeCount: UInt16(placement.nodeCount),
                                 replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
-                                missingReplicas: missing, dataKeyEpoch: bundle.epoch)
+                                missingReplicas: missing, dataKeyEpoch: bundle.epoch, mode: mode ?? source.mode)
         let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
         // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
         // removes what it uploaded instead of overwriting that version or deleting its objects.

@@ -12,6 +12,7 @@ public struct RemoveOperation: Sendable {
 
     public func run(name: String) async throws {
         let (record, lookup) = try await ManifestReader(session).liveManifest(path: name)
+        guard !record.body.isFolder else { throw ClientError.conflict("\(name) is a folder") }
         let commit = ManifestCommit(session: session)
         // The tombstone must reach the commit quorum (R nodes), so that every read quorum (N − R + 1) meets a holder.
         let quorum = session.config.commitQuorum

@@ -52,7 +52,7 @@ public struct RepairOperation: Sendable {
             var result = FileRepair(name: file.name, replicasCopied: [], replicasFailed: [], manifestsSpread: [],
                                     versionsRemoved: 0, healthAfter: file.health)
             var stripesWhole = true
-            if !newest.body.isDeleted {
+            if newest.body.hasObjects {
                 let stripes = try stripeSurveys(from: file, record: newest)
                 for stripe in stripes where !stripe.needing.isEmpty || stripe.good.count < Int(newest.body.replicas) {
                     let (copied, failed) = await repairStripe(newest, stripe: stripe, dryRun: dryRun)
@@ -73,7 +73,7 @@ public struct RepairOperation: Sendable {
                 && answered.count == session.nodeCount
             if everyNodeHolds, !dryRun {
                 // Every node serves the newest version: nothing can point at the older versions' objects any more.
-                let older = lookup.versions.filter { $0.header.fileID != newest.header.fileID && !$0.body.isDeleted }
+                let older = lookup.versions.filter { $0.header.fileID != newest.header.fileID && $0.body.hasObjects }
                 await ObjectRemoval(session: session).remove(objectsOfEvery: older, keeping: newest.header.fileID)
                 await ManifestCommit(session: session).removeSuperseded(lookup, keeping: newest.id)
                 result.versionsRemoved = Set(older.map(\.header.fileID)).count

@@ -40,12 +40,21 @@ struct ClusterInventory: Sendable {
     func newestManifests(_ session: ClusterSession) async -> (records: [String: ManifestRecord], unreadable: Int) {
         var records = [String: ManifestRecord]()
         var unreadable = 0
+        // Every node's manifests in bulk: ⌈ids / 1000⌉ GET_MANIFESTS per node, more only when they outgrow a frame.
+        var idsByNode = [Int: [String]]()
+        for (id, nodes) in manifestHolders { for node in nodes { idsByNode[node, default: []].append(id) } }
+        let wanted = idsByNode.mapValues { $0.sorted() }
+        let fetched = await session.fanOut.run(on: Array(wanted.keys)) { node, link in
+            try await link.getManifests(wanted[node] ?? [])
+        }
+        for (node, error) in fetched.failures {
+            session.notices.add("node \(session.nodeName(node)): cannot read its manifests: \(error)")
+        }
         for (id, nodes) in manifestHolders.sorted(by: { $0.key < $1.key }) {
-            let fetched = await session.fanOut.run(on: nodes) { _, link in try await link.getManifest(id) }
             var best: ManifestRecord?
             var bestHolders = [Int]()
             for node in nodes.sorted() {
-                guard case let .success(.some(bytes)) = fetched.results[node],
+                guard case let .success(answers) = fetched.results[node], case let .manifest(bytes)? = answers[id],
                       let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
                       let bundle = session.bundle(epoch: header.keyEpoch),
                       let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {

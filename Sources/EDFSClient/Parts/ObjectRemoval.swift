@@ -1,7 +1,8 @@
 import EDFSFormat
 
 /// Deletes the stripe objects of file versions from the nodes of their placement (best effort: an object a node
-/// keeps is an orphan, never a loss).
+/// keeps is an orphan, never a loss). A version whose objects another name may share (a rename) keeps them: the
+/// nodes' orphan collection reclaims them once no manifest names their file id.
 struct ObjectRemoval: Sendable {
     let session: ClusterSession
 
@@ -9,7 +10,7 @@ struct ObjectRemoval: Sendable {
     /// rotation may have written for this version before it was interrupted: once the version is superseded the
     /// rotation will never commit them.
     func remove(objectsOf record: ManifestRecord, includingReencryptionTarget: Bool = true) async {
-        guard let placement = try? record.placement() else { return }
+        guard record.body.hasObjects, !record.body.sharesObjects, let placement = try? record.placement() else { return }
         await remove(fileID: record.header.fileID, placement: placement)
         if includingReencryptionTarget, session.bundles.count == 2, session.keyslot.header.reencrypting,
            let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: session.bundles[0]) {
@@ -21,7 +22,7 @@ struct ObjectRemoval: Sendable {
     /// (each file id once): what a commit superseded, whichever key epoch or node it was seen under.
     func remove(objectsOfEvery versions: [ManifestRecord], keeping: FileID?) async {
         var seen = Set<FileID>()
-        for record in versions where !record.body.isDeleted && record.header.fileID != keeping {
+        for record in versions where record.body.hasObjects && record.header.fileID != keeping {
             guard seen.insert(record.header.fileID).inserted else { continue }
             await remove(objectsOf: record)
         }

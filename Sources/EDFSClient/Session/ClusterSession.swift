@@ -28,6 +28,8 @@ public final class ClusterSession: Sendable {
     let kek: SymmetricKey
     /// Warnings for stderr (nodes skipped, keyslots repaired).
     public let notices: Notices
+    /// Folders this session saw or made (so a put of many files looks each folder up once).
+    let knownFolders = KnownFolders()
 
     init(config: ClusterConfig, user: String, links: [(any NodeLink)?], unreachable: [Int: String],
          bundles: [KeyBundle], keyslot: Keyslot, kek: SymmetricKey, notices: Notices, lost: LostNodes = LostNodes()) {

@@ -3,50 +3,145 @@ import EDFSClient
 import EDFSFormat
 import Foundation
 
-/// `edfs get NAME [-o PATH]`
+/// `edfs get NAME… [-r] [-o PATH]`
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "get", abstract: "Fetch, verify and decrypt a stored file; it appears only when complete.")
+        commandName: "get",
+        abstract: "Fetch, verify and decrypt stored files (folders with -r); each appears only when complete.",
+        discussion: """
+            With -r, a folder comes back as a tree with the stored modes and modification times: "get -r photos -o \
+            DIR" writes DIR/photos/…, "get -r photos/ -o DIR" writes what photos holds into DIR (rsync's \
+            trailing-slash rule, as in put).
+            """)
 
     @OptionGroup var options: ClientOptions
 
-    @Option(name: .shortAndLong, help: "Output path (\"-\" for standard output; default: the name's last component).")
+    @Option(name: .shortAndLong, help: """
+        Output path ("-" for standard output) for one file; the folder to write into for several names or -r \
+        (default: the current folder).
+        """)
     var output: String?
+
+    @Flag(name: .shortAndLong, help: "Fetch folders with everything in them.")
+    var recursive = false
 
     @Flag(help: "Flush the output to disk before returning (the nodes keep the durable copy either way).")
     var sync = false
 
-    @Flag(help: "Replace an existing file, or write through a symbolic link.")
+    @Flag(help: "Replace existing files, or write through a symbolic link given as -o.")
     var force = false
 
     @Flag(help: "Do not replace a corrupt or missing replica met on the way (heal on read).")
     var noHeal = false
 
-    @Argument(help: "The stored name.")
-    var name: String
+    @Argument(help: "Stored names.")
+    var names: [String]
+
+    func validate() throws {
+        guard !names.isEmpty else { throw ValidationError("name at least one stored file") }
+        if output == "-", names.count > 1 || recursive { throw ValidationError("-o - takes one file, without -r") }
+    }
 
     func run() async throws {
         try await reportingFailures {
-            let destination: GetDestination
-            if let output {
-                destination = try OutputTarget.resolve(output, name: name, force: force)
-            } else {
-                let last = try OutputTarget.localName(of: name)
-                destination = try OutputTarget.resolve(last, name: name, force: force)
-            }
             removePartialOutputsOnInterrupt()
-            try await withSession(options) { session in
-                let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
-                defer { progress?.finish() }
-                let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress,
-                                                                  heal: !noHeal)
-                switch destination {
-                case let .file(path), let .stream(path):
-                    printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
-                case .standardOutput:
-                    break
-                }
+            // A single file keeps every -o form (a path, a device, standard output), decided before the password.
+            if names.count == 1, !recursive {
+                try await getOne(names[0])
+                return
             }
+            let folder = output ?? "."
+            try await withSession(options) { session in
+                let plan = try await RestorePlan.make(names, recursive: recursive, session: session)
+                let tree = try LocalTree(root: folder)
+                try plan.check(against: tree, force: force)
+                var bytes: UInt64 = 0
+                for folder in plan.folders { try tree.makeFolder(folder) }
+                for item in plan.files {
+                    let path = try tree.path(item.local, creatingFolders: true)
+                    let progress = options.progress("get \(item.stored)", total: 0)
+                    defer { progress?.finish() }
+                    let record = try await GetOperation(session).run(name: item.stored, to: .file(path), sync: sync,
+                                                                      progress: progress, heal: !noHeal)
+                    bytes += record.body.size
+                    printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+                }
+                printError("restored \(plan.files.count) file(s), \(ByteCount.humanReadable(Int(clamping: bytes))), into \(tree.root)")
+            }
+        }
+    }
+
+    private func getOne(_ name: String) async throws {
+        let destination: GetDestination
+        if let output {
+            destination = try OutputTarget.resolve(output, name: name, force: force)
+        } else {
+            let last = try OutputTarget.localName(of: name)
+            destination = try OutputTarget.resolve(last, name: name, force: force)
+        }
+        try await withSession(options) { session in
+            let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
+            defer { progress?.finish() }
+            let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress,
+                                                              heal: !noHeal)
+            switch destination {
+            case let .file(path), let .stream(path):
+                printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+            case .standardOutput:
+                break
+            }
+        }
+    }
+}
+
+/// What a `get` of several names or folders writes: stored files with their local paths (components below the
+/// output folder), and the folders to create (empty ones included). Made from one listing.
+struct RestorePlan {
+    var files: [(stored: String, local: [String])] = []
+    var folders: [[String]] = []
+
+    static func make(_ names: [String], recursive: Bool, session: ClusterSession) async throws -> RestorePlan {
+        let listing = Namespace(try await ListOperation(session).run())
+        var plan = RestorePlan()
+        for typed in names {
+            let name = StoredPath.trimmed(typed)
+            // rsync's rule: "photos/" (or the top) restores what the folder holds, "photos" the folder itself.
+            let contentsOnly = typed.hasSuffix("/") || name.isEmpty
+            switch listing.kind(of: name) {
+            case nil:
+                throw ClientError.noSuchFile("nothing named \"\(name)\" is stored (see edfs ls)")
+            case .file?:
+                plan.files.append((name, [try OutputTarget.localName(of: name)]))
+            case .folder?:
+                guard recursive else { throw ClientError.conflict("\(name) is a folder: use edfs get -r") }
+                let base = contentsOnly ? name : StoredPath.parent(of: name)
+                func local(_ path: String) throws -> [String] {
+                    try LocalTree.checkedRelative(base.isEmpty ? path : String(decoding: path.utf8.dropFirst(base.utf8.count + 1), as: UTF8.self))
+                }
+                if !contentsOnly { plan.folders.append(try local(name)) }
+                for entry in listing.folderEntries(inside: name).reversed() { plan.folders.append(try local(entry.name)) }
+                for file in listing.files(inside: name) { plan.files.append((file.name, try local(file.name))) }
+            }
+        }
+        var seen = Set<[String]>()
+        for file in plan.files where !seen.insert(file.local).inserted {
+            throw ClientError.usage("two stored files would both be written to \(file.local.joined(separator: "/")); "
+                                    + "get them separately")
+        }
+        return plan
+    }
+
+    /// Refuses, before anything is written, a file that exists without `force` or anything on the way that is not a
+    /// folder.
+    func check(against tree: LocalTree, force: Bool) throws {
+        for file in files {
+            let path = try tree.path(file.local, creatingFolders: false)
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw ClientError.conflict("\(path) exists and is not a regular file; nothing was written")
+            }
+            guard force else { throw ClientError.conflict("\(path) exists; pass --force to replace it; nothing was written") }
         }
     }
 }

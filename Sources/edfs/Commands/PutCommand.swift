@@ -3,15 +3,23 @@ import EDFSClient
 import EDFSFormat
 import Foundation
 
-/// `edfs put FILE… [--as NAME]`
+/// `edfs put FILE… [--as NAME] [--to FOLDER]`
 struct PutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "put", abstract: "Encrypt files (directories recursively) and store them on the nodes.")
+        commandName: "put", abstract: "Encrypt files (directories recursively) and store them on the nodes.",
+        discussion: """
+            Naming follows rsync's trailing-slash rule: a file is stored under its last component ("put ./a/b.txt" \
+            stores "b.txt"); a folder "photos" as "photos/…"; "photos/" stores what it holds. --to puts everything \
+            inside a stored folder. Empty folders become folder entries.
+            """)
 
     @OptionGroup var options: ClientOptions
 
     @Option(name: .customLong("as"), help: "Store the one FILE under this name.")
     var name: String?
+
+    @Option(name: .customLong("to"), help: "The stored folder to put everything into (default: the top).")
+    var folder: String?
 
     @Argument(help: "Files or directories to store.")
     var files: [String]
@@ -23,8 +31,9 @@ struct PutCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let items = try LocalFiles.expand(files, as: name)
+            let (items, folders) = try LocalFiles.expand(files, as: name, into: StoredPath.trimmed(folder ?? ""))
             try await withSession(options) { session in
+                for folder in folders { try await FolderOperation(session).make(folder.name, mode: folder.mode) }
                 for item in items {
                     let progress = options.progress("put \(item.name)", total: item.size)
                     defer { progress?.finish() }

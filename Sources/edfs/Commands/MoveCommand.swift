@@ -1,0 +1,37 @@
+import ArgumentParser
+import EDFSClient
+import EDFSFormat
+import Foundation
+
+/// `edfs mv OLD NEW [--force]`
+struct MoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mv", abstract: "Rename a stored file or folder (metadata only: no data is rewritten).",
+        discussion: "When NEW is an existing folder, OLD moves into it, keeping its last name (as mv does).")
+
+    @OptionGroup var options: ClientOptions
+
+    @Flag(help: "Replace an existing file at NEW.")
+    var force = false
+
+    @Argument(help: "The stored file or folder to rename.")
+    var source: String
+
+    @Argument(help: "Its new name, or an existing folder to move it into.")
+    var target: String
+
+    func run() async throws {
+        try await reportingFailures {
+            let from = StoredPath.trimmed(source)
+            var to = StoredPath.trimmed(target)
+            try await withSession(options) { session in
+                let listing = Namespace(try await ListOperation(session).run())
+                if to.isEmpty || listing.kind(of: to)?.isFolder == true {
+                    to = StoredPath.join(to, StoredPath.lastComponent(of: from))
+                }
+                let count = try await MoveOperation(session).run(from: from, to: to, replace: force, namespace: listing)
+                print("moved \(displayed(from)) to \(displayed(to))" + (listing.kind(of: from)?.isFolder == true ? " (\(count) file(s))" : ""))
+            }
+        }
+    }
+}
