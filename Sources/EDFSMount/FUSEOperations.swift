@@ -96,7 +96,7 @@ enum FUSEOperations {
             fuseWithName(path) { fs, name in fs.truncate(name, to: Int64(size), handle: fi?.pointee.fh) }
         }
         ops.unlink = { path in fuseWithName(path) { fs, name in fs.remove(file: name) } }
-        ops.mkdir = { path, _ in fuseWithName(path) { fs, name in fs.makeFolder(name) } }
+        ops.mkdir = { path, mode in fuseWithName(path) { fs, name in fs.makeFolder(name, mode: UInt32(mode)) } }
         ops.rmdir = { path in fuseWithName(path) { fs, name in fs.removeFolder(name) } }
         ops.rename = { from, to, flags in
             fuseWithName(from) { fs, source in

@@ -15,7 +15,7 @@ enum MountError: Error, Equatable {
     }
 
     /// The errno for an error from the client layer: ENOENT for a name that is not stored, EACCES for a refused
-    /// password, EINVAL for a refused request, EIO for every data or node failure (a read or commit that could not
+    /// password, EINVAL for a refused request, EEXIST for a name in the way, EIO for every data or node failure (a read or commit that could not
     /// be done with the nodes that answered).
     static func code(for error: any Error) -> Int32 {
         switch error {
@@ -25,6 +25,7 @@ enum MountError: Error, Equatable {
             case .noSuchFile: return ENOENT
             case .authenticationFailed: return EACCES
             case .usage: return EINVAL
+            case .conflict: return EEXIST  // a name in the way (ClusterBackend maps the cases it knows better)
             case .notEnoughNodes, .integrity, .localIO, .failed: return EIO
             }
         default: return EIO

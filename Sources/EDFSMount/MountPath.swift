@@ -25,6 +25,8 @@ enum MountPath {
             guard component.utf8.count <= maximumComponentBytes else { return .failure(.errno(ENAMETOOLONG)) }
             guard !component.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return .failure(.errno(EINVAL)) }
         }
+        // And the store's own rule for names (the same one put and mkdir apply).
+        guard StoredPath.problem(with: name) == nil else { return .failure(.errno(EINVAL)) }
         return .success(name)
     }
 

@@ -16,7 +16,7 @@ struct Attributes: Equatable {
 /// an errno. Independent of libfuse, so its rules can be reasoned about (and tested) on their own.
 final class MountedFileSystem: Sendable {
     let backend: any MountBackend
-    let namespace: Namespace
+    let namespace: MountNamespace
     let spool: Spool
     let readOnly: Bool
     let handles = HandleTable()
@@ -33,7 +33,7 @@ final class MountedFileSystem: Sendable {
         self.backend = backend
         self.spool = spool
         self.readOnly = readOnly
-        namespace = Namespace(refreshInterval: refreshInterval)
+        namespace = MountNamespace(refreshInterval: refreshInterval)
         self.log = log
     }
 
@@ -293,9 +293,9 @@ final class MountedFileSystem: Sendable {
         }
     }
 
-    /// A stored folder entry where the store keeps them; otherwise a folder of this mount only, which stays while
-    /// the mount runs and becomes stored (as the prefix of a name) when a file is stored in it.
-    func makeFolder(_ name: String) -> Int32 {
+    /// A stored folder entry (the folders above it get entries too); with a store that keeps none, a folder of this
+    /// mount only, which stays while the mount runs and is stored as the prefix of a name once a file is stored in it.
+    func makeFolder(_ name: String, mode: UInt32) -> Int32 {
         guard !readOnly else { return -EROFS }
         guard namespace.lookUp(name) == nil, writing.withLock({ $0[name] == nil }) else { return -EEXIST }
         switch namespace.lookUp(MountPath.parent(of: name)) {
@@ -304,9 +304,11 @@ final class MountedFileSystem: Sendable {
         case nil: return -ENOENT
         }
         let backend = self.backend
-        switch BlockingBridge.run({ try await backend.makeFolder(name) }) {
+        let permissions = mode & 0o777
+        switch BlockingBridge.run({ try await backend.makeFolder(name, mode: permissions) }) {
         case .success:
-            namespace.set(name, MountEntry(name: name, isFolder: true, size: 0, modified: Int64(time(nil)), mode: 0))
+            namespace.set(name, MountEntry(name: name, isFolder: true, size: 0, modified: Int64(time(nil)),
+                                           mode: permissions))
             return 0
         case .failure(MountError.unsupported):
             namespace.addLocalFolder(name)
@@ -326,7 +328,7 @@ final class MountedFileSystem: Sendable {
         let hasChildren = !(namespace.children(of: name) ?? [:]).isEmpty
             || writing.withLock { $0.keys.contains { MountPath.parent(of: $0) == name } }
         guard !hasChildren else { return -ENOTEMPTY }
-        if entry == nil {
+        if entry == nil, namespace.isLocalFolder(name) {
             return namespace.removeLocalFolder(name) ? 0 : -ENOTEMPTY
         }
         let backend = self.backend
@@ -341,13 +343,21 @@ final class MountedFileSystem: Sendable {
         }
     }
 
-    /// A metadata-only rename where the store has one; until then EXDEV, which makes `mv` copy and remove instead.
+    /// A metadata-only rename of a file or a folder (no data moves), replacing a file or an empty folder at `to`;
+    /// with a store that cannot, EXDEV, which makes `mv` copy and remove instead.
     func rename(_ from: String, to: String, flags: UInt32) -> Int32 {
         guard !readOnly else { return -EROFS }
         guard flags == 0 else { return -EINVAL }  // RENAME_EXCHANGE, RENAME_NOREPLACE: not offered
+        guard !from.isEmpty, !to.isEmpty else { return -EBUSY }
         guard let source = namespace.lookUp(from) else { return -ENOENT }
-        guard !from.isEmpty, !to.isEmpty, !to.hasPrefix(from + "/") else { return -EINVAL }
+        guard !to.hasPrefix(from + "/") else { return -EINVAL }
+        if from == to { return 0 }
         if writing.withLock({ $0[from] != nil || $0[to] != nil }) { return -EBUSY }
+        switch namespace.lookUp(MountPath.parent(of: to)) {
+        case .folder?: break
+        case .file?: return -ENOTDIR
+        case nil: return -ENOENT
+        }
         switch (source, namespace.lookUp(to)) {
         case (.file, .folder?): return -EISDIR
         case (.folder, .file?): return -ENOTDIR
@@ -355,10 +365,17 @@ final class MountedFileSystem: Sendable {
             if !(namespace.children(of: to) ?? [:]).isEmpty { return -ENOTEMPTY }
         default: break
         }
+        if case .folder(nil) = source, namespace.isLocalFolder(from) {
+            // A folder only this mount knows (no stored entry, nothing inside): renamed here.
+            _ = namespace.removeLocalFolder(from)
+            namespace.addLocalFolder(to)
+            return 0
+        }
+        _ = namespace.removeLocalFolder(to)
         let backend = self.backend
         switch BlockingBridge.run({ try await backend.move(from, to: to) }) {
         case .success:
-            namespace.expire()  // a folder move renames every name below it: the next lookup lists again
+            namespace.move(from, to: to)
             return 0
         case .failure(MountError.unsupported):
             return -EXDEV

@@ -37,7 +37,7 @@ struct MountPathTests {
 
     @Test("folders derive from names; own changes survive a listing that started before them")
     func namespace() {
-        let namespace = Namespace(refreshInterval: 10)
+        let namespace = MountNamespace(refreshInterval: 10)
         let file = { (name: String) in MountEntry(name: name, isFolder: false, size: 1, modified: 0, mode: 0) }
         namespace.replace(with: [file("a/b/c.txt"), file("top.txt")], takenAt: namespace.generation, now: 0)
         #expect(namespace.lookUp("a") == .folder(nil) && namespace.lookUp("a/b") == .folder(nil))

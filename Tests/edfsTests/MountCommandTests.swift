@@ -1,3 +1,4 @@
+import EDFSClient
 import EDFSCrypto
 import EDFSTestSupport
 import Foundation
@@ -54,7 +55,7 @@ struct MountCommandTests {
 
     @Test("cp -r a tree in, diff -r, sha256 of every file, 1,000 random preads, rm, mv, mkdir, rmdir, df, overwrite",
           .enabled(if: FUSEAvailability.missing == nil, Comment(rawValue: FUSEAvailability.missing ?? "")))
-    func treeThroughTheMount() throws {
+    func treeThroughTheMount() async throws {
         let cluster = try TestCluster(nodes: 4, replicas: 2)
         let source = cluster.scratch("tree")
         let files = try makeTree(source)
@@ -73,11 +74,13 @@ struct MountCommandTests {
         #expect(try randomPreads(mountpoint + "/tree/sub dir/large.bin", large, count: 1000, seed: 0x13) == 0)
 
         // Stored as ordinary names: a new session (the binary) sees them.
-        let listing = try cluster.run(["ls", "--json"])
+        let listing = try cluster.run(["ls", "-R", "--json"])
         #expect(listing.status == 0, "\(listing.stderr)")
         let entries = try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []
-        let stored = Set(entries.compactMap { $0["name"] as? String })
+        let stored = Set(entries.filter { $0["isFolder"] as? Bool != true }.compactMap { $0["name"] as? String })
         #expect(stored == Set(files.keys.map { "tree/" + $0 }), "\(stored)")
+        let folders = Set(entries.filter { $0["isFolder"] as? Bool == true }.compactMap { $0["name"] as? String })
+        #expect(folders.contains("tree/empty dir"), "mkdir stored the empty folder's entry: \(folders)")
         let fetched = cluster.scratch("fetched.bin")
         #expect(try cluster.run(["get", "tree/sub dir/large.bin", "-o", fetched]).status == 0)
         #expect(try sha256(fetched) == Digest.sha256(large))
@@ -93,8 +96,15 @@ struct MountCommandTests {
         #expect(moveFile.status == 0, "\(moveFile.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/tree/renamed.txt")) == Data("one\n".utf8))
         #expect(!FileManager.default.fileExists(atPath: mountpoint + "/tree/one.txt"))
+        let before = try await cluster.withSession { session in
+            try await ManifestReader(session).liveManifest(path: "tree/a/b/c/d/e.bin").0.header.fileID
+        }
         let moveFolder = try command(["mv", mountpoint + "/tree/a", mountpoint + "/tree/a2"])
         #expect(moveFolder.status == 0, "\(moveFolder.stderr)")
+        let after = try await cluster.withSession { session in
+            try await ManifestReader(session).liveManifest(path: "tree/a2/b/c/d/e.bin").0.header.fileID
+        }
+        #expect(before == after, "a folder rename is metadata only: the same objects")
         #expect(try sha256(mountpoint + "/tree/a2/b/c/d/e.bin") == Digest.sha256(files["a/b/c/d/e.bin"] ?? []))
         #expect(!FileManager.default.fileExists(atPath: mountpoint + "/tree/a"))
         #expect(try command(["mkdir", mountpoint + "/made"]).status == 0)

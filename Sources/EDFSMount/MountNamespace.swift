@@ -3,7 +3,7 @@ import Synchronization
 /// The mount's picture of the stored names: a listing snapshot, this mount's own changes applied to it at once, and
 /// folders derived from it — a folder is any prefix of a stored name, a stored folder entry, or a folder made in
 /// this mount that holds nothing yet (kept only in memory until a file is stored in it).
-final class Namespace: Sendable {
+final class MountNamespace: Sendable {
     enum Node: Equatable {
         case file(MountEntry)
         case folder(MountEntry?)
@@ -86,6 +86,29 @@ final class Namespace: Sendable {
             state.entries[name] = entry
             state.generation += 1
             state.journal.append((state.generation, name, entry))
+            state.index = nil
+        }
+    }
+
+    /// Applies an own rename: `from` (a file, or a folder with everything below it) is now `to`.
+    func move(_ from: String, to: String) {
+        state.withLock { state in
+            let prefix = from + "/"
+            for (name, entry) in state.entries where name == from || name.hasPrefix(prefix) {
+                let renamed = to + name.dropFirst(from.count)
+                var moved = entry
+                moved.name = renamed
+                state.entries[name] = nil
+                state.entries[renamed] = moved
+                state.generation += 1
+                state.journal.append((state.generation, name, nil))
+                state.journal.append((state.generation, renamed, moved))
+            }
+            for folder in state.localFolders where folder == from || folder.hasPrefix(prefix) {
+                state.localFolders.remove(folder)
+                state.localFolders.insert(to + folder.dropFirst(from.count))
+            }
+            state.generation += 1
             state.index = nil
         }
     }
