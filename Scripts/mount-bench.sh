@@ -78,7 +78,7 @@ echo "edfs get -o - > /dev/null:        $(mbps "$((SIZE_MIB << 20))" "$((end - s
 echo "== edfs: ${FILES} small files in one folder (edfs put of a folder)"
 mkdir -p "$WORK/many"
 for i in $(seq -w 1 "$FILES"); do printf 'file %s\n' "$i" > "$WORK/many/f$i.txt"; done
-start=$(now_ms); (cd "$WORK" && "$EDFS" put --quiet --config "$CONF" many/ > /dev/null); end=$(now_ms)
+start=$(now_ms); (cd "$WORK" && "$EDFS" put --quiet --config "$CONF" many > /dev/null)  # stored as many/…; end=$(now_ms)
 echo "put of ${FILES} files: $(( (end - start) / 1000 )) s"
 
 mkdir -p "$WORK/mnt"

@@ -12,7 +12,7 @@ public struct MountOptions: Sendable {
     /// Bound of the opened-segment cache, in MiB of plaintext (and at most 64 segments).
     public var cacheMiB = 64
     /// How far ahead of a sequential read segments are fetched.
-    public var readAheadBytes = 4 << 20
+    public var readAheadBytes = 8 << 20
     /// libfuse's own debug output on stderr (requests only, no data).
     public var debug = false
 

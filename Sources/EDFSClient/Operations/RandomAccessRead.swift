@@ -43,10 +43,10 @@ public final class RandomAccessRead: Sendable {
         }
     }
 
-    /// A reader of `record` over `session`'s links. `readAheadBytes` (default 4 MiB, at least one segment; 0: none)
+    /// A reader of `record` over `session`'s links. `readAheadBytes` (default 8 MiB, at least one segment; 0: none)
     /// is how far ahead of a sequential read segments are fetched; it is kept below half the cache.
     public init(session: ClusterSession, record: ManifestRecord, cache: SegmentCache,
-                readAheadBytes: Int = 4 << 20) throws {
+                readAheadBytes: Int = 8 << 20) throws {
         guard Int(record.body.nodeCount) <= session.nodeCount else {
             throw ClientError.usage("\(record.body.name) was stored on \(record.body.nodeCount) nodes; the config lists "
                                     + "\(session.nodeCount)")
@@ -187,7 +187,8 @@ public final class RandomAccessRead: Sendable {
     }
 
     /// Starts fetching the segments that follow `last` (into the next stripes), without waiting; a failure is left
-    /// for the read that needs the segment.
+    /// for the read that needs the segment. It waits until half the window is missing, so that one GET carries
+    /// several segments (a GET per segment would leave the stream latency-bound).
     private func readAhead(after last: SegmentCache.Key) {
         var keys = [SegmentCache.Key]()
         var stripe = last.stripe
@@ -201,7 +202,10 @@ public final class RandomAccessRead: Sendable {
                 segment = 0
             }
         }
-        startFetches(keys)
+        let missing = state.withLock { locked in keys.filter { locked.inFlight[$0] == nil && !cache.contains($0) } }
+        let nextIsCovered = keys.first.map { !missing.contains($0) } ?? true
+        if nextIsCovered && missing.count < max(1, readAheadSegments / 2) { return }
+        startFetches(missing)
     }
 
     /// Consecutive segments `first..<first+count` of `stripe`, verified and opened, from the first replica that
