@@ -80,7 +80,8 @@ let package = Package(
 
         .testTarget(name: "EDFSCryptoTests", dependencies: ["EDFSCrypto"]),
         .testTarget(name: "EDFSFormatTests", dependencies: ["EDFSFormat", "EDFSCrypto"], resources: [.copy("Vectors"), .copy("FuzzRegressions")]),
-        .testTarget(name: "EDFSNodeTests", dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto"]),
+        .testTarget(name: "EDFSNodeTests",
+                    dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
         .testTarget(name: "EDFSClientTests",
                     dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
         .testTarget(name: "EDFSMountTests", dependencies: ["EDFSMount"]),

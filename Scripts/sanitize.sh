@@ -31,10 +31,11 @@ run() { # name, sanitizer, then swift test arguments
 }
 case "$which" in
   address|all)
-    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
+    EDFS_TEST_TIME_SCALE=3 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
       run asan address "$@" || status=1 ;;&
   thread|all)
-    TSAN_OPTIONS="suppressions=$supp/tsan.supp:halt_on_error=0:report_signal_unsafe=0" run tsan thread "$@" || status=1 ;;
+    EDFS_TEST_TIME_SCALE=10 TSAN_OPTIONS="suppressions=$supp/tsan.supp:halt_on_error=0:report_signal_unsafe=0" \
+      run tsan thread "$@" || status=1 ;;
   address) ;;
   *) echo "usage: Scripts/sanitize.sh [address|thread|all] [swift test arguments]" >&2; exit 64 ;;
 esac

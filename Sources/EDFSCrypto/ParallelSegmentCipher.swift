@@ -63,7 +63,7 @@ public final class ParallelSegmentCipher {
 /// `@unchecked Sendable` is sound because: the batch's raw pointers are read (input) or written (output) by
 /// workers only at the disjoint slots of the segments each worker claims through `next`, which hands every
 /// segment index to exactly one worker; `contexts[w]` is used only by the worker with index `w`, and
-/// `concurrentPerform` runs each worker index exactly once; the failure record is guarded by a `Mutex`;
+/// `concurrentPerform` runs each worker index exactly once; the failure record is guarded by a `PthreadMutex`;
 /// the caller blocks in `concurrentPerform` until every worker returns, so nothing outlives the call.
 private final class SharedBatch: @unchecked Sendable {
     let batch: SegmentBatch
@@ -72,7 +72,7 @@ private final class SharedBatch: @unchecked Sendable {
     let sealing: Bool
     let count: Int
     let next = Atomic<Int>(0)
-    let failure = Mutex<SegmentCipherError?>(nil)
+    let failure = PthreadMutex<SegmentCipherError?>(nil)
 
     init(batch: SegmentBatch, contexts: [AESGCMContext], scheme: SegmentScheme, sealing: Bool, count: Int) {
         self.batch = batch

@@ -2,12 +2,11 @@ import EDFSCrypto
 import EDFSClient
 import EDFSFormat
 import Foundation
-import Synchronization
 
 /// A cluster of real `edfs node` processes on loopback: development certificates, one node config, N data folders,
 /// and the matching client config. Used by `edfs cluster up`, `edfs demo` and the end-to-end tests.
 public final class LocalCluster: @unchecked Sendable {
-    // @unchecked Sendable: the only mutable state (`processes`, `ports`) lives in `state`, a Mutex; `Process` itself
+    // @unchecked Sendable: the only mutable state (`processes`, `ports`) lives in `state`, a PthreadMutex; `Process` itself
     // is not Sendable, but it is only touched while the lock is held or after being taken out of it by one caller.
 
     public struct Options: Sendable {
@@ -37,7 +36,7 @@ public final class LocalCluster: @unchecked Sendable {
         var processes: [Process?]
         var ports: [Int]
     }
-    private let state: Mutex<RunState>
+    private let state: PthreadMutex<RunState>
 
     /// Node names: DFS1, DFS2, …
     public var nodeNames: [String] { (1...options.nodes).map { "DFS\($0)" } }
@@ -58,7 +57,7 @@ public final class LocalCluster: @unchecked Sendable {
         nodeConfigPath = dir + "/dfs.conf"
         clientConfigPath = dir + "/dfc.conf"
         keysDirectory = dir + "/Keys"
-        state = Mutex(RunState(processes: Array(repeating: nil, count: options.nodes),
+        state = PthreadMutex(RunState(processes: Array(repeating: nil, count: options.nodes),
                                ports: (0..<options.nodes).map { i in options.basePort.map { $0 + i } ?? 0 }))
 
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
@@ -181,7 +180,9 @@ public final class LocalCluster: @unchecked Sendable {
 
     private static func lastLine(ofFile path: String) -> String {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").last.map(String.init) ?? "exited without output"
+        guard let last = text.split(separator: "\n").last else { return "exited without output" }
+        // The node's own error line ("edfs: node X: …") is quoted inside another edfs line: drop its prefix.
+        return last.hasPrefix("edfs: ") ? String(last.dropFirst(6)) : String(last)
     }
 
     /// Writes `text` to `path` atomically, the file created with `mode` from the start (it may hold a login digest).

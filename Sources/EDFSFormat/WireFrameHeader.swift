@@ -48,6 +48,13 @@ public struct WireFrameHeader: Equatable, Sendable {
     public static func decode(_ bytes: UnsafeRawBufferPointer, maxLengthField: Int) throws(WireError) -> WireFrameHeader? {
         guard let length = peekLengthField(bytes) else { return nil }
         guard Int(length) <= maxLengthField else {
+            // Four letters where a length should be: someone speaks another protocol (an HTTPS probe sends "GET ").
+            let lead = bytes.prefix(4)
+            if lead.allSatisfy({ (0x41...0x5A).contains($0) || $0 == 0x20 || $0 == 0x2F }) {
+                let text = String(decoding: lead, as: UTF8.self)
+                throw WireError(.malformed, "not an edfs client: it sent \"\(text)\" (HTTP or another text protocol) "
+                                + "where a frame was expected", fatal: true)
+            }
             throw WireError(.tooLarge, "frame length \(length) is over the limit of \(maxLengthField)", fatal: true)
         }
         guard Int(length) >= WireProtocol.lengthCountedHeaderBytes else {

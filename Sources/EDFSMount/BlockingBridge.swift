@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import EDFSCrypto
 
 /// Runs async client work from a FUSE callback: starts a Task and blocks the calling thread on a semaphore until it
 /// is done.
@@ -10,20 +10,16 @@ import Synchronization
 /// on two cores — and deadlock.) Nothing here is called from async code.
 enum BlockingBridge {
     static func run<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
-        let outcome = Outcome<T>()
+        let outcome = PthreadMutex<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             let result: Result<T, any Error>
             do { result = .success(try await work()) } catch { result = .failure(error) }
-            outcome.value.withLock { $0 = result }
+            outcome.withLock { $0 = result }
             done.signal()
         }
         done.wait()
-        return outcome.value.withLock { $0 } ?? .failure(MountError.errno(5))
+        return outcome.withLock { $0 } ?? .failure(MountError.errno(5))
     }
 
-    /// The task's result, handed to the waiting thread.
-    private final class Outcome<T: Sendable>: Sendable {
-        let value = Mutex<Result<T, any Error>?>(nil)
-    }
 }

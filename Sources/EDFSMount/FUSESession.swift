@@ -1,5 +1,6 @@
 import CFUSE
 import Dispatch
+import EDFSCrypto
 import Glibc
 import Synchronization
 
@@ -60,7 +61,7 @@ final class SignalStop: Sendable {
     private let fuse: FUSEHandle
     private let mountpoint: String
     private let queue = DispatchQueue(label: "edfs.mount.signals")
-    private let sources = Mutex<[SignalSourceBox]>([])
+    private let sources = PthreadMutex<[SignalSourceBox]>([])
     private let received = Atomic<Bool>(false)
 
     init(fuse: FUSEHandle, mountpoint: String) {

@@ -1,4 +1,4 @@
-import Synchronization
+import EDFSCrypto
 
 /// The mount's picture of the stored names: a listing snapshot, this mount's own changes applied to it at once, and
 /// folders derived from it — a folder is any prefix of a stored name, a stored folder entry, or a folder made in
@@ -26,7 +26,7 @@ final class MountNamespace: Sendable {
         var children: [String: [String: Node]] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     /// Seconds a snapshot is trusted before the next lookup lists the store again.
     let refreshInterval: Double

@@ -1,4 +1,5 @@
 import EDFSClient
+import EDFSCrypto
 import Glibc
 import Synchronization
 
@@ -21,7 +22,7 @@ final class MountedFileSystem: Sendable {
     let readOnly: Bool
     let handles = HandleTable()
     /// Names being written here, at most one writer each.
-    private let writing = Mutex<[String: PendingWrite]>([:])
+    private let writing = PthreadMutex<[String: PendingWrite]>([:])
     private let refreshing = Atomic<Bool>(false)
     /// Short messages for the mount's stderr (names and errors only: never keys or file contents).
     let log: @Sendable (String) -> Void

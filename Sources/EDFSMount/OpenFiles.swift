@@ -1,4 +1,5 @@
 import EDFSClient
+import EDFSCrypto
 import Synchronization
 
 /// A file opened for writing through the mount: its spool, the mode it was created with, and whether it changed
@@ -45,7 +46,7 @@ final class HandleTable: Sendable {
         var open: [UInt64: OpenFile] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     func add(_ file: OpenFile) -> UInt64 {
         state.withLock { state in

@@ -1,9 +1,9 @@
+import EDFSCrypto
 #if canImport(Glibc)
 import Glibc
 #endif
 import EDFSFormat
 import NIOCore
-import Synchronization
 
 /// Who holds the node's connections and GET streams (docs/PROTOCOL.md, "Limits"). A new connection enters the
 /// unauthenticated pool (at most `maxUnauthenticatedConnections`); a successful LOGIN moves it to the logged-in pool,
@@ -47,7 +47,7 @@ final class ConnectionAdmission: Sendable {
     }
 
     private let limits: NodeLimits
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     init(limits: NodeLimits) { self.limits = limits }
 

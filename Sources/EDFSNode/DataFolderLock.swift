@@ -1,9 +1,9 @@
+import EDFSCrypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// An flock(2) on `DIR/node.lock` that tells a running node and an offline `edfs node scrub` of the same data folder
 /// apart: every running node holds it shared (several may, as before), the offline scrub exclusively and only if
@@ -14,10 +14,10 @@ final class DataFolderLock: Sendable {
     static let fileName = "node.lock"
 
     /// The open lock file; nil once released.
-    private let descriptor: Mutex<Int32?>
+    private let descriptor: PthreadMutex<Int32?>
 
     private init(descriptor: Int32) {
-        self.descriptor = Mutex(descriptor)
+        self.descriptor = PthreadMutex(descriptor)
     }
 
     /// Takes the lock of the data folder `root` (creating the file), never waiting: shared for a node, exclusive for

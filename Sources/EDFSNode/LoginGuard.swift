@@ -1,6 +1,5 @@
 import EDFSCrypto
 import EDFSFormat
-import Synchronization
 
 /// How failed logins are slowed down and then refused (docs/PROTOCOL.md, "Login throttling"). Two rules:
 /// - per (user, peer address): each failure in a row is answered after a delay doubling from `baseDelay` to
@@ -93,7 +92,7 @@ public final class LoginGuard: Sendable {
     /// The configured SCRAM users' iteration counts: a mock answer takes one of them (chosen by the name), so an
     /// unusual count does not single out a real user.
     private let mockIterationChoices: [UInt32]
-    private let tables = Mutex(Tables())
+    private let tables = PthreadMutex(Tables())
 
     /// `verifiers`: user name → login verifier (MD5 digest or SCRAM verifier).
     public init(verifiers: [String: LoginVerifier], throttle: LoginThrottle, legacyMD5Logins: Bool = true,

@@ -1,7 +1,7 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
 import NIOCore
-import Synchronization
 
 /// The LOGIN and LOGIN_CONTINUE requests of one session and its deadline: checks the proof with the node's
 /// `LoginGuard` (which throttles failures per user, per peer and per address) and records the user in the
@@ -16,7 +16,7 @@ struct LoginPath: Sendable {
 
     /// Holds one connection's SCRAM state between LOGIN and LOGIN_CONTINUE.
     final class PendingSCRAM: Sendable {
-        let state = Mutex<LoginGuard.SCRAMState?>(nil)
+        let state = PthreadMutex<LoginGuard.SCRAMState?>(nil)
     }
 
     /// The answer to LOGIN request `id`; on success the session is logged in as `user` (method 1), or a SCRAM

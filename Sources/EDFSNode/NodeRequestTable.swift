@@ -1,6 +1,6 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
-import Synchronization
 
 /// The requests in flight on one connection and who is logged in; shared by the connection's reader loop and the
 /// tasks that serve its requests. The one that removes an id (`finish`) owns sending its final frame.
@@ -22,7 +22,7 @@ final class NodeRequestTable: Sendable {
         var requests = 0
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     var user: String? { state.withLock { $0.user } }
     var count: Int { state.withLock { $0.active.count } }

@@ -67,7 +67,7 @@ final class NodeSession: Sendable {
                 reason = "refused: \(error)"
                 await SessionOutput.sendLast(.error(error, requestID: 0), on: channel)
             } catch {
-                reason = "failed: \(error)"
+                reason = "failed: \(PeerFailureText.describe(error))"
             }
             loginTimeout.cancel()
             loop.uploads.abortAll()

@@ -1,9 +1,9 @@
+import EDFSCrypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// One file being written into the store: bytes go to a temporary file beside the target while their block
 /// checksums are computed; `makeDurable()` appends the footer and fsyncs, `publish()` renames over the target and fsyncs
@@ -31,7 +31,7 @@ public final class ObjectWriter: Sendable {
         var finished = false
     }
 
-    private let state: Mutex<State>
+    private let state: PthreadMutex<State>
 
     init(what: String, directory: String, finalName: String, announcedLength: UInt64, blockSize: Int) throws(StoreError) {
         self.what = what
@@ -43,7 +43,7 @@ public final class ObjectWriter: Sendable {
         let fd = try FileIO.openFile(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, what: "temporary \(what)")
         var initial = State(fd: fd)
         initial.crcs.reserveCapacity(StoredFooter.blockCount(dataLength: announcedLength, blockSize: blockSize))
-        state = Mutex(initial)
+        state = PthreadMutex(initial)
     }
 
     deinit { abort() }

@@ -1,3 +1,4 @@
+import EDFSCrypto
 import Logging
 import NIOPosix
 import Synchronization
@@ -16,7 +17,7 @@ final class PeriodicScrub: Sendable {
     private let thread = NIOThreadPool(numberOfThreads: 1)
     private let stopping = Atomic<Bool>(false)
     /// The loop, once started; `started` stays true after `stop()` so that it never starts again.
-    private let loop = Mutex<(started: Bool, task: Task<Void, Never>?)>((false, nil))
+    private let loop = PthreadMutex<(started: Bool, task: Task<Void, Never>?)>((false, nil))
 
     init(scrubber: Scrubber, options: ScrubOptions, interval: Duration, record: ScrubRecord, logger: Logger) {
         self.scrubber = scrubber

@@ -1,8 +1,8 @@
-import Synchronization
+import EDFSCrypto
 
 /// The result of a running node's last scrub, kept for STATUS (nil until the first scrub finishes).
 final class ScrubRecord: Sendable {
-    private let last = Mutex<(report: ScrubReport?, count: Int)>((nil, 0))
+    private let last = PthreadMutex<(report: ScrubReport?, count: Int)>((nil, 0))
 
     /// The last scrub's report.
     var report: ScrubReport? { last.withLock { $0.report } }

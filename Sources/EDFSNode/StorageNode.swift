@@ -10,7 +10,6 @@ import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// Why a node could not start.
 public enum NodeStartError: Error, CustomStringConvertible, Sendable {
@@ -77,7 +76,7 @@ public final class StorageNode: Sendable {
         var nextLocal = 0
     }
 
-    private let state = Mutex(RunState())
+    private let state = PthreadMutex(RunState())
 
     /// Loads the certificate and key (checking the certificate was issued by the CA), opens the store and removes
     /// temporary files a crash left behind. Does not listen yet.
@@ -187,7 +186,18 @@ public final class StorageNode: Sendable {
                     }
                 }
         } catch {
-            throw .bind("\(HostPort.text(host: configuration.host, port: configuration.port)): \(error)")
+            let address = HostPort.text(host: configuration.host, port: configuration.port)
+            switch (error as? IOError)?.errnoCode {
+            case EADDRINUSE?:
+                throw .bind("\(address) is in use by another program: stop it, or give this node another port "
+                            + "(the Server line of its config; edfs cluster up --base-port)")
+            case EADDRNOTAVAIL?:
+                throw .bind("\(address) is not an address of this host: listen on one of its own addresses")
+            case EACCES?:
+                throw .bind("\(address): ports below 1024 need root; use a higher port")
+            default:
+                throw .bind("\(address): \(error)")
+            }
         }
         guard let address = server.channel.localAddress else {
             server.channel.close(promise: nil)
@@ -261,7 +271,7 @@ public final class StorageNode: Sendable {
                 reason = await current.run(inbound: inbound)
             }
         } catch {
-            reason = "failed: \(error)"
+            reason = "failed: \(PeerFailureText.describe(error))"
         }
         let seconds = Double((ContinuousClock.now - began).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - began).components.seconds)

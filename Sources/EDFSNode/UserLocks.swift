@@ -1,4 +1,4 @@
-import Synchronization
+import EDFSCrypto
 
 /// One lock per user name, so that one user's metadata writes never wait for another's. An entry lives only while
 /// some thread holds or waits for it: the table holds at most one entry per user with work in progress, and none
@@ -6,11 +6,11 @@ import Synchronization
 final class UserLocks: Sendable {
     /// A user's lock.
     private final class Entry: Sendable {
-        let mutex = Mutex<Void>(())
+        let mutex = PthreadMutex<Void>(())
     }
 
     /// User name → its lock and how many threads hold or wait for it.
-    private let table = Mutex<[String: (entry: Entry, users: Int)]>([:])
+    private let table = PthreadMutex<[String: (entry: Entry, users: Int)]>([:])
 
     /// Runs `body` holding `user`'s lock.
     func withLock<T: Sendable>(user: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {

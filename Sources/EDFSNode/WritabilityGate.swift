@@ -1,5 +1,5 @@
+import EDFSCrypto
 import NIOCore
-import Synchronization
 
 /// Whether a connection takes more output now (NIO's writability, kept by `WritabilityHandler`). A GET waits on it
 /// before it reads a block, so the node reads ahead for a connection only while its write buffer is below the high
@@ -12,7 +12,7 @@ final class WritabilityGate: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     /// Records the channel's writability (event loop); waking waiters when it turns writable.
     func set(writable: Bool) {

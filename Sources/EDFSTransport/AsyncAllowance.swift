@@ -1,4 +1,4 @@
-import Synchronization
+import EDFSCrypto
 
 /// The credit and budget primitive of the protocol (no I/O): a count of units (bytes of GET credit, bytes of
 /// buffer budget) that tasks take and give back, waiting while too few are available.
@@ -35,9 +35,9 @@ public final class AsyncAllowance: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: PthreadMutex<State>
 
-    public init(_ initial: Int) { state = Mutex(State(available: initial)) }
+    public init(_ initial: Int) { state = PthreadMutex(State(available: initial)) }
 
     /// Units available right now.
     public var available: Int { state.withLock { $0.available } }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDFSClient
+import EDFSCrypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +24,7 @@ struct EDFSCommand: AsyncParsableCommand {
     /// Parses and runs; a usage error is one line on stderr (`edfs: <what>: <what to do>`) and exit 64, like every
     /// other failure (docs/CLI.md); help goes to stdout with exit 0.
     static func main() async {
+        keepLibcryptoUntilExit()  // an exit while workers still use libcrypto must not free it under them
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)
@@ -40,14 +42,18 @@ struct EDFSCommand: AsyncParsableCommand {
                 Glibc.exit(0)
             }
             let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            let reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-            printError("\(reason): see \(commandPath(arguments)) --help")
+            var reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            // The parser's own guess ("--out" → "--quiet") is replaced by the nearest name by edit distance or prefix.
+            if let guess = reason.range(of: ". Did you mean") { reason = String(reason[..<guess.lowerBound]) }
+            let (path, command) = commandPath(arguments)
+            reason += Suggestions.didYouMean(reason, command: command)
+            printError("\(reason): see \(path) --help")
             Glibc.exit(code.rawValue == 0 ? ExitStatus.usage : code.rawValue)
         }
     }
 
-    /// "edfs key rotate" for the known subcommands the arguments start with.
-    private static func commandPath(_ arguments: [String]) -> String {
+    /// "edfs key rotate" and its type, for the known subcommands the arguments start with.
+    private static func commandPath(_ arguments: [String]) -> (String, any ParsableCommand.Type) {
         var path = ["edfs"]
         var current: any ParsableCommand.Type = EDFSCommand.self
         for argument in arguments {
@@ -56,6 +62,7 @@ struct EDFSCommand: AsyncParsableCommand {
             path.append(argument)
             current = next
         }
-        return path.joined(separator: " ")
+        return (path.joined(separator: " "), current)
     }
+
 }

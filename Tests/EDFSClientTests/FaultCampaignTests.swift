@@ -4,13 +4,12 @@ import EDFSDevTools
 import EDFSFormat
 import EDFSTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// A value several tasks share under a lock.
 final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
+    private let mutex: PthreadMutex<Value>
+    init(_ value: Value) { mutex = PthreadMutex(value) }
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
@@ -44,7 +43,7 @@ final class CampaignLedger: Sendable {
         }
     }
 
-    private let state = Mutex((history: [String: [Operation]](), counts: Counts()))
+    private let state = PthreadMutex((history: [String: [Operation]](), counts: Counts()))
 
     /// Records an operation as it starts; returns its index for `end`.
     func begin(_ name: String, _ kind: Operation.Kind) -> Int {

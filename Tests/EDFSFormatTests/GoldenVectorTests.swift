@@ -123,6 +123,30 @@ struct GoldenVectorTests {
         #expect(Array(bytes[56..<68]) == V.hex("b0b1b2b3b4b5b6b7b8b9babb"))
     }
 
+    @Test("good body version 2: mode and shared-objects flag; a folder entry")
+    func goodBodyVersion2() throws {
+        let master = try V.key(V.masterKey5Bytes)
+        let bytes = try V.committed("good_manifest_v2.bin")
+        let plain = try bytes.withUnsafeBytes { all in
+            try AESGCM.openBox(UnsafeRawBufferPointer(rebasing: all[56...]), key: master,
+                               aad: UnsafeRawBufferPointer(rebasing: all[0..<56]))
+        }
+        // Version 2, flags 0x04 (shared objects), then v1's fields with the mode (u32) after the nanoseconds.
+        #expect(plain.withUnsafeBytes { Array($0.prefix(49)) } == V.hex("""
+            02 04 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000064 000000006553f100 075bcd15 000001a0
+            """))
+        let (header, body) = try Manifest.open(bytes, masterKey: master)
+        #expect(header.version == 9 && body.mode == 0o640 && body.sharesObjects && !body.isFolder && body.hasObjects)
+        #expect(body.name == "golden/report.txt" && body.size == 100 && body.stripeLengths == [40, 40, 20])
+
+        let (folderHeader, folder) = try Manifest.open(V.committed("good_folder.bin"), masterKey: master)
+        #expect(folderHeader.version == 1 && folderHeader.fileID.hex == "0123456789abcdeffedcba9876543210")
+        #expect(folder.isFolder && !folder.isDeleted && !folder.hasObjects && folder.name == "golden")
+        #expect(folder.mode == 0o755 && folder.size == 0 && folder.stripeLengths == [0, 0, 0])
+        // A body that needs nothing of version 2 is still written as version 1, byte for byte (good_manifest.bin).
+        #expect(try V.manifestBody().encoded().withUnsafeBytes { $0.first } == 1)
+    }
+
     @Test("fail manifests are refused with their documented error")
     func failManifests() throws {
         let master = try V.key(V.masterKey5Bytes)
@@ -144,6 +168,16 @@ struct GoldenVectorTests {
         }
         #expect(throws: FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")) {
             try open("fail_manifest_missing_out_of_range.bin")
+        }
+        #expect(throws: FormatError.unsupportedVersion("manifest body", 3)) { try open("fail_manifest_body_version_3.bin") }
+        #expect(throws: FormatError.invalidField("manifest flags", "has unknown bits")) {
+            try open("fail_manifest_v1_folder_flag.bin")
+        }
+        #expect(throws: FormatError.invalidField("manifest flags", "a folder entry is live and empty")) {
+            try open("fail_manifest_folder_not_empty.bin")
+        }
+        #expect(throws: FormatError.invalidField("manifest mode", "has bits beyond 0o7777")) {
+            try open("fail_manifest_mode_bits.bin")
         }
     }
 

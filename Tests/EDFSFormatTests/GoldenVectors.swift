@@ -23,6 +23,9 @@ enum GoldenVectors {
     static let manifestIDHex = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     static let manifestNonce = counting(from: 0xa0, count: 12)
     static let tombstoneNonce = counting(from: 0xb0, count: 12)
+    static let manifestV2Nonce = counting(from: 0x90, count: 12)
+    static let folderNonce = counting(from: 0xf0, count: 12)
+    static let folderFileIDHex = "0123456789abcdeffedcba9876543210"
 
     static let stripePlaintext = Array("edfs golden vector: stripe 1 of 3, 40 B.".utf8)
     static let fileName = "golden/report.txt"
@@ -60,6 +63,21 @@ enum GoldenVectors {
                      stripeLengths: [0, 0, 0], missingReplicas: [], isDeleted: true, dataKeyEpoch: 5)
     }
 
+    /// Body version 2: `manifestBody()` with mode 0o640 and the shared-objects flag (a rename in progress).
+    static func manifestV2Body() throws -> ManifestBody {
+        var body = try manifestBody()
+        body.mode = 0o640
+        body.sharesObjects = true
+        return body
+    }
+
+    /// A folder entry (body version 2): name `golden`, mode 0o755, mtime 1,700,000,000 s, DEK 0xc0…0xdf, no stripes.
+    static func folderBody() throws -> ManifestBody {
+        ManifestBody(name: "golden", size: 0, modificationSeconds: 1_700_000_000, modificationNanoseconds: 0,
+                     dataKey: try key(tombstoneDataKeyBytes), segmentSize: 16, nodeCount: 3, replicas: 2,
+                     stripeLengths: [0, 0, 0], missingReplicas: [], dataKeyEpoch: 5, mode: 0o755, isFolder: true)
+    }
+
     static func bundles() throws -> [KeyBundle] {
         [try KeyBundle(epoch: 5, masterKey: key(masterKey5Bytes), nameKey: key(nameKey5Bytes)),
          try KeyBundle(epoch: 4, masterKey: key(masterKey4Bytes), nameKey: key(nameKey4Bytes))]
@@ -85,6 +103,25 @@ enum GoldenVectors {
     static func goodTombstone() throws -> [UInt8] {
         try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 8, fileID: FileID(hex: tombstoneFileIDHex),
                           keyEpoch: 5, body: tombstoneBody(), masterKey: key(masterKey5Bytes), nonce: tombstoneNonce)
+    }
+
+    static func goodManifestV2() throws -> [UInt8] {
+        try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 9, fileID: FileID(hex: fileIDHex),
+                          keyEpoch: 5, body: manifestV2Body(), masterKey: key(masterKey5Bytes), nonce: manifestV2Nonce)
+    }
+
+    static func goodFolder() throws -> [UInt8] {
+        try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 1, fileID: FileID(hex: folderFileIDHex),
+                          keyEpoch: 5, body: folderBody(), masterKey: key(masterKey5Bytes), nonce: folderNonce)
+    }
+
+    /// A folder entry whose body bytes are `edit`ed after encoding and then sealed validly.
+    static func folder(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+        var plain = try folderBody().encoded().withUnsafeBytes { Array($0) }
+        edit(&plain)
+        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 1, fileID: FileID(hex: folderFileIDHex),
+                                 keyEpoch: 5, encodedBody: SecureBytes(copying: plain), masterKey: key(masterKey5Bytes),
+                                 nonce: folderNonce)
     }
 
     static func goodKeyslot(user: String = user) throws -> [UInt8] {
@@ -135,6 +172,8 @@ enum GoldenVectors {
         ("good_stripe_object.bin", goodStripeObject),
         ("good_manifest.bin", goodManifest),
         ("good_tombstone.bin", goodTombstone),
+        ("good_manifest_v2.bin", goodManifestV2),
+        ("good_folder.bin", goodFolder),
         ("good_keyslot.bin", { try goodKeyslot() }),
         ("good_keyslot_scram.bin", { try goodSCRAMKeyslot() }),
 
@@ -172,6 +211,16 @@ enum GoldenVectors {
                 for stripe in [0, 0, 1, 1, 2, 2, 0] as [UInt8] { body += [0, 0, 0, stripe, 0, 1] }
             }
         }),
+        ("fail_manifest_body_version_3.bin", { try folder { $0[0] = 3 } }),
+        ("fail_manifest_v1_folder_flag.bin", { try manifest { $0[1] = 0x02 } }),  // body version 1 knows bit 0 only
+        ("fail_manifest_folder_not_empty.bin", {
+            // size 0 → 1 (bytes 17…24 after version, flags, epoch and the 2 + 6 byte name), stripe 0 length 0 → 1
+            try folder { body in
+                body[8 + 6 + 7] = 1
+                body[8 + 6 + 8 + 8 + 4 + 4 + 32 + 4 + 2 + 2 + 4 + 7] = 1
+            }
+        }),
+        ("fail_manifest_mode_bits.bin", { try folder { $0[8 + 6 + 8 + 8 + 4] = 0x01 } }),  // mode 0o755 → bit 24 set
         ("fail_manifest_missing_out_of_range.bin", {
             try manifest { $0[$0.count - 1] = 3 }  // the last missing replica names node 3 of nodes 0…2
         }),

@@ -2,6 +2,7 @@ import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -44,7 +45,7 @@ final class SeparateNodeProcess {
     func connect(_ user: String) async throws -> NodeConnection {
         let password = try #require(testUsers[user])
         return try await NodeConnection.open(host: "127.0.0.1", port: port, trust: trust, user: user,
-                                             passwordDigest: md5(password))
+                                             passwordDigest: md5(password), options: .forTests)
     }
 
     /// Stops the process (SIGTERM, then SIGKILL) and removes the folder.
@@ -125,7 +126,7 @@ final class UnreadGetClient: Sendable {
 
 /// A counter several threads add to.
 final class ManagedAtomicCounter: Sendable {
-    private let state = Mutex(0)
+    private let state = PthreadMutex(0)
     func add(_ count: Int) { state.withLock { $0 += count } }
     var value: Int { state.withLock { $0 } }
 }
@@ -201,10 +202,14 @@ final class ManagedAtomicCounter: Sendable {
         // flight, in plaintext and TLS ciphertext, with the allocator's rounding, and the read budget is 32 MiB: a debug
         // build measured 156 MiB above the baseline on 2 loaded cores. The bound leaves room for allocator variance;
         // the memory must come back after the close.
-        // AddressSanitizer keeps freed memory in its quarantine on purpose: no memory bound holds under it.
-        if ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil {
+        // AddressSanitizer keeps freed memory in its quarantine on purpose, and ThreadSanitizer's allocator and shadow
+        // memory grow the node's VmRSS several times over (308 MiB above the baseline measured): no bound holds there.
+        let environment = ProcessInfo.processInfo.environment
+        if environment["ASAN_OPTIONS"] == nil && environment["TSAN_OPTIONS"] == nil {
             #expect(peak - baseline < 224)
             #expect(after - baseline < 32)
+        } else {
+            print("unread-GET flood: memory bounds not checked under a sanitizer (its allocator decides VmRSS)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import EDFSClient
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import Logging
 import NIOCore
@@ -116,7 +117,7 @@ import Testing
         #expect(try restarted.store.temporaryFiles().isEmpty)
         let address = try await restarted.start()
         let again = try await NodeConnection.open(host: "127.0.0.1", port: try #require(address.port), trust: node.trust,
-                                                  user: "alice", passwordDigest: md5("alice-secret"))
+                                                  user: "alice", passwordDigest: md5("alice-secret"), options: .forTests)
         #expect(try await again.getObject("survivor") == [1, 2, 3])
         await again.close()
         await restarted.shutdown()

@@ -2,6 +2,7 @@ import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import Logging
 import Testing
@@ -21,7 +22,7 @@ final class InProcessTestNode: Sendable {
         configuration = NodeConfiguration(
             name: "L1", host: "127.0.0.1", port: 0, dataDirectory: directory.path + "/data",
             certificateFile: directory.path + "/missing.crt", privateKeyFile: directory.path + "/missing.key",
-            caFile: directory.path + "/missing-ca.crt", users: users, limits: limits)
+            caFile: directory.path + "/missing-ca.crt", users: users, limits: limits.withTestLoginDeadline)
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
         node = try StorageNode(inProcess: configuration, logger: logger)
@@ -31,7 +32,7 @@ final class InProcessTestNode: Sendable {
     func connect(_ user: String = "alice", password: String? = nil) async throws -> NodeConnection {
         let secret = try password ?? #require(testUsers[user])
         return try await NodeConnection.open(localDescriptor: try await node.openLocalSocket(), label: "L1 in-process",
-                                             user: user, passwordDigest: md5(secret))
+                                             user: user, passwordDigest: md5(secret), options: .forTests)
     }
 }
 

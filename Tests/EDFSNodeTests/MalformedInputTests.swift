@@ -1,6 +1,7 @@
 import EDFSClient
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import Testing
 
@@ -156,7 +157,7 @@ import Testing
         try await withNode(limits: limits) { node in
             var answers: [String] = []
             for (user, password) in [("alice", "wrong"), ("nobody", "alice-secret"), ("../../etc", "x"), ("", "")] {
-                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
+                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
                 do {
                     try await connection.login(user: user, passwordDigest: md5(password))
                     Issue.record("login of \(user) succeeded")
@@ -188,7 +189,7 @@ import Testing
                                              lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
         limits.loginTimeout = .seconds(60)  // the test waits out the lockout on one connection that is not logged in (slow under ASan)
         try await withNode(limits: limits) { node in
-            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
+            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
             var delays: [Duration] = []
             for _ in 0..<3 {
                 let start = ContinuousClock.now

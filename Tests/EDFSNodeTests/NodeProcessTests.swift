@@ -1,6 +1,7 @@
 import EDFSClient
 import EDFSCrypto
 import EDFSFormat
+import EDFSTestSupport
 import Foundation
 import Testing
 
@@ -113,7 +114,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
 
         let first = try NodeProcess(binary: binary, config: config, name: "DFS1", data: data, log: directory.path + "/1.log")
         let connection = try await NodeConnection.open(host: "127.0.0.1", port: first.port, trust: trust, user: "rohan",
-                                                       passwordDigest: digest)
+                                                       passwordDigest: digest, options: .forTests)
         #expect(connection.nodeName == "DFS1")
         let acked = randomBytes(3 << 20)
         try await connection.putObject("acked", bytes: acked)
@@ -139,7 +140,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
         let second = try NodeProcess(binary: binary, config: config, name: "DFS1", data: data, log: directory.path + "/2.log")
         #expect(temporaryFiles().isEmpty, "restart removes the temporary files")
         let again = try await NodeConnection.open(host: "127.0.0.1", port: second.port, trust: trust, user: "rohan",
-                                                  passwordDigest: digest)
+                                                  passwordDigest: digest, options: .forTests)
         #expect(try await again.getObject("acked") == acked)
         #expect(try await again.stat(object: "acked", verify: true).checksumState == .verified)
         await expectRefusal(.notFound) { _ = try await again.stat(object: "torn") }

@@ -2,6 +2,7 @@ import EDFSClient
 import EDFSCrypto
 @testable import EDFSNode
 import EDFSFormat
+import EDFSTestSupport
 import Foundation
 import Logging
 import NIOSSL
@@ -33,7 +34,7 @@ struct SCRAMNode {
         configuration.limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
         // The client's SCRAM PBKDF2 counts against the login deadline; on 2 cores shared with the whole suite the
         // default 10 s is too little.
-        configuration.limits.loginTimeout = .seconds(30)
+        configuration.limits.loginTimeout = TestTime.scaled(.seconds(30))
         if let maxConnectionsPerUser { configuration.limits.maxConnectionsPerUser = maxConnectionsPerUser }
         var logger = Logger(label: "test-node")
         logger.logLevel = .critical
@@ -41,7 +42,7 @@ struct SCRAMNode {
     }
 
     func connection() async throws -> NodeConnection {
-        try await NodeConnection.connect(localDescriptor: try await node.openLocalSocket(), label: "S1 in-process")
+        try await NodeConnection.connect(localDescriptor: try await node.openLocalSocket(), label: "S1 in-process", options: .forTests)
     }
 
     func shutdown() async {
@@ -378,7 +379,7 @@ struct SCRAMChannelBindingTests {
     func bindingOverTLS() async throws {
         let node = try await TestNode(scramUsers: ["carol": try scramVerifier("carol-secret")])
         defer { Task { await node.stop() } }
-        let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
+        let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
         try await connection.login(user: "carol", derivation: derivation("carol-secret"))
         _ = try await connection.status()
         await connection.close()

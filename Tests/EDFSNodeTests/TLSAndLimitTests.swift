@@ -2,6 +2,7 @@ import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
             try DevelopmentPKI.initialize(directory: other.path, nodeNames: ["N1"], hosts: ["127.0.0.1"], force: false)
             let stranger = try NodeTLSTrust(caFile: other.path + "/ca.crt")
             do {
-                _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: stranger)
+                _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: stranger, options: .forTests)
                 Issue.record("connected without trusting the CA")
             } catch let error as NodeConnectionError {
                 guard case .tlsFailed = error else {
@@ -23,7 +24,7 @@ import Testing
                 }
             }
             // The host name is checked too: "localhost" is in the certificate, so it works.
-            let byName = try await NodeConnection.connect(host: "localhost", port: node.port, trust: node.trust)
+            let byName = try await NodeConnection.connect(host: "localhost", port: node.port, trust: node.trust, options: .forTests)
             #expect(byName.nodeName == "N1")
             await byName.close()
             try await node.assertServesGoodClient()
@@ -33,7 +34,7 @@ import Testing
     @Test func aCertificateForAnotherHostIsRefused() async throws {
         let node = try await TestNode(hosts: ["10.11.12.13"])
         do {
-            _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust)
+            _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
             Issue.record("connected to a node whose certificate names another host")
         } catch let error as NodeConnectionError {
             if case .tlsFailed = error {} else { Issue.record("expected a TLS failure, got \(error)") }
@@ -68,8 +69,9 @@ import Testing
 
     @Test func loginTimeoutClosesTheConnection() async throws {
         var limits = NodeLimits()
-        // Short for the lazy client, long enough that the good client afterwards logs in on a loaded 2-core machine.
-        limits.loginTimeout = .seconds(6)
+        // Short for the lazy client, long enough that the good client afterwards logs in on a loaded 2-core machine
+        // (times `TestTime.scale` under a sanitizer).
+        limits.loginTimeout = TestTime.scaled(.seconds(6))
         try await withNode(limits: limits) { node in
             let lazy = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await lazy.sendRequest(.hello(versions: [1], client: "raw"), id: 1)
@@ -83,15 +85,17 @@ import Testing
 
     @Test func idleTimeoutClosesTheConnection() async throws {
         var limits = NodeLimits()
-        // Long enough that TLS, HELLO and LOGIN finish first even while the whole suite loads both cores.
-        limits.idleTimeout = .seconds(8)
+        // Long enough that TLS, HELLO and LOGIN finish first even while the whole suite loads both cores (times
+        // `TestTime.scale` under a sanitizer).
+        let idleTime = TestTime.scaled(.seconds(8))
+        limits.idleTimeout = idleTime
         try await withNode(limits: limits) { node in
             let start = ContinuousClock.now
             let idle = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await idle.helloAndLogin()
             #expect(try await idle.receiveUntilClosed(timeout: .seconds(20)).isEmpty)
             // Closed no earlier than the idle time after the connection's last activity (which came after `start`).
-            #expect(ContinuousClock.now - start >= .seconds(8))
+            #expect(ContinuousClock.now - start >= idleTime)
             await idle.close()
         }
     }

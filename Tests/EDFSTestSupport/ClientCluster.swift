@@ -123,7 +123,7 @@ extension TestCluster: ClientCluster {
     public var nodeNames: [String] { cluster.nodeNames }
     public func clientConfig() throws -> ClusterConfig { try config() }
     public func connector(user: String, derivation: PasswordDerivation) throws -> NodeConnector {
-        NodeConnection.connector(config: try config(), user: user, derivation: derivation)
+        NodeConnection.connector(config: try config(), user: user, derivation: derivation, options: .forTests)
     }
     public func dataDirectory(node index: Int) -> String { cluster.dataDirectory(cluster.nodeNames[index]) }
     public func stopNode(_ index: Int, kill: Bool) async { cluster.stopNode(index, kill: kill) }

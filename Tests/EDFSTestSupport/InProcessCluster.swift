@@ -3,7 +3,6 @@ import EDFSCrypto
 import EDFSFormat
 import EDFSNode
 import Foundation
-import Synchronization
 
 /// A hermetic cluster for one test: N real `StorageNode`s in this process, each on its own temporary data folder,
 /// reached by real `NodeConnection`s over `socketpair(AF_UNIX, SOCK_STREAM)` — no TCP port, no TLS, no process.
@@ -29,7 +28,7 @@ public final class InProcessCluster: Sendable {
     public let nodeConfigurations: [NodeConfiguration]
 
     /// The running node of each index; nil while stopped.
-    private let nodes: Mutex<[StorageNode?]>
+    private let nodes: PthreadMutex<[StorageNode?]>
 
     /// Writes a node config with `users` (name → password, their MD5 in `Password:` lines), `scramUsers` (name →
     /// password, SCRAM-SHA-256 verifiers of `scramIterations` with a random salt in `Password:` lines) and
@@ -56,9 +55,10 @@ public final class InProcessCluster: Sendable {
             let verifier = try SCRAMVerifier(saltedPassword: salted, salt: salt, iterations: scramIterations)
             nodeLines += ["Username: \(user)", "Password: \(verifier.encoded)"]
         }
-        // Many tests log in at once on 2 cores: a login deadline with room for that, unless the test sets its own.
+        // Many tests log in at once on 2 cores: a login deadline with room for that (times `TestTime.scale`), unless
+        // the test sets its own.
         var settings = nodeSettings
-        if settings["LoginTimeout"] == nil { settings["LoginTimeout"] = "30s" }
+        if settings["LoginTimeout"] == nil { settings["LoginTimeout"] = TestTime.setting(seconds: 30) }
         nodeLines += settings.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         let nodeConfigPath = directory + "/dfs.conf"
         try (nodeLines.joined(separator: "\n") + "\n").write(toFile: nodeConfigPath, atomically: true, encoding: .utf8)
@@ -68,6 +68,7 @@ public final class InProcessCluster: Sendable {
         clientLines.append("Replicas: \(replicas)")
         if let writeQuorum { clientLines.append("WriteQuorum: \(writeQuorum)") }
         if let segmentSize { clientLines.append("SegmentSize: \(segmentSize)") }
+        if TestTime.isScaled { clientLines.append("LoginTimeout: \(TestTime.setting(seconds: 30))") }
         let clientConfigPath = directory + "/dfc.conf"
         let clientText = clientLines.joined(separator: "\n") + "\n"
         try clientText.write(toFile: clientConfigPath, atomically: true, encoding: .utf8)
@@ -86,7 +87,7 @@ public final class InProcessCluster: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        nodes = Mutex(started)
+        nodes = PthreadMutex(started)
     }
 
     /// How many nodes the cluster has.
@@ -103,6 +104,7 @@ public final class InProcessCluster: Sendable {
 
     /// A logged-in connection to node `index` over a fresh socket pair (as `user`, with `password` or the
     /// cluster's password for `user`). A stopped node fails with `NodeConnectionError.connectFailed`.
+    /// The connect and handshake deadlines of `options` are multiplied by `TestTime.scale`.
     public func connect(node index: Int, user: String, password: String? = nil, derivation: PasswordDerivation? = nil,
                         options: NodeConnection.Options = .init()) async throws -> NodeConnection {
         let name = nodeConfigurations[index].name
@@ -118,7 +120,7 @@ public final class InProcessCluster: Sendable {
         let secret = password ?? passwords[user] ?? ""
         let derivation = derivation ?? PasswordDerivation(password: SecureBytes(copying: Array(secret.utf8)))
         return try await NodeConnection.open(localDescriptor: descriptor, label: "\(name) in-process", user: user,
-                                             derivation: derivation, options: options)
+                                             derivation: derivation, options: options.scaledForTests)
     }
 
     /// A `NodeConnector` (e.g. for `ClusterSession`) that logs every node in as `user` over the in-process seam,

@@ -26,7 +26,7 @@ public final class TestCluster: @unchecked Sendable {
         options.writeQuorum = writeQuorum
         options.segmentSize = segmentSize
         options.user = user
-        options.nodeSettings["LoginTimeout"] = "30s"  // room for many logins at once on 2 cores
+        options.nodeSettings["LoginTimeout"] = TestTime.setting(seconds: 30)  // room for many logins at once on 2 cores
         cluster = try LocalCluster(options: options, executable: EDFSBinary.url(),
                                    password: SecureBytes(copying: Array(password.utf8)))
         if start {
@@ -36,9 +36,11 @@ public final class TestCluster: @unchecked Sendable {
                 throw error
             }
         }
-        // A lower (still accepted) PBKDF2 work factor keeps each test's key derivations fast.
-        let config = try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8)
-        try (config + "KDFIterations: 100000\n").write(toFile: cluster.clientConfigPath, atomically: true, encoding: .utf8)
+        // A lower (still accepted) PBKDF2 work factor keeps each test's key derivations fast; under a sanitizer the
+        // client's login deadline is scaled too.
+        var config = try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8) + "KDFIterations: 100000\n"
+        if TestTime.isScaled { config += "LoginTimeout: \(TestTime.setting(seconds: 30))\n" }
+        try config.write(toFile: cluster.clientConfigPath, atomically: true, encoding: .utf8)
     }
 
     deinit {

@@ -1,7 +1,7 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
 import NIOCore
-import Synchronization
 
 /// The receiving end of one GET: the reply, then DATA frames within the credit granted, then END.
 /// Fed on the event loop by the router; read by one consumer at a time through `next()`.
@@ -31,13 +31,13 @@ final class DownloadStream: Sendable {
         var waiter: CheckedContinuation<(ByteBuffer?, Int), any Error>?
     }
 
-    private let state: Mutex<State>
+    private let state: PthreadMutex<State>
     /// Credit granted up front; more is granted each time a quarter of it has been consumed.
     let window: Int
 
     init(header: EventLoopPromise<Header>, window: Int) {
         self.window = window
-        state = Mutex(State(header: header, credit: window))
+        state = PthreadMutex(State(header: header, credit: window))
     }
 
     /// Takes the next buffered chunk, granting credit for what has been consumed.

@@ -4,7 +4,6 @@ import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// One connection to one storage node, over TLS (or, in tests, a local socket) (docs/PROTOCOL.md): HELLO on connect, LOGIN, then any number of requests
 /// in flight at once, multiplexed by request id. PUTs stream from chunks the caller writes (waiting while the
@@ -43,7 +42,7 @@ public final class NodeConnection: NodeLink {
     public let address: String
     let core: NodeConnectionCore
     let options: Options
-    private let proven = Mutex<LoginVerifier?>(nil)
+    private let proven = PthreadMutex<LoginVerifier?>(nil)
 
     /// What this connection's login proved to the node: the MD5 digest, or the SCRAM verifier recomputed from the
     /// SaltedPassword (so `edfs passwd` can write it back as a probe). Nil before a login.
@@ -119,7 +118,9 @@ public final class NodeConnection: NodeLink {
                 try sync.addHandler(ClientFrameRouterHandler(router: router))
             }
         } catch {
-            throw NodeConnectionError.connectFailed(node: address, reason: "\(error)")
+            throw NodeConnectionError.connectFailed(
+                node: address, reason: ConnectionFailureText.connect(error, address: address,
+                                                                timeout: Double(options.connectTimeout.components.seconds)))
         }
         let core = NodeConnectionCore(channel: channel, router: router)
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(options.handshakeTimeout)) {

@@ -4,13 +4,12 @@ import EDFSTransport
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// The I/O half of a connection: the channel, the router, and bounded writing.
 final class NodeConnectionCore: Sendable {
     let channel: any Channel
     let router: NodeConnectionRouter
-    private let limits = Mutex<WireNodeLimits?>(nil)
+    private let limits = PthreadMutex<WireNodeLimits?>(nil)
 
     init(channel: any Channel, router: NodeConnectionRouter) {
         self.channel = channel

@@ -1,8 +1,8 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
 import NIOCore
 import NIOSSL
-import Synchronization
 
 /// Routes the frames of one connection to the requests waiting for them, by request id, on the event loop.
 /// Allocates request ids (strictly increasing) and fails everything still waiting when the connection ends.
@@ -23,12 +23,12 @@ final class NodeConnectionRouter: Sendable {
         var label: String
     }
 
-    private let state: Mutex<State>
+    private let state: PthreadMutex<State>
     /// Bytes queued for writing but not yet written; writers wait on it. Closed when the connection ends.
     let writeBudget: AsyncAllowance
 
     init(label: String, writeBudget: AsyncAllowance) {
-        state = Mutex(State(label: label))
+        state = PthreadMutex(State(label: label))
         self.writeBudget = writeBudget
     }
 
@@ -125,7 +125,8 @@ final class NodeConnectionRouter: Sendable {
     func connectionError(for error: any Error) -> NodeConnectionError {
         switch error {
         case let wire as WireError: return .protocolViolation(node: label, reason: wire.description)
-        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError: return .tlsFailed(node: label, reason: "\(error)")
+        case is NIOSSLError, is NIOSSLExtraError, is BoringSSLError:
+            return .tlsFailed(node: label, reason: ConnectionFailureText.tls(error))
         default: return .closed(node: label, reason: "\(error)")
         }
     }

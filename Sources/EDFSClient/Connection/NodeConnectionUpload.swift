@@ -1,7 +1,7 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
 import NIOCore
-import Synchronization
 
 /// A PUT in progress on a `NodeConnection`: write exactly the announced bytes, then `finish()`.
 public final class NodeConnectionUpload: ObjectUpload {
@@ -10,7 +10,7 @@ public final class NodeConnectionUpload: ObjectUpload {
     let id: UInt32
     let core: NodeConnectionCore
     let reply: EventLoopFuture<WireFrame>
-    private let state = Mutex<(sent: UInt64, ended: Bool, failure: (any Error)?)>((0, false, nil))
+    private let state = PthreadMutex<(sent: UInt64, ended: Bool, failure: (any Error)?)>((0, false, nil))
 
     init(objectID: String, length: UInt64, id: UInt32, core: NodeConnectionCore, reply: EventLoopFuture<WireFrame>) {
         self.objectID = objectID

@@ -1,5 +1,5 @@
+import EDFSCrypto
 import Glibc
-import Synchronization
 
 /// Temporary output files being written, so an interrupted command (Ctrl-C, SIGTERM) can remove them before it
 /// exits: a get never leaves partial plaintext behind. A file is created and registered in one step under the lock,
@@ -11,7 +11,7 @@ public final class PartialOutputs: Sendable {
         var paths: Set<String> = []
         var closed = false
     }
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     /// Linux's O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`; a function-like macro, so not imported): an unnamed file in a
     /// folder. `__O_TMPFILE` is 0o20000000 in asm-generic/fcntl.h, used by x86-64 and arm64 alike.

@@ -1,7 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
 import Glibc
-import Synchronization
 
 /// The output file of a get: a temporary file beside the target, renamed over it only when complete.
 final class TemporaryOutput: Sendable {
@@ -10,7 +9,7 @@ final class TemporaryOutput: Sendable {
     let target: String
     let directory: String
     /// The descriptor is closed exactly once, whichever of commit and discard gets there.
-    private let open = Mutex(true)
+    private let open = PthreadMutex(true)
 
     init(target: String, size: UInt64) throws {
         let directory = target.contains("/") ? String(target[..<(target.lastIndex(of: "/") ?? target.endIndex)]) : "."

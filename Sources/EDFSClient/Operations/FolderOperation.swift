@@ -65,20 +65,23 @@ public struct FolderOperation: Sendable {
     }
 
     /// Makes `folder` exist as a folder entry unless it is a folder already; false when it was.
+    ///
+    /// No read quorum is needed: an entry written while the nodes holding a newer version of the name are down loses
+    /// to that version when they answer again (a folder entry never hides a file). Another client making the same
+    /// folder at the same time is success (`MetadataCommit.commitFolderEntry`).
     private func ensureFolder(_ folder: String, mode: UInt32) async throws -> Bool {
         if session.knownFolders.contains(folder) { return false }
         let reader = ManifestReader(session)
-        let lookup = try await reader.lookUp(path: folder)
-        try reader.requireReadQuorum(lookup, path: folder)
-        if let live = lookup.live {
-            guard live.body.isFolder else {
-                throw ClientError.conflict("\(folder) is a file; it cannot also be a folder")
-            }
+        func isFolder(_ lookup: ManifestLookup) throws -> Bool {
+            guard let live = lookup.live else { return false }
+            guard live.body.isFolder else { throw ClientError.conflict("\(folder) is a file; it cannot also be a folder") }
             session.knownFolders.insert(folder)
-            return false
+            return true
         }
+        let lookup = try await reader.lookUp(path: folder)
+        if try isFolder(lookup) { return false }
         let commit = MetadataCommit(session: session)
-        try await commit.commit(try commit.folderEntry(folder, mode: mode), fileID: .random(), after: lookup)
+        try await commit.commitFolderEntry(try commit.folderEntry(folder, mode: mode), after: lookup)
         session.knownFolders.insert(folder)
         return true
     }

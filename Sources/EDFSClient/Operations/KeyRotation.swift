@@ -1,7 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
 import NIOCore
-import Synchronization
 
 /// What moving one file did.
 enum RotationOutcome: Sendable {
@@ -207,7 +206,7 @@ private struct RotationStep: Sendable {
         }
         var body = record.body
         var fileID = record.header.fileID
-        let reencrypting = reencrypt && body.dataKeyEpoch != target.epoch
+        let reencrypting = reencrypt && body.hasObjects && body.dataKeyEpoch != target.epoch
         if reencrypting {
             // File id and data key both derived from the old file id under the new master key: a run interrupted
             // before its commit, or a second run at the same time, writes byte-identical objects (the same key and
@@ -312,7 +311,7 @@ private struct RotationStep: Sendable {
 
 /// The batch sealed inside the download's blocking job, handed to the task that sends it.
 private final class SealedBatchHandOff: Sendable {
-    private let stash = Mutex<ByteBuffer?>(nil)
+    private let stash = PthreadMutex<ByteBuffer?>(nil)
 
     func put(_ buffer: ByteBuffer) { stash.withLock { $0 = buffer } }
 

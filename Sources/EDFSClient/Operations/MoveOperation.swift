@@ -8,8 +8,14 @@ import EDFSFormat
 /// deletes the objects — the nodes' orphan collection reclaims them once no manifest names them.
 public struct MoveOperation: Sendable {
     public let session: ClusterSession
+    /// Hears of each commit of a file's move: (stored name, step 1…3). For progress, and for tests that interrupt a
+    /// move between two steps.
+    let onStep: @Sendable (String, Int) -> Void
 
-    public init(_ session: ClusterSession) { self.session = session }
+    public init(_ session: ClusterSession, onStep: @escaping @Sendable (String, Int) -> Void = { _, _ in }) {
+        self.session = session
+        self.onStep = onStep
+    }
 
     /// Moves `source` (a file or a folder with everything in it) to exactly `target`. A file may replace an existing
     /// file when `replace` is set; any other existing `target` refuses (`ClientError.conflict`). Returns the number
@@ -68,12 +74,14 @@ public struct MoveOperation: Sendable {
             marked.sharesObjects = true
             record = try await commit.commit(marked, fileID: record.header.fileID, after: lookup)
         }
+        onStep(source, 1)
         let existing = try await reader.lookUp(path: target)
         try reader.requireReadQuorum(existing, path: target)
         if existing.live?.body.isFolder == true { throw ClientError.conflict("\(target) exists and is a folder") }
         var moved = record.body
         moved.name = target
         try await commit.commit(moved, fileID: record.header.fileID, after: existing)
+        onStep(source, 2)
         // The replaced file's versions, if any: their objects are nobody's now.
         await ObjectRemoval(session: session).remove(objectsOfEvery: existing.versions, keeping: record.header.fileID)
         lookup = try await reader.lookUp(path: source)
@@ -82,5 +90,6 @@ public struct MoveOperation: Sendable {
             return
         }
         try await commit.commit(try commit.tombstone(for: current), fileID: .random(), after: lookup)
+        onStep(source, 3)
     }
 }

@@ -1,7 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
 import NIOCore
-import Synchronization
 
 /// Random-access reads of one stored file version (what `edfs mount` serves `read` with): a read at any offset
 /// fetches only the segments it covers, each with a ranged GET_OBJECT of its sealed bytes on one replica
@@ -16,7 +15,7 @@ public final class RandomAccessRead: Sendable {
     private let stripes: [Stripe]
     /// Segments fetched ahead of a sequential read.
     private let readAheadSegments: Int
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     /// Fetches in flight, what each stripe's last good replica was, where the last read ended.
     private struct State {

@@ -1,4 +1,4 @@
-import Synchronization
+import EDFSCrypto
 
 /// Replicas a read found corrupt or missing while another replica of the same stripe verified: what heal on read
 /// repairs once the read is done.
@@ -11,7 +11,7 @@ final class ReadDamage: Sendable {
         var good: Int
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private let entries = PthreadMutex<[Entry]>([])
 
     func record(stripe: Int, bad: [Int], good: Int) {
         entries.withLock { $0.append(Entry(stripe: stripe, bad: bad, good: good)) }

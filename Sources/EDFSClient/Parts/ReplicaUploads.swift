@@ -1,6 +1,6 @@
+import EDFSCrypto
 import EDFSFormat
 import NIOCore
-import Synchronization
 
 /// One stripe object streaming to its replicas at once. A replica that fails is dropped and reported; the upload
 /// fails as soon as fewer than `quorum` replicas remain, and the nodes then store nothing.
@@ -10,7 +10,7 @@ final class ReplicaUploads: Sendable {
     let quorum: Int
     /// What the user is told to do when the stripe cannot be stored.
     let hint: String
-    private let uploads: Mutex<[(node: Int, upload: any ObjectUpload)]>
+    private let uploads: PthreadMutex<[(node: Int, upload: any ObjectUpload)]>
 
     private init(session: ClusterSession, header: StripeHeader, quorum: Int, hint: String,
                  uploads: [(node: Int, upload: any ObjectUpload)]) {
@@ -18,7 +18,7 @@ final class ReplicaUploads: Sendable {
         self.header = header
         self.quorum = quorum
         self.hint = hint
-        self.uploads = Mutex(uploads)
+        self.uploads = PthreadMutex(uploads)
     }
 
     /// Starts the object on every reachable node of `targets`; throws when fewer than `quorum` start.

@@ -1,5 +1,5 @@
+import EDFSCrypto
 import EDFSFormat
-import Synchronization
 
 /// One verified, opened segment of a stored file: its plaintext, wiped when the last reference goes.
 ///
@@ -49,7 +49,7 @@ public final class SegmentCache: Sendable {
 
     public let capacitySegments: Int
     public let capacityBytes: Int
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     /// At most `capacitySegments` segments and `capacityBytes` bytes of plaintext (default 64 segments, 64 MiB).
     public init(capacitySegments: Int = 64, capacityBytes: Int = 64 << 20) {

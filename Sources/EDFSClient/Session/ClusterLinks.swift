@@ -16,12 +16,15 @@ public struct ClusterLinks: Sendable {
 
     public var allReachable: Bool { links.allSatisfy { $0 != nil } }
 
-    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login.
+    /// Logs in to every node at once, trying `connectors` in order on a node that refuses a login. Each node has the
+    /// config's `LoginTimeout` (default `RequestDeadline.seconds`) to answer before it counts as unreachable.
     public static func connect(config: ClusterConfig, user: String, connectors: [NodeConnector],
                                notices: Notices) async throws -> ClusterLinks {
         guard !config.servers.isEmpty else { throw ClientError.usage("\(config.path): no Server lines") }
         let servers = config.servers
-        let attempts = await NodeFanOut.run(indices: Array(servers.indices), deadline: RequestDeadline.seconds,
+        let deadline = try config.seconds("LoginTimeout").map { Double($0.components.seconds)
+            + Double($0.components.attoseconds) / 1e18 } ?? RequestDeadline.seconds
+        let attempts = await NodeFanOut.run(indices: Array(servers.indices), deadline: deadline,
                                             label: { "login to \(servers[$0].name)" }) { index -> (any NodeLink, Int) in
             var lastError: any Error = NodeLinkError.unreachable("no connector")
             for (which, connector) in connectors.enumerated() {
@@ -55,8 +58,18 @@ public struct ClusterLinks: Sendable {
             if throttled > 0 {
                 throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
             }
-            let reasons = unreachable.sorted { $0.key < $1.key }.map { "\(servers[$0.key].name): \($0.value)" }
-            throw ClientError.notEnoughNodes("no node reachable (\(reasons.joined(separator: "; "))); start the nodes or check the config")
+            // One line however many nodes: nodes that failed the same way are named together.
+            var groups = [(reason: String, nodes: [String])]()
+            for (index, error) in attempts.failures.sorted(by: { $0.node < $1.node }) {
+                let reason = Self.reason(error)
+                if let at = groups.firstIndex(where: { $0.reason == reason }) {
+                    groups[at].nodes.append(servers[index].name)
+                } else {
+                    groups.append((reason, [servers[index].name]))
+                }
+            }
+            let described = groups.map { "\($0.nodes.joined(separator: ", ")): \($0.reason)" }.joined(separator: "; ")
+            throw ClientError.notEnoughNodes("no node reachable: \(described); start the nodes or check \(config.path)")
         }
         for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
             notices.add("node \(servers[index].name) unavailable: \(reason)")
@@ -66,6 +79,16 @@ public struct ClusterLinks: Sendable {
                         + "\(user) may not have finished; run edfs passwd again with the same old and new passwords")
         }
         return ClusterLinks(config: config, links: links, unreachable: unreachable, connectorUsed: used)
+    }
+
+    /// Why a node could not be used, without its address (the caller names the node).
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let NodeConnectionError.connectFailed(_, reason): return reason
+        case let NodeConnectionError.tlsFailed(_, reason): return "TLS: " + reason
+        case let NodeConnectionError.closed(_, reason): return "connection closed: " + reason
+        default: return String(describing: error)
+        }
     }
 
     /// Closes every link.

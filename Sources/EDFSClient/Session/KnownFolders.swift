@@ -1,9 +1,9 @@
 import EDFSFormat
-import Synchronization
+import EDFSCrypto
 
 /// Folders a session has seen live or made; a removal or rename of a folder forgets what it touched.
 final class KnownFolders: Sendable {
-    private let folders = Mutex(Set<[UInt8]>())
+    private let folders = PthreadMutex(Set<[UInt8]>())
 
     func contains(_ path: String) -> Bool { folders.withLock { $0.contains(Array(path.utf8)) } }
 

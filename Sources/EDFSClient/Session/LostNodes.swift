@@ -1,10 +1,10 @@
-import Synchronization
+import EDFSCrypto
 
 /// Nodes a session stopped talking to after it logged in: one that missed a request's deadline or whose connection
 /// broke. Later requests of the same command skip them at once instead of waiting out the deadline again (a put paid
 /// it three times: uploads, the re-read before the commit, the commit).
 final class LostNodes: Sendable {
-    private let nodes = Mutex(Set<Int>())
+    private let nodes = PthreadMutex(Set<Int>())
 
     var all: Set<Int> { nodes.withLock { $0 } }
 

@@ -1,8 +1,8 @@
-import Synchronization
+import EDFSCrypto
 
 /// Warnings collected for stderr, in order; safe to add from any task.
 public final class Notices: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = PthreadMutex<[String]>([])
     private let echo: (@Sendable (String) -> Void)?
 
     /// `echo`, if given, also receives each line as it is added (the CLI prints them at once).

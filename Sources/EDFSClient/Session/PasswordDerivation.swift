@@ -1,7 +1,6 @@
 import Dispatch
 import EDFSCrypto
 import EDFSFormat
-import Synchronization
 
 /// Why a password derivation was refused: a node asked for parameters a client does not accept.
 public enum PasswordDerivationError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -44,7 +43,7 @@ public final class PasswordDerivation: Sendable {
 
     private let password: SecureBytes
     private let iterationRange: ClosedRange<UInt32>
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     public init(password: SecureBytes) {
         self.password = password

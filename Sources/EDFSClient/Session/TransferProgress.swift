@@ -1,6 +1,6 @@
+import EDFSCrypto
 import Dispatch
 import EDFSFormat
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +18,12 @@ public final class TransferProgress: Sendable {
     public let label: String
     public let isEnabled: Bool
     private let started = DispatchTime.now().uptimeNanoseconds
-    private let state: Mutex<State>
+    private let state: PthreadMutex<State>
 
     /// A bar for `total` bytes; `enabled` nil means "only when stderr is a terminal".
     public init(label: String, total: UInt64, enabled: Bool? = nil) {
         self.label = label
-        state = Mutex(State(total: total))
+        state = PthreadMutex(State(total: total))
         isEnabled = enabled ?? (isatty(2) == 1)
     }
 

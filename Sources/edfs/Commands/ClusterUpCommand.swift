@@ -3,6 +3,7 @@ import Dispatch
 import EDFSClient
 import EDFSCrypto
 import EDFSDevTools
+import EDFSFormat
 import Foundation
 import Synchronization
 
@@ -19,8 +20,19 @@ struct ClusterUpCommand: AsyncParsableCommand {
     @Option(help: "Read the user's password from this file.") var passwordFile: String?
     @Flag(help: "Read the user's password from standard input.") var passwordStdin = false
 
+    func validate() throws {
+        guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be 1 to 64") }
+        guard (1...nodes).contains(replicas) else { throw ValidationError("--replicas must be 1 to --nodes (\(nodes))") }
+        guard basePort >= 1, basePort + nodes - 1 <= 65535 else {
+            throw ValidationError("--base-port must leave room for \(nodes) ports below 65536")
+        }
+        guard NameRules.isValidUserName(user) else { throw ValidationError("--user: \"\(user)\" is not a valid user name") }
+    }
+
     func run() async throws {
         try await reportingFailures {
+            // Absolute, so that what is printed below works after any cd.
+            let dir = URL(fileURLWithPath: dir).standardizedFileURL.path
             let environment = ProcessInfo.processInfo.environment
             let password = try PasswordSource.choose(file: passwordFile, standardInput: passwordStdin, environment: environment,
                                                      prompt: "Password for new user \(user): ").read(environment: environment)

@@ -29,7 +29,13 @@ struct MoveCommand: AsyncParsableCommand {
                 if to.isEmpty || listing.kind(of: to)?.isFolder == true {
                     to = StoredPath.join(to, StoredPath.lastComponent(of: from))
                 }
-                let count = try await MoveOperation(session).run(from: from, to: to, replace: force, namespace: listing)
+                // Test hook: die like kill -9 right after step N of the first file's move, to prove a move is safe to
+                // interrupt anywhere.
+                let crashAfter = ProcessInfo.processInfo.environment["EDFS_TEST_CRASH_MOVE_AFTER_STEP"].flatMap(Int.init)
+                let move = MoveOperation(session) { _, step in
+                    if let crashAfter, step >= crashAfter { kill(getpid(), SIGKILL) }
+                }
+                let count = try await move.run(from: from, to: to, replace: force, namespace: listing)
                 print("moved \(displayed(from)) to \(displayed(to))" + (listing.kind(of: from)?.isFolder == true ? " (\(count) file(s))" : ""))
             }
         }

@@ -4,7 +4,6 @@ import EDFSClient
 import EDFSCrypto
 import EDFSDevTools
 import Foundation
-import Synchronization
 
 /// Suspends until SIGINT or SIGTERM.
 func waitForInterrupt() async {
@@ -37,7 +36,7 @@ final class SignalSources: Sendable {
     /// `@unchecked Sendable` is sound: a kept source is only held to keep it alive, never touched again.
     private struct Kept: @unchecked Sendable { let source: any DispatchSourceSignal }
     static let shared = SignalSources()
-    private let sources = Mutex<[Kept]>([])
+    private let sources = PthreadMutex<[Kept]>([])
     static func keep(_ source: any DispatchSourceSignal) { shared.sources.withLock { $0.append(Kept(source: source)) } }
 }
 

@@ -1,9 +1,10 @@
+import EDFSCrypto
 import EDFSClient
 import EDFSFormat
+import EDFSTestSupport
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 import Testing
 
 /// Bytes received on a raw connection, and whether it ended; readers wait for changes.
@@ -14,7 +15,7 @@ final class RawInbox: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = PthreadMutex(State())
 
     func append(_ buffer: ByteBuffer) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -123,9 +124,9 @@ final class RawClient: Sendable {
         #expect(login.header.type == WireFrameType.login.reply)
     }
 
-    /// Reads the next whole frame; nil when the connection ends first.
+    /// Reads the next whole frame; nil when the connection ends first. Every timeout here is times `TestTime.scale`.
     func receiveFrame(timeout: Duration = .seconds(10)) async throws -> (header: WireFrameHeader, payload: [UInt8])? {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.scaled(timeout)
         while true {
             let (parsed, closed) = inbox.inspect { bytes -> ((WireFrameHeader, [UInt8])?, Int) in
                 guard let header = bytes.withUnsafeBytes({ try? WireFrameHeader.decode($0, maxLengthField: 1 << 30) }) ?? nil,
@@ -161,7 +162,7 @@ final class RawClient: Sendable {
 
     /// Every byte until the connection ends (or `timeout`).
     func receiveAll(timeout: Duration = .seconds(10)) async throws -> [UInt8] {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.scaled(timeout)
         while true {
             let (count, closed) = inbox.inspect { $0.count }
             if closed { return inbox.inspect { $0 }.0 }

@@ -2,6 +2,7 @@ import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import EDFSNode
+import EDFSTestSupport
 import Foundation
 import Logging
 import Testing
@@ -51,8 +52,7 @@ final class TestNode: Sendable {
          configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
         // A whole suite's nodes and clients share 2 cores: the default login deadline leaves too little room for TLS
         // and PBKDF2 when many tests log in at once. Tests of the deadline set their own.
-        var limits = limits
-        if limits.loginTimeout == NodeLimits().loginTimeout { limits.loginTimeout = .seconds(30) }
+        let limits = limits.withTestLoginDeadline
         directory = try TemporaryDirectory()
         keys = directory.path + "/Keys"
         dataDirectory = directory.path + "/data"
@@ -73,11 +73,11 @@ final class TestNode: Sendable {
         trust = try NodeTLSTrust(caFile: keys + "/ca.crt")
     }
 
-    /// A logged-in connection.
+    /// A logged-in connection (its connect and handshake deadlines times `TestTime.scale`).
     func connect(_ user: String = "alice", options: NodeConnection.Options = .init()) async throws -> NodeConnection {
         let password = try #require(testUsers[user])
         return try await NodeConnection.open(host: "127.0.0.1", port: port, trust: trust, user: user,
-                                             passwordDigest: md5(password), options: options)
+                                             passwordDigest: md5(password), options: options.scaledForTests)
     }
 
     /// Stops the node and removes its folder.
@@ -105,9 +105,9 @@ final class TestNode: Sendable {
     }
 }
 
-/// Waits (polling, at most `seconds`) until `condition` holds; returns whether it did.
+/// Waits (polling, at most `seconds` times `TestTime.scale`) until `condition` holds; returns whether it did.
 func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: seconds))
     while Date() < deadline {
         if condition() { return true }
         try? await Task.sleep(for: .milliseconds(10))

@@ -1,0 +1,241 @@
+import EDFSClient
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Folders through the real binary (issue 13): a tree goes in with put and comes back with get -r byte for byte with
+/// modes and modification times; ls lists one folder; mv renames without rewriting data; rm -r, mkdir, rmdir.
+@Suite("edfs folders", .serialized)
+struct FolderCommandTests {
+    /// A local tree: nested folders, spaces, unicode, an empty file, an empty folder, a large file; set modes and
+    /// modification times (seconds and nanoseconds).
+    private func makeTree(_ cluster: TestCluster, largeBytes: Int) throws -> (root: String, files: [String: [UInt8]]) {
+        let root = cluster.scratch("photos")
+        var files = [String: [UInt8]]()
+        let layout: [(String, Int)] = [("a/b/deep file.txt", 3_000), ("a/top.bin", 70_000), ("with space/x y.txt", 10),
+                                       ("ünïcødé/日本語.txt", 5_000), ("empty.txt", 0), ("large.bin", largeBytes)]
+        for (index, (relative, size)) in layout.enumerated() {
+            let path = root + "/" + relative
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            let content = try randomContent(size)
+            try Data(content).write(to: URL(fileURLWithPath: path))
+            #expect(chmod(path, [0o640, 0o755, 0o600, 0o644, 0o444, 0o664][index]) == 0)
+            var times = [timespec(tv_sec: 1_600_000_000 + index * 1000, tv_nsec: 123_456_789),
+                         timespec(tv_sec: 1_600_000_000 + index * 1000, tv_nsec: 123_456_789)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+            files[relative] = content
+        }
+        try FileManager.default.createDirectory(atPath: root + "/empty folder", withIntermediateDirectories: true)
+        return (root, files)
+    }
+
+    private func status(_ path: String) -> stat {
+        var info = stat()
+        _ = lstat(path, &info)
+        return info
+    }
+
+    /// `diff -r` exit status and output between two local folders.
+    private func diff(_ a: String, _ b: String) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/diff")
+        process.arguments = ["-r", a, b]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    private func objectNames(_ cluster: TestCluster) -> Set<String> {
+        var names = Set<String>()
+        for node in cluster.cluster.nodeNames {
+            let folder = cluster.cluster.dataDirectory(node) + "/users/\(cluster.user)/objects"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] { names.insert(node + "/" + name) }
+        }
+        return names
+    }
+
+    @Test("a tree with nested folders, spaces, unicode, an empty file, an empty folder and 50 MiB: put, ls PREFIX, get -r (diff -r empty, modes and mtimes kept), mv keeps every byte without rewriting data, rm -r")
+    func treeRoundTrip() throws {
+        let cluster = try TestCluster()
+        let (root, files) = try makeTree(cluster, largeBytes: 50 << 20)
+
+        let put = try cluster.run(["put", root])
+        #expect(put.status == 0, "\(put.stderr)")
+
+        // ls lists exactly one folder: the top holds only photos/; photos/ its direct children.
+        let top = try cluster.run(["ls"])
+        #expect(top.status == 0 && top.stdout == "photos/\n", "\(top.stdout)\(top.stderr)")
+        let folder = try cluster.run(["ls", "photos"])
+        #expect(folder.stdout.split(separator: "\n") == ["a/", "empty folder/", "empty.txt", "large.bin", "with space/", "ünïcødé/"],
+                "\(folder.stdout)")
+        let deep = try cluster.run(["ls", "photos/a/"])
+        #expect(deep.stdout.split(separator: "\n") == ["b/", "top.bin"], "\(deep.stdout)")
+        let recursive = try cluster.run(["ls", "-R", "photos"])
+        #expect(recursive.stdout.split(separator: "\n").count == 11, "\(recursive.stdout)")
+        let long = try cluster.run(["ls", "-l", "photos"])
+        #expect(long.status == 0 && long.stdout.contains("50.0 MiB") && long.stdout.contains("healthy"), "\(long.stdout)")
+        #expect(try cluster.run(["ls", "nothing/here"]).status == 66)
+
+        // get -r photos -o DIR: DIR/photos/… with the same bytes, modes and modification times.
+        let restore = cluster.scratch("restore")
+        let get = try cluster.run(["get", "-r", "photos", "-o", restore])
+        #expect(get.status == 0, "\(get.stderr)")
+        let (code, output) = try diff(root, restore + "/photos")
+        #expect(code == 0, "diff -r: \(output)")
+        for relative in files.keys {
+            let original = status(root + "/" + relative), copy = status(restore + "/photos/" + relative)
+            #expect(copy.st_mode & 0o7777 == original.st_mode & 0o7777, "mode of \(relative)")
+            #expect(copy.st_mtim.tv_sec == original.st_mtim.tv_sec && copy.st_mtim.tv_nsec == original.st_mtim.tv_nsec,
+                    "mtime of \(relative)")
+        }
+        // Refuses to overwrite without --force, before writing anything; the trailing-slash form restores contents.
+        let again = try cluster.run(["get", "-r", "photos", "-o", restore])
+        #expect(again.status == 73 && again.stderr.contains("--force"), "\(again.stderr)")
+        let contents = cluster.scratch("contents")
+        #expect(try cluster.run(["get", "-r", "photos/a/", "-o", contents]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: contents + "/b/deep file.txt") && FileManager.default.fileExists(atPath: contents + "/top.bin"))
+        // Several names, one command.
+        let several = cluster.scratch("several")
+        try FileManager.default.createDirectory(atPath: several, withIntermediateDirectories: true)
+        let two = try cluster.run(["get", "photos/empty.txt", "photos/a/top.bin", "-o", several])
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: several + "/top.bin"))) == files["a/top.bin"])
+
+        // mv of the folder: metadata only (the same objects on the nodes), every byte kept.
+        let before = objectNames(cluster)
+        let move = try cluster.run(["mv", "photos", "albums/2026"])
+        #expect(move.status == 0, "\(move.stderr)")
+        #expect(objectNames(cluster) == before, "a rename must not rewrite or remove any object")
+        #expect(try cluster.run(["ls"]).stdout == "albums/\n")
+        let moved = cluster.scratch("moved")
+        #expect(try cluster.run(["get", "-r", "albums/2026/", "-o", moved]).status == 0)
+        let (movedCode, movedOutput) = try diff(root, moved)
+        #expect(movedCode == 0, "diff -r after mv: \(movedOutput)")
+
+        // rm -r removes the folder with everything in it; the names are gone, the top is empty.
+        let rm = try cluster.run(["rm", "-r", "albums"])
+        #expect(rm.status == 0, "\(rm.stderr)")
+        #expect(try cluster.run(["ls"]).stdout.isEmpty)
+        #expect(try cluster.run(["get", "albums/2026/empty.txt", "-o", cluster.scratch("gone")]).status == 66)
+    }
+
+    /// The node log lines of the connections `user` made so far: "connection from …: user U, N requests, …".
+    private func connectionLines(_ cluster: TestCluster) -> [String: [String]] {
+        var lines = [String: [String]]()
+        for node in cluster.cluster.nodeNames {
+            let log = (try? String(contentsOfFile: cluster.directory + "/\(node).log", encoding: .utf8)) ?? ""
+            lines[node] = log.split(separator: "\n").map(String.init).filter { $0.contains("user \(cluster.user),") }
+        }
+        return lines
+    }
+
+    /// Waits until every node has logged `count` connections of the user (a node logs one when it closes).
+    private func waitForConnections(_ cluster: TestCluster, count: Int) throws -> [String: [String]] {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let lines = connectionLines(cluster)
+            if lines.values.allSatisfy({ $0.count >= count }) || Date() > deadline { return lines }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    @Test("one command for many names is one connection per node; listing a folder of 80 files costs a few requests per node, not one per file")
+    func oneSessionAndBoundedListing() throws {
+        let cluster = try TestCluster()
+        let folder = cluster.scratch("many")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for index in 0..<80 { try Data([UInt8(index)]).write(to: URL(fileURLWithPath: folder + "/f\(index)")) }
+        #expect(try cluster.run(["put", folder]).status == 0)
+        _ = try waitForConnections(cluster, count: 1)
+
+        let listed = try cluster.run(["ls", "many"])
+        #expect(listed.stdout.split(separator: "\n").count == 80)
+        for (node, lines) in try waitForConnections(cluster, count: 2) {
+            #expect(lines.count == 2, "\(node): \(lines)")
+            // HELLO, LOGIN (2), the keyslot, LIST objects and manifests, GET_MANIFESTS: a handful, whatever the count.
+            let requests = lines.last.flatMap { $0.split(separator: ",").dropFirst().first }
+                .flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
+            #expect((requests ?? 999) <= 12, "\(node) served \(requests ?? -1) requests for ls: \(lines.last ?? "")")
+        }
+
+        let out = cluster.scratch("three")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        #expect(try cluster.run(["get", "many/f1", "many/f2", "many/f3", "-o", out]).status == 0)
+        #expect(try cluster.run(["rm", "many/f1", "many/f2", "many/f3"]).status == 0)
+        for (node, lines) in try waitForConnections(cluster, count: 4) {
+            #expect(lines.count == 4, "one connection per node for each command: \(node): \(lines)")
+        }
+    }
+
+    @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
+    func foldersAndNaming() throws {
+        let cluster = try TestCluster()
+        #expect(try cluster.run(["mkdir", "empty/inner"]).status == 0)
+        #expect(try cluster.run(["ls"]).stdout == "empty/\n")
+        #expect(try cluster.run(["ls", "empty"]).stdout == "inner/\n")
+        let notEmpty = try cluster.run(["rmdir", "empty"])
+        #expect(notEmpty.status == 73 && notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
+        #expect(try cluster.run(["rmdir", "empty/inner", "empty"]).status == 0)
+        #expect(try cluster.run(["ls"]).stdout.isEmpty)
+
+        let source = try cluster.writeScratch("plain.txt", Array("hello".utf8))
+        #expect(try cluster.run(["put", source, "--as", "doc"]).status == 0)
+        let underFile = try cluster.run(["put", source, "--as", "doc/inside"])
+        #expect(underFile.status == 73 && underFile.stderr.contains("doc is a file"), "\(underFile.stderr)")
+        #expect(try cluster.run(["mkdir", "doc"]).status == 73)
+        #expect(try cluster.run(["mkdir", "box"]).status == 0)
+        #expect(try cluster.run(["put", source, "--as", "box"]).status == 73)
+        #expect(try cluster.run(["get", "box", "-o", cluster.scratch("box")]).status == 73)
+        #expect(try cluster.run(["rm", "box"]).status == 73)
+        #expect(try cluster.run(["mv", "doc", "box"]).status == 0, "mv into an existing folder keeps the name")
+        #expect(try cluster.run(["ls", "box"]).stdout == "doc\n")
+
+        // rsync's rule: "dir" stores dir/…, "dir/" what it holds, a file in a folder its last component; --to.
+        let tree = cluster.scratch("tree")
+        try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+        try Data([1]).write(to: URL(fileURLWithPath: tree + "/one"))
+        try Data([2]).write(to: URL(fileURLWithPath: tree + "/sub/two"))
+        #expect(try cluster.run(["put", tree + "/"]).status == 0)
+        #expect(try cluster.run(["put", tree + "/sub/two", "--to", "elsewhere/deeper"]).status == 0)
+        #expect(try cluster.run(["put", tree]).status == 0)
+        let all = try cluster.run(["ls", "-R"])
+        #expect(Set(all.stdout.split(separator: "\n")) == ["box/", "box/doc", "one", "sub/", "sub/two", "elsewhere/",
+                                                           "elsewhere/deeper/", "elsewhere/deeper/two", "tree/",
+                                                           "tree/one", "tree/sub/", "tree/sub/two"], "\(all.stdout)")
+        let removed = try cluster.run(["rm", "one", "sub/two", "box/doc"])
+        #expect(removed.status == 0 && removed.stdout.split(separator: "\n").count == 3, "\(removed.stderr)")
+    }
+
+    @Test("a move killed (kill -9) after each of its steps loses nothing: the file reads under one name or both, and removing either never deletes the other's data")
+    func interruptedMove() throws {
+        let cluster = try TestCluster()
+        let content = try randomContent(200_000)
+        #expect(try cluster.run(["put", try cluster.writeScratch("src", content), "--as", "old"]).status == 0)
+        for step in 1...2 {
+            let killed = try EDFSBinary.run(["mv", "--config", cluster.clientConfigPath, "old", "new"],
+                                            environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                          "EDFS_TEST_CRASH_MOVE_AFTER_STEP": "\(step)"])
+            #expect(killed.status != 0, "the test hook must have killed the move")
+            let out = cluster.scratch("old-\(step)")
+            #expect(try cluster.run(["get", "old", "-o", out]).status == 0)
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            if step == 2 {
+                // Both names are live and share the objects: removing one must leave the other whole.
+                #expect(try cluster.run(["rm", "old"]).status == 0)
+                let copy = cluster.scratch("new-after-rm")
+                #expect(try cluster.run(["get", "new", "-o", copy]).status == 0)
+                #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
+            }
+        }
+        #expect(try cluster.run(["ls"]).stdout == "new\n")
+    }
+}
