@@ -51,8 +51,9 @@ enum FUSEOperations {
             fuseWithName(path) { fs, name in
                 guard let fi else { return -EIO }
                 switch fs.open(name, flags: fi.pointee.flags) {
-                case let .success(handle):
-                    fi.pointee.fh = handle
+                case let .success(opened):
+                    fi.pointee.fh = opened.handle
+                    fi.pointee.direct_io = opened.directIO ? 1 : 0
                     return 0
                 case let .failure(error): return -error.code
                 }

@@ -121,22 +121,28 @@ final class MountedFileSystem: Sendable {
 
     /// Opens for reading (a reader of the newest stored version), or for writing a new content: a write open must
     /// truncate (`O_TRUNC`) unless the file is empty; appends and changes to existing bytes are refused (EOPNOTSUPP).
-    func open(_ name: String, flags: Int32) -> Result<UInt64, MountError> {
+    func open(_ name: String, flags: Int32) -> Result<Opened, MountError> {
         let access = flags & O_ACCMODE
         if access == O_RDONLY {
-            if let pending = writing.withLock({ $0[name] }) { return .success(handles.add(.writing(pending))) }
+            if let pending = writing.withLock({ $0[name] }) { return .success(Opened(handles.add(.writing(pending)))) }
             refreshIfStale()
+            let known: MountEntry?
             switch namespace.lookUp(name) {
             case .folder?: return .failure(.errno(EISDIR))
-            case nil, .file?: break  // a file another client stored since the snapshot opens too
+            case nil: known = nil  // a file another client stored since the snapshot opens too
+            case let .file(entry)?: known = entry
             }
             let backend = self.backend
             switch BlockingBridge.run({ try await backend.openReader(name) }) {
             case let .success(reader):
                 let record = reader.record
-                namespace.set(name, MountEntry(name: name, isFolder: false, size: record.body.size,
-                                               modified: record.body.modificationSeconds, mode: 0))
-                return .success(handles.add(.reading(reader)))
+                let entry = MountEntry(name: name, isFolder: false, size: record.body.size,
+                                       modified: record.body.modificationSeconds, mode: known?.mode ?? 0)
+                namespace.set(name, entry)
+                // Another client replaced the file since the kernel was told its size: read past the page cache, so
+                // the kernel does not cut the new version at the old size.
+                let resized = known.map { $0.size != record.body.size } ?? true
+                return .success(Opened(handles.add(.reading(reader)), directIO: resized))
             case let .failure(error):
                 return .failure(.errno(MountError.code(for: error)))
             }
@@ -151,7 +157,17 @@ final class MountedFileSystem: Sendable {
         }
         let mode: UInt32
         if case let .file(entry)? = existing, entry.mode != 0 { mode = entry.mode } else { mode = Self.filePermissions }
-        return startWrite(name, mode: mode)
+        return startWrite(name, mode: mode).map { Opened($0) }
+    }
+
+    /// An opened handle, and whether its reads must bypass the kernel's page cache (`direct_io`).
+    struct Opened {
+        var handle: UInt64
+        var directIO = false
+        init(_ handle: UInt64, directIO: Bool = false) {
+            self.handle = handle
+            self.directIO = directIO
+        }
     }
 
     /// Creates `name` (in an existing folder) and opens it for writing.

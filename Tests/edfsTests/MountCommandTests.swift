@@ -60,7 +60,7 @@ struct MountCommandTests {
         let source = cluster.scratch("tree")
         let files = try makeTree(source)
         let mountpoint = cluster.scratch("mnt")
-        let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint)
+        let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint, extra: ["--refresh", "1"])
         defer { mount.stop() }
 
         let copy = try command(["cp", "-r", source, mountpoint + "/"])
@@ -123,6 +123,24 @@ struct MountCommandTests {
         let append = try command(["sh", "-c", "echo more >> '\(mountpoint)/tree/renamed.txt'"])
         #expect(append.status != 0 && append.stderr.contains("not supported"), "\(append.stderr)")
 
+        // Another client's put appears after the refresh interval (1 s here) and one listing; then it reads.
+        let other = try cluster.writeScratch("other.txt", Array("from another client\n".utf8))
+        #expect(try cluster.run(["put", other, "--as", "tree/other.txt"]).status == 0)
+        var listed = false
+        for _ in 0..<100 where !listed {
+            listed = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint + "/tree"))?.contains("other.txt") ?? false
+            if !listed { usleep(100_000) }
+        }
+        #expect(listed, "another client's put is listed within the refresh interval (1 s here) and a listing")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/tree/other.txt"))
+                == Data("from another client\n".utf8))
+        // Another client replacing a listed file: the next open reads the new version (open fetches the manifest).
+        let longer = "replaced elsewhere by a longer content than before\n"
+        let replaced = try cluster.writeScratch("replaced.txt", Array(longer.utf8))
+        #expect(try cluster.run(["put", replaced, "--as", "tree/other.txt"]).status == 0)
+        let reread = try command(["cat", mountpoint + "/tree/other.txt"])
+        #expect(reread.stdout == longer, "the whole new version, not cut at the old size: \(reread.stdout)\(reread.stderr)")
+
         let df = try command(["df", "-k", mountpoint])
         #expect(df.status == 0 && df.stdout.contains("edfs"), "\(df.stdout)\(df.stderr)")
 
@@ -156,6 +174,14 @@ struct MountCommandTests {
         let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint)
         defer { mount.stop() }
         let path = mountpoint + "/data/large.bin"
+        // Another client replaces a file with a longer one while the mount's listing (10 s) still has the old size:
+        // the next open reads the whole new version (direct I/O past the size the kernel knows).
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/data/keep.txt")) == Data("version one\n".utf8))
+        let longer = try cluster.writeScratch("longer.txt", Array("version one and a half, longer\n".utf8))
+        #expect(try cluster.run(["put", longer, "--as", "data/keep.txt"]).status == 0)
+        let reread = try command(["cat", mountpoint + "/data/keep.txt"])
+        #expect(reread.stdout == "version one and a half, longer\n", "\(reread.stdout)\(reread.stderr)")
+        #expect(try cluster.run(["put", small, "--as", "data/keep.txt"]).status == 0)  // back to version one's bytes
         // Start reading, stop a node part-way, and finish: every byte still verifies.
         let fd = open(path, O_RDONLY)
         #expect(fd >= 0)
