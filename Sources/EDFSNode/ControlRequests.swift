@@ -49,7 +49,7 @@ struct ControlRequests: Sendable {
             let stat = try store.stat(user: user, id: objectID, verify: verify)
             return .statObject(length: stat.length, blockSize: UInt32(stat.blockSize), state: stat.state)
         case let .deleteObject(objectID):
-            try store.delete(user: user, id: objectID)
+            try metadata.deleteObject(user: user, id: objectID)
             return .deleteObject
         case let .list(kind, startAfter, limit):
             let page = try store.list(user: user, namespace: kind == .objects ? .objects : .manifests,

@@ -12,6 +12,8 @@ public final class MetadataStore: Sendable {
     /// The object files and user folders the metadata lives beside.
     public let objects: ObjectStore
     let locks = UserLocks()
+    /// File ids named by each user's manifests here (an object they name is never deleted).
+    let references = ManifestReferences()
 
     /// Metadata beside the files of `objects`.
     public init(objects: ObjectStore) {
@@ -29,7 +31,8 @@ public final class MetadataStore: Sendable {
     /// Stores `bytes` under `finalName` in `directory` via a durable temporary file; `decide` runs under the
     /// user's lock just before the rename and may refuse (throw) or skip (return false) the replacement.
     private func replaceSmallFile(user: String, what: String, directory dir: String, finalName: String, bytes: [UInt8],
-                                  decide: () throws(StoreError) -> Bool) throws(StoreError) {
+                                  decide: () throws(StoreError) -> Bool,
+                                  published: () -> Void = {}) throws(StoreError) {
         guard bytes.count <= WireProtocol.maxMetadataLength else {
             throw .tooLarge("\(what) is larger than \(WireProtocol.maxMetadataLength) bytes")
         }
@@ -44,6 +47,7 @@ public final class MetadataStore: Sendable {
                 return
             }
             try writer.publish()
+            published()
         }
     }
 
@@ -58,8 +62,9 @@ public final class MetadataStore: Sendable {
         }
         guard header.manifestID.hex == name else { throw .invalid("manifest header names another manifest id") }
         let target = try objects.path(user: user, namespace: .manifests, id: name)
+        var replacedFileID: String?
         try replaceSmallFile(user: user, what: "manifest", directory: try objects.directory(user, .manifests), finalName: name,
-                             bytes: bytes) { () throws(StoreError) -> Bool in
+                             bytes: bytes, decide: { () throws(StoreError) -> Bool in
             // A writer whose session predates a key rotation would seal at an epoch the keyslot is about to drop
             // (or already dropped): refuse it, so it reopens its session instead of committing an unreadable manifest.
             if let slot = try? ObjectReader(path: keyslotPath(user: user), what: "keyslot").readAll(),
@@ -67,11 +72,50 @@ public final class MetadataStore: Sendable {
                 throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(slotHeader.epoch); "
                     + "reopen the session")
             }
+            replacedFileID = storedFileID(target)
             guard let stored = try storedManifestVersion(target) else { return true }
             guard header.version > stored else {
                 throw .stale("manifest version \(header.version) is not newer than the stored version \(stored)")
             }
             return true
+        }, published: {
+            references.replaced(user: user, old: replacedFileID, new: header.fileID.hex)
+        })
+    }
+
+    /// The file id the stored manifest at `path` names, if its header reads.
+    private func storedFileID(_ path: String) -> String? {
+        guard let prefix = try? FileIO.readPrefix(path, count: ManifestHeader.byteCount, what: "manifest") else { return nil }
+        return (try? ManifestHeader.decode(prefixOf: prefix))?.fileID.hex
+    }
+
+    /// Deletes the stored object `id` of `user`, unless a manifest on this node names its file id (`inUse`): an
+    /// object a manifest here still names is live data, whatever a client believes.
+    public func deleteObject(user: String, id: String) throws(StoreError) {
+        guard let fileID = OrphanCollector.fileID(ofObject: id) else {
+            try objects.delete(user: user, id: id)
+            return
+        }
+        try locks.withLock(user: user) { () throws(StoreError) in
+            let named = try references.names(user: user, fileID: fileID) { () throws(StoreError) -> [String]? in
+                let folder = try objects.directory(user, .manifests)
+                var ids = [String]()
+                for name in try FileIO.listDirectory(folder) where !name.hasPrefix(".") {
+                    let prefix: [UInt8]
+                    do throws(StoreError) {
+                        prefix = try FileIO.readPrefix(folder + "/" + name, count: ManifestHeader.byteCount, what: "manifest")
+                    } catch .notFound {
+                        continue
+                    }
+                    guard let header = try? ManifestHeader.decode(prefixOf: prefix) else { return nil }
+                    ids.append(header.fileID.hex)
+                }
+                return ids
+            }
+            guard !named else {
+                throw .inUse("object \(id) is named by a manifest on this node; it is kept")
+            }
+            try objects.delete(user: user, id: id)
         }
     }
 
@@ -95,7 +139,9 @@ public final class MetadataStore: Sendable {
             if bound != UInt64.max, let stored = try storedManifestVersion(target), stored > bound {
                 throw .stale("stored manifest version \(stored) is newer than \(bound)")
             }
+            let removedFileID = storedFileID(target)
             guard try FileIO.removeFile(target, what: "manifest") else { throw .notFound("manifest") }
+            references.replaced(user: user, old: removedFileID, new: nil)
         }
         try FileIO.fsyncDirectory(try objects.directory(user, .manifests))
     }

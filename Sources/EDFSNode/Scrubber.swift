@@ -18,16 +18,21 @@ public struct Scrubber: Sendable {
     /// The report of a scrub (the name earlier callers use).
     public typealias Report = ScrubReport
 
+    /// The running node's manifest references, dropped after a scrub (it may move manifests into quarantine).
+    private let references: ManifestReferences?
+
     /// A scrubber of `store`'s files with locks of its own: for a data folder no node is serving.
     public init(store: ObjectStore) {
         self.store = store
         locks = UserLocks()
+        references = nil
     }
 
     /// A scrubber that shares `metadata`'s per-user locks (a running node's).
     init(metadata: MetadataStore) {
         store = metadata.objects
         locks = metadata.locks
+        references = metadata.references
     }
 
     /// Reads every stored file of every user and checks every block; changes nothing.
@@ -36,6 +41,7 @@ public struct Scrubber: Sendable {
     /// Checks every stored file, then does what `options` asks. `shouldStop` is asked between files; when it says
     /// yes the scrub returns what it has done so far, marked `interrupted`.
     public func scrub(_ options: ScrubOptions, shouldStop: @Sendable () -> Bool = { false }) throws(StoreError) -> ScrubReport {
+        defer { references?.forgetAll() }
         let began = ContinuousClock.now
         var report = ScrubReport()
         report.startedAt = Self.wallClock()

@@ -15,6 +15,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A request's content is inconsistent (bad manifest header, offset past the end).
     case invalid(String)
     case tooLarge(String)
+    /// The object is named by a manifest on this node: it is kept.
+    case inUse(String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .stale(why): return why
         case let .invalid(why): return why
         case let .tooLarge(why): return why
+        case let .inUse(why): return why
         }
     }
 
@@ -42,6 +45,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .stale: return WireError(.staleVersion, description)
         case .invalid: return WireError(.malformed, description)
         case .tooLarge: return WireError(.tooLarge, description)
+        case .inUse: return WireError(.conflict, description)
         }
     }
 }

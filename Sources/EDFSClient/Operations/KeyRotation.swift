@@ -192,11 +192,11 @@ private struct RotationStep: Sendable {
                     throw ClientError.notEnoughNodes("the manifest of \(name) is not on every node; run edfs key rotate again")
                 }
             }
+            await commit.removeSuperseded(lookup, keeping: record.header.manifestID)
             if stale.header.fileID != record.header.fileID && stale.body.hasObjects {
                 await removal.remove(objectsOf: stale, includingReencryptionTarget: false)
             }
             await removeReencryptionLeftovers(of: stale, keeping: record.header.fileID)
-            await commit.removeSuperseded(lookup, keeping: record.header.manifestID)
             return .alreadyDone
         }
         if record.body.isDeleted {
@@ -238,13 +238,13 @@ private struct RotationStep: Sendable {
             throw ClientError.notEnoughNodes("the new manifest of \(name) reached \(accepted.count) of \(session.nodeCount) nodes; "
                                              + "run edfs key rotate again to finish")
         }
-        // The old version's objects go before its manifests: a run killed in between leaves an old-epoch manifest
-        // that the next run finds and finishes (the new version, on every node, supersedes it for every reader);
-        // the other order would leave objects no manifest names.
+        // The old version's manifests go before its objects: a node never deletes an object a manifest it holds
+        // names (MetadataStore.deleteObject). A run killed in between leaves objects no manifest names, which the
+        // nodes' orphan collection reclaims.
+        await commit.removeSuperseded(current, keeping: id)
         if reencrypting {
             await removal.remove(objectsOf: record, includingReencryptionTarget: false)  // the target is the new version
         }
-        await commit.removeSuperseded(current, keeping: id)
         return reencrypting ? .reencrypted : .rewrapped
     }
 

@@ -162,8 +162,9 @@ public struct PutOperation: Sendable {
         // seen goes, not only the newest: a commit interrupted half-way, or an unfinished rotation, leaves older
         // ones under another id whose objects nothing else would remove.
         if committed.count == session.reachableNodes.count {
-            await removal.remove(objectsOfEvery: current.versions, keeping: fileID)
+            // Manifests first: a node keeps every object a manifest it holds still names.
             await commit.removeSuperseded(current, keeping: id)
+            await removal.remove(objectsOfEvery: current.versions, keeping: fileID)
         } else {
             session.notices.add("\(name): manifest stored on \(committed.count) of \(session.reachableNodes.count) "
                                 + "reachable nodes; the previous version's objects are kept")

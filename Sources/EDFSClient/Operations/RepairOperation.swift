@@ -74,8 +74,9 @@ public struct RepairOperation: Sendable {
             if everyNodeHolds, !dryRun {
                 // Every node serves the newest version: nothing can point at the older versions' objects any more.
                 let older = lookup.versions.filter { $0.header.fileID != newest.header.fileID && $0.body.hasObjects }
-                await ObjectRemoval(session: session).remove(objectsOfEvery: older, keeping: newest.header.fileID)
+                // Manifests first: a node keeps every object a manifest it holds still names.
                 await ManifestCommit(session: session).removeSuperseded(lookup, keeping: newest.id)
+                await ObjectRemoval(session: session).remove(objectsOfEvery: older, keeping: newest.header.fileID)
                 result.versionsRemoved = Set(older.map(\.header.fileID)).count
             }
             if file.health == .damaged || file.health == .unavailable, !stripesWhole {
