@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // edfs — encrypted, distributed chunk store. Target graph (docs/ARCHITECTURE.md):
-// edfs → EDFSDevTools → EDFSClient / EDFSNode → EDFSTransport → EDFSFormat → EDFSCrypto → COpenSSL.
+// edfs → EDFSMount → EDFSClient; edfs → EDFSDevTools → EDFSClient / EDFSNode → EDFSTransport → EDFSFormat → EDFSCrypto
+// → COpenSSL. EDFSMount (the FUSE file system of `edfs mount`) also links CFUSE (libfuse3).
 // Nothing below imports anything above; EDFSDevTools holds what only development and tests use.
 import PackageDescription
 
@@ -24,6 +25,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev", "pkg-config"])]),
         // ISA-L (apt: libisal-dev): CRC for the nodes' keyless per-block checksums.
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev", "pkg-config"])]),
+
+        // libfuse3 (apt: libfuse3-dev, and fuse3 for fusermount3): the high-level API `edfs mount` runs on.
+        .systemLibrary(name: "CFUSE", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev", "fuse3", "pkg-config"])]),
 
         .target(name: "EDFSCrypto", dependencies: ["COpenSSL"]),
         .target(name: "EDFSFormat", dependencies: ["EDFSCrypto"]),
@@ -49,6 +53,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `edfs mount`: the FUSE file system over a cluster session (docs/MOUNT.md).
+        .target(name: "EDFSMount", dependencies: ["EDFSClient", "EDFSFormat", "EDFSCrypto", "CFUSE"]),
         // Development tools the product does not link: local clusters of node processes, the demo, benchmarks.
         .target(
             name: "EDFSDevTools",
@@ -62,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "edfs",
             dependencies: [
-                "EDFSCrypto", "EDFSFormat", "EDFSNode", "EDFSClient", "EDFSDevTools",
+                "EDFSCrypto", "EDFSFormat", "EDFSNode", "EDFSClient", "EDFSDevTools", "EDFSMount",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -78,6 +84,7 @@ let package = Package(
                     dependencies: ["EDFSNode", "EDFSClient", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
         .testTarget(name: "EDFSClientTests",
                     dependencies: ["EDFSClient", "EDFSNode", "EDFSDevTools", "EDFSFormat", "EDFSCrypto", "EDFSTestSupport"]),
+        .testTarget(name: "EDFSMountTests", dependencies: ["EDFSMount"]),
         .testTarget(name: "edfsTests", dependencies: ["EDFSFormat", "EDFSCrypto", "EDFSClient", "EDFSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,7 @@ struct EDFSCommand: AsyncParsableCommand {
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, MoveCommand.self, MakeFolderCommand.self,
             RemoveFolderCommand.self, CheckCommand.self, RepairCommand.self,
             StatusCommand.self,
+            MountCommand.self,
             PasswdCommand.self, KeyCommand.self, UserCommand.self,
             DemoCommand.self, ClusterCommand.self, BenchCommand.self, CertsCommand.self, NodeCommand.self,
         ]

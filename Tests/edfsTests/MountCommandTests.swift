@@ -1,0 +1,220 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// `edfs mount` of the built binary over a live cluster (real node processes, TLS, test certificates), driven with
+/// the system's own tools. Skipped, with the reason, where /dev/fuse, root or fusermount3 are missing.
+@Suite("edfs mount", .serialized)
+struct MountCommandTests {
+    static let largeSize = 12 << 20 + 4321
+
+    /// A tree with nested folders, spaces, unicode, an empty folder, an empty file and a 12 MiB file.
+    private func makeTree(_ root: String) throws -> [String: [UInt8]] {
+        let files: [String: [UInt8]] = [
+            "one.txt": Array("one\n".utf8),
+            "empty": [],
+            "sub dir/large.bin": seededContent(Self.largeSize, seed: 13),
+            "sub dir/ünï cödé/deep/z.txt": Array("zed\n".utf8),
+            "sub dir/ünï cödé/ça va.md": seededContent(70_001, seed: 7),
+            "a/b/c/d/e.bin": seededContent(1, seed: 1),
+        ]
+        for (name, bytes) in files {
+            let path = root + "/" + name
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        try FileManager.default.createDirectory(atPath: root + "/empty dir", withIntermediateDirectories: true)
+        return files
+    }
+
+    /// `count` preads at seeded offsets of `path`, each compared with `content`.
+    private func randomPreads(_ path: String, _ content: [UInt8], count: Int, seed: UInt64) throws -> Int {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw MountTestError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var generator = SeededGenerator(state: seed)
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        var mismatches = 0
+        for _ in 0..<count {
+            let offset = Int.random(in: 0..<content.count, using: &generator)
+            let length = Int.random(in: 1...(buffer.count), using: &generator)
+            let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
+            let expected = content[offset..<min(content.count, offset + length)]
+            if read != expected.count || buffer[0..<max(0, read)].elementsEqual(expected) == false { mismatches += 1 }
+        }
+        return mismatches
+    }
+
+    private func sha256(_ path: String) throws -> [UInt8] {
+        Digest.sha256(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+    }
+
+    @Test("cp -r a tree in, diff -r, sha256 of every file, 1,000 random preads, rm, mv, mkdir, rmdir, df, overwrite",
+          .enabled(if: FUSEAvailability.missing == nil, Comment(rawValue: FUSEAvailability.missing ?? "")))
+    func treeThroughTheMount() async throws {
+        let cluster = try TestCluster(nodes: 4, replicas: 2)
+        let source = cluster.scratch("tree")
+        let files = try makeTree(source)
+        let mountpoint = cluster.scratch("mnt")
+        let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint, extra: ["--refresh", "1"])
+        defer { mount.stop() }
+
+        let copy = try command(["cp", "-r", source, mountpoint + "/"])
+        #expect(copy.status == 0, "\(copy.stderr)\n\(mount.log)")
+        let diff = try command(["diff", "-r", source, mountpoint + "/tree"])
+        #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
+        for name in files.keys {
+            #expect(try sha256(mountpoint + "/tree/" + name) == Digest.sha256(files[name] ?? []), "\(name)")
+        }
+        let large = try #require(files["sub dir/large.bin"])
+        #expect(try randomPreads(mountpoint + "/tree/sub dir/large.bin", large, count: 1000, seed: 0x13) == 0)
+
+        // Stored as ordinary names: a new session (the binary) sees them.
+        let listing = try cluster.run(["ls", "-R", "--json"])
+        #expect(listing.status == 0, "\(listing.stderr)")
+        let entries = try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]] ?? []
+        let stored = Set(entries.filter { $0["isFolder"] as? Bool != true }.compactMap { $0["name"] as? String })
+        #expect(stored == Set(files.keys.map { "tree/" + $0 }), "\(stored)")
+        let folders = Set(entries.filter { $0["isFolder"] as? Bool == true }.compactMap { $0["name"] as? String })
+        #expect(folders.contains("tree/empty dir"), "mkdir stored the empty folder's entry: \(folders)")
+        let fetched = cluster.scratch("fetched.bin")
+        #expect(try cluster.run(["get", "tree/sub dir/large.bin", "-o", fetched]).status == 0)
+        #expect(try sha256(fetched) == Digest.sha256(large))
+
+        // ls of a folder: exactly its children, folders derived from the names.
+        let names = try FileManager.default.contentsOfDirectory(atPath: mountpoint + "/tree").sorted()
+        #expect(names == ["a", "empty", "empty dir", "one.txt", "sub dir"], "\(names)")
+
+        // rm, mv (a file and a folder), mkdir, rmdir.
+        #expect(try command(["rm", mountpoint + "/tree/empty"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: mountpoint + "/tree/empty"))
+        let moveFile = try command(["mv", mountpoint + "/tree/one.txt", mountpoint + "/tree/renamed.txt"])
+        #expect(moveFile.status == 0, "\(moveFile.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/tree/renamed.txt")) == Data("one\n".utf8))
+        #expect(!FileManager.default.fileExists(atPath: mountpoint + "/tree/one.txt"))
+        let before = try await cluster.withSession { session in
+            try await ManifestReader(session).liveManifest(path: "tree/a/b/c/d/e.bin").0.header.fileID
+        }
+        let moveFolder = try command(["mv", mountpoint + "/tree/a", mountpoint + "/tree/a2"])
+        #expect(moveFolder.status == 0, "\(moveFolder.stderr)")
+        let after = try await cluster.withSession { session in
+            try await ManifestReader(session).liveManifest(path: "tree/a2/b/c/d/e.bin").0.header.fileID
+        }
+        #expect(before == after, "a folder rename is metadata only: the same objects")
+        #expect(try sha256(mountpoint + "/tree/a2/b/c/d/e.bin") == Digest.sha256(files["a/b/c/d/e.bin"] ?? []))
+        #expect(!FileManager.default.fileExists(atPath: mountpoint + "/tree/a"))
+        #expect(try command(["mkdir", mountpoint + "/made"]).status == 0)
+        var isFolder: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: mountpoint + "/made", isDirectory: &isFolder) && isFolder.boolValue)
+        try Data("inside\n".utf8).write(to: URL(fileURLWithPath: mountpoint + "/made/inside.txt"))
+        let notEmpty = try command(["rmdir", mountpoint + "/made"])
+        #expect(notEmpty.status != 0 && notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
+        #expect(try command(["rm", mountpoint + "/made/inside.txt"]).status == 0)
+        #expect(try command(["rmdir", mountpoint + "/made"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: mountpoint + "/made"))
+
+        // Replace (O_TRUNC) works; appending to a stored file is refused.
+        try Data("new content\n".utf8).write(to: URL(fileURLWithPath: mountpoint + "/tree/renamed.txt"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/tree/renamed.txt")) == Data("new content\n".utf8))
+        let append = try command(["sh", "-c", "echo more >> '\(mountpoint)/tree/renamed.txt'"])
+        #expect(append.status != 0 && append.stderr.contains("not supported"), "\(append.stderr)")
+
+        // Another client's put appears after the refresh interval (1 s here) and one listing; then it reads.
+        let other = try cluster.writeScratch("other.txt", Array("from another client\n".utf8))
+        #expect(try cluster.run(["put", other, "--as", "tree/other.txt"]).status == 0)
+        var listed = false
+        for _ in 0..<100 where !listed {
+            listed = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint + "/tree"))?.contains("other.txt") ?? false
+            if !listed { usleep(100_000) }
+        }
+        #expect(listed, "another client's put is listed within the refresh interval (1 s here) and a listing")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/tree/other.txt"))
+                == Data("from another client\n".utf8))
+        // Another client replacing a listed file: the next open reads the new version (open fetches the manifest).
+        let longer = "replaced elsewhere by a longer content than before\n"
+        let replaced = try cluster.writeScratch("replaced.txt", Array(longer.utf8))
+        #expect(try cluster.run(["put", replaced, "--as", "tree/other.txt"]).status == 0)
+        let reread = try command(["cat", mountpoint + "/tree/other.txt"])
+        #expect(reread.stdout == longer, "the whole new version, not cut at the old size: \(reread.stdout)\(reread.stderr)")
+
+        let df = try command(["df", "-k", mountpoint])
+        #expect(df.status == 0 && df.stdout.contains("edfs"), "\(df.stdout)\(df.stderr)")
+
+        // Nothing stays in the spool: every file was unnamed and is closed.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cluster.scratch("spool")).isEmpty)
+        #expect(!mount.log.contains(cluster.passwordText))
+
+        // SIGTERM unmounts and exits 0.
+        let status = mount.stop()
+        #expect(status == 0, "\(mount.log)")
+        #expect(!mountedPaths().contains(mountpoint))
+    }
+
+    @Test("node stopped mid-read: failover; too few nodes: close fails with EIO, old version kept; --read-only; SIGTERM",
+          .enabled(if: FUSEAvailability.missing == nil, Comment(rawValue: FUSEAvailability.missing ?? "")))
+    func nodeFailuresThroughTheMount() throws {
+        let cluster = try TestCluster(nodes: 4, replicas: 2)
+        let large = seededContent(Self.largeSize, seed: 99)
+        let source = try cluster.writeScratch("large.bin", large)
+        #expect(try cluster.run(["put", source, "--as", "data/large.bin"]).status == 0)
+        let small = try cluster.writeScratch("keep.txt", Array("version one\n".utf8))
+        #expect(try cluster.run(["put", small, "--as", "data/keep.txt"]).status == 0)
+
+        let readOnly = try MountProcess(cluster: cluster, mountpoint: cluster.scratch("ro"), extra: ["--read-only"])
+        let refused = try command(["sh", "-c", "echo x > '\(readOnly.mountpoint)/data/new.txt'"])
+        #expect(refused.status != 0 && refused.stderr.contains("Read-only"), "\(refused.stderr)")
+        #expect(try sha256(readOnly.mountpoint + "/data/large.bin") == Digest.sha256(large))
+        #expect(readOnly.stop() == 0)
+
+        let mountpoint = cluster.scratch("mnt")
+        let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint)
+        defer { mount.stop() }
+        let path = mountpoint + "/data/large.bin"
+        // Another client replaces a file with a longer one while the mount's listing (10 s) still has the old size:
+        // the next open reads the whole new version (direct I/O past the size the kernel knows).
+        #expect(try Data(contentsOf: URL(fileURLWithPath: mountpoint + "/data/keep.txt")) == Data("version one\n".utf8))
+        let longer = try cluster.writeScratch("longer.txt", Array("version one and a half, longer\n".utf8))
+        #expect(try cluster.run(["put", longer, "--as", "data/keep.txt"]).status == 0)
+        let reread = try command(["cat", mountpoint + "/data/keep.txt"])
+        #expect(reread.stdout == "version one and a half, longer\n", "\(reread.stdout)\(reread.stderr)")
+        #expect(try cluster.run(["put", small, "--as", "data/keep.txt"]).status == 0)  // back to version one's bytes
+        // Start reading, stop a node part-way, and finish: every byte still verifies.
+        let fd = open(path, O_RDONLY)
+        #expect(fd >= 0)
+        var whole = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var stopped = false
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { break }
+            whole += buffer[0..<n]
+            if !stopped && whole.count >= 2 << 20 {
+                cluster.cluster.stopNode(1, kill: true)
+                stopped = true
+            }
+        }
+        close(fd)
+        #expect(whole.count == large.count && whole == large)
+        #expect(try randomPreads(path, large, count: 300, seed: 0xD0E) == 0, "\(mount.log)")
+
+        // Too few nodes for a commit: the close of a write fails with EIO and the stored version is kept.
+        cluster.cluster.stopNode(2)
+        cluster.cluster.stopNode(3)
+        // cp checks close(2), where the commit's failure is reported (a shell's `>` ignores it).
+        let two = try cluster.writeScratch("two.txt", Array("version two\n".utf8))
+        let write = try command(["cp", two, mountpoint + "/data/keep.txt"])
+        #expect(write.status != 0 && write.stderr.contains("Input/output error"), "\(write.stderr)\n\(mount.log)")
+        let status = mount.stop()
+        #expect(status == 0, "\(mount.log)")
+        #expect(!mountedPaths().contains(mountpoint))
+        for node in 1...3 { try cluster.cluster.startNode(node) }
+        let kept = cluster.scratch("kept.txt")
+        let get = try cluster.run(["get", "data/keep.txt", "-o", kept])
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == Data("version one\n".utf8))
+    }
+}

@@ -1,0 +1,150 @@
+import EDFSTestSupport
+import Foundation
+import Glibc
+
+/// Whether this machine can run `edfs mount`, and why not.
+enum FUSEAvailability {
+    /// nil when /dev/fuse opens, we are root and fusermount3 is installed; else the reason the mount tests skip.
+    static let missing: String? = {
+        let fd = open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return "/dev/fuse cannot be opened (\(String(cString: strerror(errno)))): mount tests skipped" }
+        close(fd)
+        guard geteuid() == 0 else { return "not root: the mount tests need mount rights, skipped" }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/fusermount3")
+                || FileManager.default.isExecutableFile(atPath: "/bin/fusermount3") else {
+            return "fusermount3 is not installed (Scripts/install-deps.sh installs fuse3): mount tests skipped"
+        }
+        return nil
+    }()
+}
+
+/// Mount points listed in /proc/self/mountinfo (field 5, octal escapes decoded).
+func mountedPaths() -> [String] {
+    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap { line in
+        let fields = line.split(separator: " ")
+        guard fields.count > 4 else { return nil }
+        return String(fields[4]).replacingOccurrences(of: "\\040", with: " ")
+    }
+}
+
+/// A command's outcome.
+struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a system command (cp, diff, rm, mv, df…) to completion.
+@discardableResult
+func command(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// `edfs mount` of the built binary on a folder of the test cluster, as a real process. `stop()` (and deinit, so
+/// also after a failed expectation) ends it: SIGTERM, then `fusermount3 -u -z` and SIGKILL by pid if it stays.
+final class MountProcess {
+    let process = Process()
+    let mountpoint: String
+    let logPath: String
+
+    init(cluster: TestCluster, mountpoint: String, extra: [String] = []) throws {
+        self.mountpoint = mountpoint
+        logPath = cluster.scratch("mount-\(UUID().uuidString.prefix(6)).log")
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let spool = cluster.scratch("spool")
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["mount", mountpoint, "--config", cluster.clientConfigPath, "--spool", spool] + extra
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDFS_PASSWORD"] = cluster.passwordText
+        process.environment = environment
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !mountedPaths().contains(mountpoint) {
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw MountTestError("the mount did not appear: \(self.log)")
+            }
+            usleep(50_000)
+        }
+    }
+
+    deinit { stop() }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    var isMounted: Bool { mountedPaths().contains(mountpoint) }
+
+    /// SIGTERM and wait (up to 30 s); whatever is left is cleaned up by force. Returns the exit status.
+    @discardableResult
+    func stop() -> Int32? {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if isMounted { _ = try? command(["fusermount3", "-u", "-z", mountpoint]) }
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+struct MountTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// SplitMix64: the same seed gives the same offsets and content on every run, so a failure repeats.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Deterministic content for a seed.
+func seededContent(_ count: Int, seed: UInt64) -> [UInt8] {
+    var generator = SeededGenerator(state: seed)
+    var bytes = [UInt8](repeating: 0, count: count)
+    var index = 0
+    while index < count {
+        let word = generator.next()
+        for shift in stride(from: 0, to: 64, by: 8) where index < count {
+            bytes[index] = UInt8(truncatingIfNeeded: word >> UInt64(shift))
+            index += 1
+        }
+    }
+    return bytes
+}
