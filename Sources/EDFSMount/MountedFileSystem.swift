@@ -139,10 +139,13 @@ final class MountedFileSystem: Sendable {
                 let entry = MountEntry(name: name, isFolder: false, size: record.body.size,
                                        modified: record.body.modificationSeconds, mode: known?.mode ?? 0)
                 namespace.set(name, entry)
-                // Another client replaced the file since the kernel was told its size: read past the page cache, so
-                // the kernel does not cut the new version at the old size.
+                // Read past the kernel's page cache when another client replaced the file since the kernel was told
+                // its size (it would cut the new version at the old size), or when a handle still open reads another
+                // version of it: the kernel keeps one page cache per name, and this open's pages would otherwise
+                // serve that handle's reads (attack finding: a reader got a mix of two versions).
                 let resized = known.map { $0.size != record.body.size } ?? true
-                return .success(Opened(handles.add(.reading(reader)), directIO: resized))
+                let otherVersionOpen = handles.readers(of: name).contains { $0.header.fileID != record.header.fileID }
+                return .success(Opened(handles.add(.reading(reader)), directIO: resized || otherVersionOpen))
             case let .failure(error):
                 return .failure(.errno(MountError.code(for: error)))
             }
@@ -227,7 +230,10 @@ final class MountedFileSystem: Sendable {
     func write(_ handle: UInt64, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> Int {
         guard case let .writing(pending)? = handles.file(handle) else { return -Int(EBADF) }
         guard offset >= 0 else { return -Int(EINVAL) }
-        if let code = pending.spool.write(bytes, at: offset) { return -Int(code) }
+        if let code = pending.spool.write(bytes, at: offset) {
+            pending.fail(code)
+            return -Int(code)
+        }
         pending.markDirty()
         return bytes.count
     }
@@ -240,6 +246,10 @@ final class MountedFileSystem: Sendable {
     }
 
     private func commit(_ pending: PendingWrite) -> Int32 {
+        if let code = pending.failed {
+            log("\(pending.name) was not stored: a write to it failed (\(String(cString: strerror(code)))); the previous version stays")
+            return -EIO
+        }
         guard pending.takeDirty() else { return 0 }
         let backend = self.backend
         switch BlockingBridge.run({ try await backend.store(file: pending.spool.path, as: pending.name, mode: pending.mode) }) {
@@ -273,9 +283,13 @@ final class MountedFileSystem: Sendable {
             pending = writing.withLock { $0[name] }
         }
         if let pending {
+            // A new content being written may take any length (cp of a sparse file ends with an ftruncate).
             if Int64(pending.spool.size) == size { return 0 }
-            guard size == 0 else { return -EOPNOTSUPP }
-            if let code = pending.spool.truncate(to: 0) { return -code }
+            guard size >= 0 else { return -EINVAL }
+            if let code = pending.spool.truncate(to: size) {
+                pending.fail(code)
+                return -code
+            }
             pending.markDirty()
             return 0
         }

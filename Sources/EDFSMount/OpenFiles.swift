@@ -10,6 +10,9 @@ final class PendingWrite: Sendable {
     let spool: SpoolFile
     private let permissions: Atomic<UInt32>
     private let dirty = Atomic<Bool>(true)
+    /// The errno of the first write or truncation that failed (0: none). A file that lost bytes is never committed:
+    /// its close fails and the previous version stays (attack finding: a full spool committed the first MiB).
+    private let failure = Atomic<Int32>(0)
 
     init(name: String, spool: SpoolFile, mode: UInt32) {
         self.name = name
@@ -26,6 +29,15 @@ final class PendingWrite: Sendable {
 
     /// New bytes (or times, or a truncation) since the last commit attempt.
     func markDirty() { dirty.store(true, ordering: .sequentiallyConsistent) }
+
+    /// Records that a write or truncation failed with `code`.
+    func fail(_ code: Int32) { _ = failure.compareExchange(expected: 0, desired: code, ordering: .sequentiallyConsistent) }
+
+    /// The first failure's errno, or nil.
+    var failed: Int32? {
+        let code = failure.load(ordering: .sequentiallyConsistent)
+        return code == 0 ? nil : code
+    }
 
     /// True (and now clean) if there is something to commit.
     func takeDirty() -> Bool { dirty.exchange(false, ordering: .sequentiallyConsistent) }
@@ -58,6 +70,18 @@ final class HandleTable: Sendable {
     }
 
     func file(_ handle: UInt64) -> OpenFile? { state.withLock { $0.open[handle] } }
+
+    /// The versions open for reading under `name`.
+    func readers(of name: String) -> [ManifestRecord] {
+        state.withLock { state in
+            state.open.values.compactMap { file -> ManifestRecord? in
+                guard case let .reading(reader) = file, Array(reader.record.body.name.utf8) == Array(name.utf8) else {
+                    return nil
+                }
+                return reader.record
+            }
+        }
+    }
 
     @discardableResult
     func remove(_ handle: UInt64) -> OpenFile? { state.withLock { $0.open.removeValue(forKey: handle) } }

@@ -217,4 +217,86 @@ struct MountCommandTests {
         #expect(get.status == 0, "\(get.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == Data("version one\n".utf8))
     }
+
+    /// Reads `fd` from its offset to the end, or to the first error (its errno, else 0).
+    private func readToEnd(_ fd: Int32) -> (bytes: [UInt8], error: Int32) {
+        var whole = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { return (whole, errno) }
+            guard n > 0 else { return (whole, 0) }
+            whole += buffer[0..<n]
+        }
+    }
+
+    @Test("attack findings: a reader keeps its version while a newer one is opened; a grown sparse file commits whole; a write that failed (full spool) never replaces the stored version",
+          .enabled(if: FUSEAvailability.missing == nil, Comment(rawValue: FUSEAvailability.missing ?? "")))
+    func attackFindings() throws {
+        let cluster = try TestCluster(nodes: 4, replicas: 2)
+        let v1 = seededContent(6_000_000, seed: 1), v2 = seededContent(6_000_000, seed: 2)
+        #expect(try cluster.run(["put", try cluster.writeScratch("v1", v1), "--as", "mix"]).status == 0)
+        let old = seededContent(3_000_000, seed: 3)
+        #expect(try cluster.run(["put", try cluster.writeScratch("old", old), "--as", "vic"]).status == 0)
+
+        // A tmpfs of 1 MiB as the spool of a second mount, so a write runs out of space; unmounted whatever happens.
+        let small = cluster.scratch("small")
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        #expect(try command(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", small]).status == 0)
+        defer { _ = try? command(["umount", "-l", small]) }
+
+        let mountpoint = cluster.scratch("mnt")
+        let mount = try MountProcess(cluster: cluster, mountpoint: mountpoint)
+        defer { mount.stop() }
+
+        // Reader A has read 2 MiB of version 1 when another client stores version 2 and reader B opens it.
+        let a = open(mountpoint + "/mix", O_RDONLY)
+        #expect(a >= 0)
+        defer { close(a) }
+        var head = [UInt8](repeating: 0, count: 2 << 20)
+        #expect(head.withUnsafeMutableBytes { read(a, $0.baseAddress, $0.count) } == 2 << 20)
+        #expect(try cluster.run(["put", try cluster.writeScratch("v2", v2), "--as", "mix"]).status == 0)
+        let b = open(mountpoint + "/mix", O_RDONLY)
+        #expect(b >= 0)
+        let newer = readToEnd(b)
+        let readsVersion2 = newer.error == 0 && newer.bytes == v2  // a Bool: #expect would diff 6 MB arrays
+        #expect(readsVersion2, "the new open reads version 2")
+        close(b)
+        // Reader A goes on with version 1 — to its end, or to EIO once that version's objects are gone — and never
+        // gets version 2's bytes (attack finding: it got a mix of both through the kernel's page cache).
+        let rest = readToEnd(a)
+        let whole = head + rest.bytes
+        let onlyVersion1 = whole.count <= v1.count && whole[...] == v1.prefix(whole.count)
+        #expect(onlyVersion1, "reader A read bytes that are not version 1's")
+        #expect(rest.error == 0 ? whole.count == v1.count : rest.error == EIO, "errno \(rest.error)")
+
+        // A new file grown with ftruncate after its first bytes (cp of a sparse file does this) is stored whole.
+        let sparse = open(mountpoint + "/sparse", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(sparse >= 0)
+        #expect(write(sparse, "head", 4) == 4)
+        #expect(ftruncate(sparse, 1 << 20) == 0)
+        #expect(close(sparse) == 0)
+        let copy = cluster.scratch("sparse.out")
+        #expect(try cluster.run(["get", "sparse", "-o", copy]).status == 0)
+        let grown = try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == Array("head".utf8) + [UInt8](repeating: 0, count: (1 << 20) - 4)
+        #expect(grown)
+
+        // Through a mount whose spool is full after 1 MiB: the write fails, close fails, "vic" keeps its version.
+        let tight = try MountProcess(cluster: cluster, mountpoint: cluster.scratch("mnt2"), extra: ["--spool", small])
+        defer { tight.stop() }
+        let fd = open(tight.mountpoint + "/vic", O_WRONLY | O_TRUNC)
+        #expect(fd >= 0)
+        let big = seededContent(2 << 20, seed: 4)
+        var failed = false
+        for offset in stride(from: 0, to: big.count, by: 128 << 10) {
+            let n = big[offset..<(offset + (128 << 10))].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { failed = true; break }
+        }
+        #expect(failed, "the spool of 1 MiB cannot hold 2 MiB")
+        #expect(close(fd) != 0, "close must report that the file was not stored")
+        let kept = cluster.scratch("vic.out")
+        #expect(try cluster.run(["get", "vic", "-o", kept]).status == 0)
+        let stays = try Array(Data(contentsOf: URL(fileURLWithPath: kept))) == old
+        #expect(stays, "the previous version stays")
+    }
 }
