@@ -187,7 +187,8 @@ import Testing
         var limits = NodeLimits()
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
                                              lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
-        limits.loginTimeout = .seconds(60)  // the test waits out the lockout on one connection that is not logged in (slow under ASan)
+        // The test waits out the lockout on one connection that is not logged in (times `TestTime.scale`).
+        limits.loginTimeout = TestTime.scaled(.seconds(60))
         try await withNode(limits: limits) { node in
             let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
             var delays: [Duration] = []
