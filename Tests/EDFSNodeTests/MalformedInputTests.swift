@@ -157,7 +157,8 @@ import Testing
         try await withNode(limits: limits) { node in
             var answers: [String] = []
             for (user, password) in [("alice", "wrong"), ("nobody", "alice-secret"), ("../../etc", "x"), ("", "")] {
-                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                                  options: .forTests)
                 do {
                     try await connection.login(user: user, passwordDigest: md5(password))
                     Issue.record("login of \(user) succeeded")
@@ -190,7 +191,8 @@ import Testing
         // The test waits out the lockout on one connection that is not logged in (times `TestTime.scale`).
         limits.loginTimeout = TestTime.scaled(.seconds(60))
         try await withNode(limits: limits) { node in
-            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                              options: .forTests)
             var delays: [Duration] = []
             for _ in 0..<3 {
                 let start = ContinuousClock.now
