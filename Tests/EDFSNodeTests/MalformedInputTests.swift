@@ -186,8 +186,10 @@ import Testing
 
     @Test func failedLoginsAreSlowedThenRefused() async throws {
         var limits = NodeLimits()
+        // A lockout long enough for the checks on 2 loaded cores (times `TestTime.scale` under a sanitizer).
+        let lockout = TestTime.scaled(.seconds(8))
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
-                                             lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
+                                             lockout: lockout)
         // The test waits out the lockout on one connection that is not logged in (times `TestTime.scale`).
         limits.loginTimeout = TestTime.scaled(.seconds(60))
         try await withNode(limits: limits) { node in
@@ -209,7 +211,7 @@ import Testing
             let bob = try await node.connect("bob")
             await bob.close()
             // After the lockout the right password works again.
-            try await Task.sleep(for: .milliseconds(8100))
+            try await Task.sleep(for: lockout + .milliseconds(100))
             try await connection.login(user: "alice", passwordDigest: md5("alice-secret"))
             await connection.close()
         }
