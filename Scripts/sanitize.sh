@@ -8,8 +8,9 @@
 # address: ASan with LeakSanitizer. ASan found one real bug (a connection accepted while the node stopped was dropped
 #   with its NIOAsyncWriter unfinished, a trap; fixed). The leaks LSan reports sit in Foundation's and XCTest's one-time
 #   allocations; Scripts/sanitizers/lsan.supp names them, so a leak anywhere else fails the run.
-# thread: TSan. It found one real bug (Ctrl-C during a get: exit(130) ran libcrypto's atexit cleanup while workers
-#   still used it, a crash; fixed with OPENSSL_INIT_NO_ATEXIT) and no data race in edfs code. Its reports under
+# thread: TSan. It found two real bugs in how an interrupted get ends (exit(130) ran libcrypto's atexit cleanup while
+#   workers still used it, a crash: fixed with OPENSSL_INIT_NO_ATEXIT; the main thread could exit 1 first: it now
+#   parks once an interrupt is under way) and no data race in edfs code. Its reports under
 #   Synchronization.Mutex were false: on Linux a contended Mutex is handed over by FUTEX_LOCK_PI/UNLOCK_PI syscalls TSan
 #   does not model (Scripts/sanitizers/tsan-mutex-repro.sh); edfs locks with PthreadMutex (EDFSCrypto), which TSan
 #   sees. Scripts/sanitizers/tsan.supp suppresses one proven false positive, a Swift runtime continuation fast path
