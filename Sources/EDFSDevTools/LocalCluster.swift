@@ -6,8 +6,9 @@ import Foundation
 /// A cluster of real `edfs node` processes on loopback: development certificates, one node config, N data folders,
 /// and the matching client config. Used by `edfs cluster up`, `edfs demo` and the end-to-end tests.
 public final class LocalCluster: @unchecked Sendable {
-    // @unchecked Sendable: the only mutable state (`processes`, `ports`) lives in `state`, a PthreadMutex; `Process` itself
-    // is not Sendable, but it is only touched while the lock is held or after being taken out of it by one caller.
+    // @unchecked Sendable: the only mutable state (`processes`, `ports`) lives in `state`, a PthreadMutex; `Process`
+    // itself is not Sendable, but it is only touched while the lock is held or after being taken out of it by one
+    // caller.
 
     public struct Options: Sendable {
         public var nodes: Int = 4

@@ -33,9 +33,12 @@ struct EDFSCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            PartialOutputs.shared.holdIfInterrupted()
         } catch let exit as ExitCode {
+            PartialOutputs.shared.holdIfInterrupted()  // an interrupt under way decides the exit status (130)
             Glibc.exit(exit.rawValue)  // already reported by the command
         } catch {
+            PartialOutputs.shared.holdIfInterrupted()
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))

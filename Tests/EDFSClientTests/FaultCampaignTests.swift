@@ -126,7 +126,11 @@ final class CampaignLedger: Sendable {
 /// Scripts/chaos.sh runs the long campaign.
 @Suite("Fault campaign", .serialized)
 struct FaultCampaignTests {
-    static var seconds: Double { Double(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SECONDS"] ?? "") ?? 25 }
+    /// 25 s unless set; under a sanitizer times `TestTime.scale` (at most 4), since each CLI operation there is many
+    /// times slower and 25 s may not finish one get.
+    static var seconds: Double {
+        Double(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SECONDS"] ?? "") ?? 25 * min(TestTime.scale, 4)
+    }
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_SEED"] ?? "") ?? 20261201 }
     static var maxSize: Int { Int(ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_MAX_BYTES"] ?? "") ?? (1 << 20) }
 

@@ -224,10 +224,12 @@ struct KeyManagementTests {
         let config = try cluster.config()
         for (index, server) in config.servers.enumerated() {
             await #expect(throws: NodeLinkError.self) {
-                _ = try await NodeConnection.connector(config: config, user: cluster.user, password: cluster.password, options: .forTests)(index, server)
+                _ = try await NodeConnection.connector(config: config, user: cluster.user, password: cluster.password,
+                                                       options: .forTests)(index, server)
             }
             let link = try await NodeConnection.connector(config: config, user: cluster.user,
-                                                          password: SecureBytes(copying: Array("a brand new password".utf8)), options: .forTests)(index, server)
+                                                          password: SecureBytes(copying: Array("a brand new password".utf8)),
+                                                          options: .forTests)(index, server)
             await link.close()
         }
         let fresh = try cluster.run(["ls"], password: "a brand new password")

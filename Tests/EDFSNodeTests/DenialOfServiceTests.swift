@@ -134,7 +134,7 @@ final class ManagedAtomicCounter: Sendable {
 /// Issue 11's floods against one node over real TLS on loopback: a good client of another user stays served.
 @Suite(.serialized) struct DenialOfServiceTests {
     /// 200 TCP sockets that never speak and 200 that finish TLS but never log in.
-    @Test(.timeLimit(.minutes(3))) func anUnauthenticatedFloodDoesNotKeepAGoodClientOut() async throws {
+    @Test(.timeLimit(.minutes(TestTime.isScaled ? 30 : 3))) func anUnauthenticatedFloodDoesNotKeepAGoodClientOut() async throws {
         try await withNode { node in
             var flood: [RawClient] = []
             for _ in 0..<200 { flood.append(try await RawClient.connect(port: node.port, caFile: nil)) }
@@ -149,14 +149,14 @@ final class ManagedAtomicCounter: Sendable {
             try await node.assertServesGoodClient()
             let latency = ContinuousClock.now - start
             print("unauthenticated flood of \(flood.count) sockets: good client served in \(latency)")
-            #expect(latency < .seconds(3))
+            #expect(latency < TestTime.scaled(.seconds(3)))
             for client in flood { await client.close() }
         }
     }
 
     /// One user opens 16 connections × 4 GETs with the largest window and never reads. The node is an `edfs node`
     /// process of its own, so its VmRSS is the node's alone.
-    @Test(.timeLimit(.minutes(3)), .enabled(if: edfsBinary() != nil, "the edfs binary was not found"))
+    @Test(.timeLimit(.minutes(TestTime.isScaled ? 30 : 3)), .enabled(if: edfsBinary() != nil, "the edfs binary was not found"))
     func anUnreadGetFloodDoesNotStallOthersOrKeepNodeMemory() async throws {
         let node = try SeparateNodeProcess(binary: try #require(edfsBinary()))
         defer { node.stop() }
@@ -196,7 +196,7 @@ final class ManagedAtomicCounter: Sendable {
         print("unread-GET flood: node VmRSS baseline \(baseline) MiB, peak \(peak) MiB, after \(after) MiB; "
             + "other user's put+get of 4 MiB in \(latency)")
         #expect(baseline > 0, "no VmRSS for the node process")
-        #expect(latency < .seconds(5))
+        #expect(latency < TestTime.scaled(.seconds(5)))
         // The flood asks for 1 GiB (16 connections × 4 GETs × 16 MiB); a node without the limits held 300+ MB and kept
         // ~220 MB. With them, each connection holds at most its write buffer (1 MiB high water mark) plus one block in
         // flight, in plaintext and TLS ciphertext, with the allocator's rounding, and the read budget is 32 MiB: a debug

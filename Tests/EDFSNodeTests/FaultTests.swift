@@ -117,7 +117,8 @@ import Testing
         #expect(try restarted.store.temporaryFiles().isEmpty)
         let address = try await restarted.start()
         let again = try await NodeConnection.open(host: "127.0.0.1", port: try #require(address.port), trust: node.trust,
-                                                  user: "alice", passwordDigest: md5("alice-secret"), options: .forTests)
+                                                  user: "alice", passwordDigest: md5("alice-secret"),
+                                                  options: .forTests)
         #expect(try await again.getObject("survivor") == [1, 2, 3])
         await again.close()
         await restarted.shutdown()

@@ -157,7 +157,8 @@ import Testing
         try await withNode(limits: limits) { node in
             var answers: [String] = []
             for (user, password) in [("alice", "wrong"), ("nobody", "alice-secret"), ("../../etc", "x"), ("", "")] {
-                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+                let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                                  options: .forTests)
                 do {
                     try await connection.login(user: user, passwordDigest: md5(password))
                     Issue.record("login of \(user) succeeded")
@@ -185,11 +186,15 @@ import Testing
 
     @Test func failedLoginsAreSlowedThenRefused() async throws {
         var limits = NodeLimits()
+        // A lockout long enough for the checks on 2 loaded cores (times `TestTime.scale` under a sanitizer).
+        let lockout = TestTime.scaled(.seconds(8))
         limits.loginThrottle = LoginThrottle(baseDelay: .milliseconds(40), maxDelay: .milliseconds(80), maxFailures: 3,
-                                             lockout: .seconds(8))  // long enough for the checks on 2 loaded cores
-        limits.loginTimeout = .seconds(60)  // the test waits out the lockout on one connection that is not logged in (slow under ASan)
+                                             lockout: lockout)
+        // The test waits out the lockout on one connection that is not logged in (times `TestTime.scale`).
+        limits.loginTimeout = TestTime.scaled(.seconds(60))
         try await withNode(limits: limits) { node in
-            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+            let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                              options: .forTests)
             var delays: [Duration] = []
             for _ in 0..<3 {
                 let start = ContinuousClock.now
@@ -206,7 +211,7 @@ import Testing
             let bob = try await node.connect("bob")
             await bob.close()
             // After the lockout the right password works again.
-            try await Task.sleep(for: .milliseconds(8100))
+            try await Task.sleep(for: lockout + .milliseconds(100))
             try await connection.login(user: "alice", passwordDigest: md5("alice-secret"))
             await connection.close()
         }

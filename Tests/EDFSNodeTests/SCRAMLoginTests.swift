@@ -42,7 +42,8 @@ struct SCRAMNode {
     }
 
     func connection() async throws -> NodeConnection {
-        try await NodeConnection.connect(localDescriptor: try await node.openLocalSocket(), label: "S1 in-process", options: .forTests)
+        try await NodeConnection.connect(localDescriptor: try await node.openLocalSocket(), label: "S1 in-process",
+                                         options: .forTests)
     }
 
     func shutdown() async {
@@ -379,7 +380,8 @@ struct SCRAMChannelBindingTests {
     func bindingOverTLS() async throws {
         let node = try await TestNode(scramUsers: ["carol": try scramVerifier("carol-secret")])
         defer { Task { await node.stop() } }
-        let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+        let connection = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                          options: .forTests)
         try await connection.login(user: "carol", derivation: derivation("carol-secret"))
         _ = try await connection.status()
         await connection.close()

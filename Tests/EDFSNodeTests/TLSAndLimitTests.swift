@@ -15,7 +15,8 @@ import Testing
             try DevelopmentPKI.initialize(directory: other.path, nodeNames: ["N1"], hosts: ["127.0.0.1"], force: false)
             let stranger = try NodeTLSTrust(caFile: other.path + "/ca.crt")
             do {
-                _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: stranger, options: .forTests)
+                _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: stranger,
+                                                     options: .forTests)
                 Issue.record("connected without trusting the CA")
             } catch let error as NodeConnectionError {
                 guard case .tlsFailed = error else {
@@ -24,7 +25,8 @@ import Testing
                 }
             }
             // The host name is checked too: "localhost" is in the certificate, so it works.
-            let byName = try await NodeConnection.connect(host: "localhost", port: node.port, trust: node.trust, options: .forTests)
+            let byName = try await NodeConnection.connect(host: "localhost", port: node.port, trust: node.trust,
+                                                          options: .forTests)
             #expect(byName.nodeName == "N1")
             await byName.close()
             try await node.assertServesGoodClient()
@@ -34,7 +36,8 @@ import Testing
     @Test func aCertificateForAnotherHostIsRefused() async throws {
         let node = try await TestNode(hosts: ["10.11.12.13"])
         do {
-            _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust, options: .forTests)
+            _ = try await NodeConnection.connect(host: "127.0.0.1", port: node.port, trust: node.trust,
+                                                 options: .forTests)
             Issue.record("connected to a node whose certificate names another host")
         } catch let error as NodeConnectionError {
             if case .tlsFailed = error {} else { Issue.record("expected a TLS failure, got \(error)") }

@@ -74,6 +74,13 @@ public final class PartialOutputs: Sendable {
         }
     }
 
+    /// After an interrupt began (`removeAll`), parks the calling thread for good, so the interrupt's exit status (130)
+    /// is the process's: a get that meets its removed part file must not exit first with "cannot move the output".
+    public func holdIfInterrupted() {
+        guard state.withLock({ $0.closed }) else { return }
+        while true { pause() }
+    }
+
     /// Removes part files of earlier gets of the same target that died without cleaning up (SIGKILL, a crash):
     /// regular files named `.<base>.edfs-<hex>.part` in `directory` whose lock no running get holds. Returns how many.
     @discardableResult
