@@ -2,6 +2,7 @@ import EDFSTestSupport
 import Foundation
 import Testing
 
+extension BinaryCommandSuites {
 /// Attack-10 findings against the CLI contract (docs/CLI.md). A failing test here reproduces an open finding.
 @Suite("Attack regressions: CLI", .serialized)
 struct AttackCLIRegressionTests {
@@ -63,4 +64,5 @@ struct AttackCLIRegressionTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0 != "big" }
         #expect(left.isEmpty, "left behind: \(left)")
     }
+}
 }

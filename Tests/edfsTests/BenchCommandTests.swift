@@ -2,6 +2,7 @@ import EDFSTestSupport
 import Foundation
 import Testing
 
+extension BinaryCommandSuites {
 /// `edfs bench` through the real binary: a functional check of output and exit codes, never a timing assertion.
 @Suite("edfs bench")
 struct BenchCommandTests {
@@ -39,4 +40,5 @@ struct BenchCommandTests {
         #expect(!outcome.stderr.isEmpty)
         #expect(outcome.stderr.split(separator: "\n").count == 1)
     }
+}
 }

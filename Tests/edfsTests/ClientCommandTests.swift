@@ -3,6 +3,7 @@ import EDFSTestSupport
 import Foundation
 import Testing
 
+extension BinaryCommandSuites {
 /// The CLI contract through the real binary: exit codes, one-line errors, no partial output.
 @Suite("edfs client commands", .serialized)
 struct ClientCommandTests {
@@ -163,4 +164,5 @@ struct ClientCommandTests {
         #expect(outcome.stdout.contains("neither appears"))
         #expect(!outcome.stdout.contains("MISMATCH"))
     }
+}
 }

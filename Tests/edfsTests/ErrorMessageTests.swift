@@ -3,6 +3,7 @@ import EDFSTestSupport
 import Foundation
 import Testing
 
+extension BinaryCommandSuites {
 /// Failures a user meets reaching nodes, through the binary: one line each that says what happened and what to do,
 /// with the exit code of docs/CLI.md, and no library internals (issue 14, item 1).
 @Suite("edfs error messages", .serialized)
@@ -127,4 +128,5 @@ struct ErrorMessageTests {
         #expect(!log.contains("frame length 1195725856"))
         #expect(try cluster.run(["ls"]).status == 0, "the node still serves")
     }
+}
 }

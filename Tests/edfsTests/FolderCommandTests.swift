@@ -7,6 +7,7 @@ import Testing
 import Glibc
 #endif
 
+extension BinaryCommandSuites {
 /// Folders through the real binary (issue 13): a tree goes in with put and comes back with get -r byte for byte with
 /// modes and modification times; ls lists one folder; mv renames without rewriting data; rm -r, mkdir, rmdir.
 @Suite("edfs folders", .serialized)
@@ -271,4 +272,5 @@ struct FolderCommandTests {
         #expect(try cluster.run(["ls", "moved"]).stdout.split(separator: "\n") == ["f0", "f1", "f2", "f3", "f4", "f5"])
         #expect(try cluster.run(["ls", "tree"]).status == 66)
     }
+}
 }

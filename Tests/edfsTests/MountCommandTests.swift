@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Testing
 
+extension BinaryCommandSuites {
 /// `edfs mount` of the built binary over a live cluster (real node processes, TLS, test certificates), driven with
 /// the system's own tools. Skipped, with the reason, where /dev/fuse, root or fusermount3 are missing.
 @Suite("edfs mount", .serialized)
@@ -299,4 +300,5 @@ struct MountCommandTests {
         let stays = try Array(Data(contentsOf: URL(fileURLWithPath: kept))) == old
         #expect(stays, "the previous version stays")
     }
+}
 }

@@ -7,6 +7,7 @@ import Testing
 import Glibc
 #endif
 
+extension BinaryCommandSuites {
 /// `get -o` never replaces anything but a regular file (the binary runs as root in CI): devices and FIFOs are written
 /// into, links and existing files need --force, a folder gets the file inside it. A recursive put that meets an
 /// unreadable folder fails instead of skipping it.
@@ -109,6 +110,7 @@ struct OutputSafetyTests {
         let listing = try cluster.run(["ls", "--json"])
         #expect(!listing.stdout.contains("tree/"), "\(listing.stdout)")
     }
+}
 }
 
 /// Bytes handed from a reader thread to the test.

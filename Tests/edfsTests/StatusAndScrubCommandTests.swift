@@ -3,6 +3,7 @@ import EDFSTestSupport
 import Foundation
 import Testing
 
+extension BinaryCommandSuites {
 /// `edfs status` and `edfs node scrub` through the real binary against real node processes.
 @Suite("edfs status and edfs node scrub", .serialized)
 struct StatusAndScrubCommandTests {
@@ -86,4 +87,5 @@ struct StatusAndScrubCommandTests {
         let out = cluster.scratch("b.out")
         #expect(try cluster.run(["get", "b.bin", "-o", out]).status == 0)
     }
+}
 }
