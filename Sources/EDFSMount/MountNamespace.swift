@@ -10,8 +10,8 @@ final class MountNamespace: Sendable {
     }
 
     private struct State {
-        var entries: [String: MountEntry] = [:]
-        var localFolders: Set<String> = []
+        var entries: [ByteName: MountEntry] = [:]
+        var localFolders: Set<ByteName> = []
         /// Bumped by every own change.
         var generation: UInt64 = 0
         /// Own changes since the last refresh, by generation: re-applied over a listing that may predate them.
@@ -22,8 +22,8 @@ final class MountNamespace: Sendable {
 
     /// Folder → children (leaf name → node), rebuilt after a change when first needed.
     private struct Index {
-        var folders: [String: MountEntry?] = ["": nil]
-        var children: [String: [String: Node]] = [:]
+        var folders: [ByteName: MountEntry?] = [ByteName(""): nil]
+        var children: [ByteName: [ByteName: Node]] = [:]
     }
 
     private let state = PthreadMutex(State())
@@ -50,8 +50,10 @@ final class MountNamespace: Sendable {
     /// applied again on top (the listing may or may not show them already). One refresh at a time.
     func replace(with listing: [MountEntry], takenAt generation: UInt64, now: Double) {
         state.withLock { state in
-            state.entries = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            for change in state.journal where change.generation > generation { state.entries[change.name] = change.entry }
+            state.entries = Dictionary(listing.map { (ByteName($0.name), $0) }, uniquingKeysWith: { first, _ in first })
+            for change in state.journal where change.generation > generation {
+                state.entries[ByteName(change.name)] = change.entry
+            }
             state.journal.removeAll()
             state.refreshedAt = now
             state.index = nil
@@ -61,19 +63,19 @@ final class MountNamespace: Sendable {
     func lookUp(_ name: String) -> Node? {
         state.withLock { state in
             if name.isEmpty { return .folder(nil) }
-            if let entry = state.entries[name], !entry.isFolder { return .file(entry) }
+            if let entry = state.entries[ByteName(name)], !entry.isFolder { return .file(entry) }
             let index = Self.index(&state)
-            if let folder = index.folders[name] { return .folder(folder) }
+            if let folder = index.folders[ByteName(name)] { return .folder(folder) }
             return nil
         }
     }
 
     /// The children of folder `name` (leaf name → node), or nil if it is not a folder.
-    func children(of name: String) -> [String: Node]? {
+    func children(of name: String) -> [ByteName: Node]? {
         state.withLock { state in
             let index = Self.index(&state)
-            guard index.folders[name] != nil else { return nil }
-            return index.children[name] ?? [:]
+            guard index.folders[ByteName(name)] != nil else { return nil }
+            return index.children[ByteName(name)] ?? [:]
         }
     }
 
@@ -83,7 +85,7 @@ final class MountNamespace: Sendable {
     /// Applies an own change: `entry` stored (nil: `name` removed).
     func set(_ name: String, _ entry: MountEntry?) {
         state.withLock { state in
-            state.entries[name] = entry
+            state.entries[ByteName(name)] = entry
             state.generation += 1
             state.journal.append((state.generation, name, entry))
             state.index = nil
@@ -93,20 +95,22 @@ final class MountNamespace: Sendable {
     /// Applies an own rename: `from` (a file, or a folder with everything below it) is now `to`.
     func move(_ from: String, to: String) {
         state.withLock { state in
-            let prefix = from + "/"
-            for (name, entry) in state.entries where name == from || name.hasPrefix(prefix) {
-                let renamed = to + name.dropFirst(from.count)
+            let prefix = Array((from + "/").utf8)
+            func inside(_ name: String) -> Bool { name.utf8.elementsEqual(from.utf8) || name.utf8.starts(with: prefix) }
+            func renamed(_ name: String) -> String { to + String(decoding: name.utf8.dropFirst(from.utf8.count), as: UTF8.self) }
+            for (key, entry) in state.entries where inside(key.text) {
+                let newName = renamed(key.text)
                 var moved = entry
-                moved.name = renamed
-                state.entries[name] = nil
-                state.entries[renamed] = moved
+                moved.name = newName
+                state.entries[key] = nil
+                state.entries[ByteName(newName)] = moved
                 state.generation += 1
-                state.journal.append((state.generation, name, nil))
-                state.journal.append((state.generation, renamed, moved))
+                state.journal.append((state.generation, key.text, nil))
+                state.journal.append((state.generation, newName, moved))
             }
-            for folder in state.localFolders where folder == from || folder.hasPrefix(prefix) {
+            for folder in state.localFolders where inside(folder.text) {
                 state.localFolders.remove(folder)
-                state.localFolders.insert(to + folder.dropFirst(from.count))
+                state.localFolders.insert(ByteName(renamed(folder.text)))
             }
             state.generation += 1
             state.index = nil
@@ -116,7 +120,7 @@ final class MountNamespace: Sendable {
     /// A folder made here that nothing stored holds yet.
     func addLocalFolder(_ name: String) {
         state.withLock { state in
-            state.localFolders.insert(name)
+            state.localFolders.insert(ByteName(name))
             state.generation += 1
             state.index = nil
         }
@@ -125,14 +129,14 @@ final class MountNamespace: Sendable {
     /// Forgets a local folder; false if `name` was not one.
     func removeLocalFolder(_ name: String) -> Bool {
         state.withLock { state in
-            guard state.localFolders.remove(name) != nil else { return false }
+            guard state.localFolders.remove(ByteName(name)) != nil else { return false }
             state.generation += 1
             state.index = nil
             return true
         }
     }
 
-    func isLocalFolder(_ name: String) -> Bool { state.withLock { $0.localFolders.contains(name) } }
+    func isLocalFolder(_ name: String) -> Bool { state.withLock { $0.localFolders.contains(ByteName(name)) } }
 
     private static func index(_ state: inout State) -> Index {
         if let index = state.index { return index }
@@ -141,10 +145,10 @@ final class MountNamespace: Sendable {
             var path = folder
             var entry = entry
             while !path.isEmpty {
-                if let existing = index.folders[path], entry == nil || existing != nil { break }  // already known
-                index.folders[path] = .some(entry)
+                if let existing = index.folders[ByteName(path)], entry == nil || existing != nil { break }  // already known
+                index.folders[ByteName(path)] = .some(entry)
                 let parent = MountPath.parent(of: path)
-                index.children[parent, default: [:]][MountPath.leaf(of: path)] = .folder(entry)
+                index.children[ByteName(parent), default: [:]][ByteName(MountPath.leaf(of: path))] = .folder(entry)
                 path = parent
                 entry = nil
             }
@@ -154,10 +158,10 @@ final class MountNamespace: Sendable {
                 addFolder(entry.name, entry: entry)
             } else {
                 addFolder(MountPath.parent(of: entry.name), entry: nil)
-                index.children[MountPath.parent(of: entry.name), default: [:]][MountPath.leaf(of: entry.name)] = .file(entry)
+                index.children[ByteName(MountPath.parent(of: entry.name)), default: [:]][ByteName(MountPath.leaf(of: entry.name))] = .file(entry)
             }
         }
-        for folder in state.localFolders { addFolder(folder, entry: nil) }
+        for folder in state.localFolders { addFolder(folder.text, entry: nil) }
         state.index = index
         return index
     }

@@ -98,7 +98,8 @@ final class MountedFileSystem: Sendable {
             return .failure(.errno(namespace.lookUp(name) == nil ? ENOENT : ENOTDIR))
         }
         var result = [(String, Attributes)]()
-        for (leaf, node) in children {
+        for (key, node) in children {
+            let leaf = key.text
             switch node {
             case let .file(entry): result.append((leaf, Self.attributes(of: entry)))
             case let .folder(entry):
@@ -106,15 +107,15 @@ final class MountedFileSystem: Sendable {
                                                 permissions: Self.folderPermissions)))
             }
         }
-        for (pendingName, pending) in writing.withLock({ $0 }) where MountPath.parent(of: pendingName) == name {
+        for (pendingName, pending) in writing.withLock({ $0 }) where MountPath.parent(of: pendingName).utf8.elementsEqual(name.utf8) {
             let leaf = MountPath.leaf(of: pendingName)
-            if children[leaf] == nil {
-                children[leaf] = .file(MountEntry(name: pendingName, isFolder: false, size: 0, modified: 0, mode: 0))
+            if children[ByteName(leaf)] == nil {
+                children[ByteName(leaf)] = .file(MountEntry(name: pendingName, isFolder: false, size: 0, modified: 0, mode: 0))
                 result.append((leaf, Attributes(isFolder: false, size: pending.spool.size, modified: pending.spool.modified,
                                                 permissions: pending.mode & 0o777)))
             }
         }
-        return .success(result.sorted { $0.0 < $1.0 })
+        return .success(result.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) })
     }
 
     // MARK: open, read, write, close
