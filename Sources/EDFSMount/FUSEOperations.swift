@@ -54,6 +54,7 @@ enum FUSEOperations {
                 case let .success(opened):
                     fi.pointee.fh = opened.handle
                     fi.pointee.direct_io = opened.directIO ? 1 : 0
+                    fs.setOpener(opened.handle, pid: callerProcess())
                     return 0
                 case let .failure(error): return -error.code
                 }
@@ -65,6 +66,7 @@ enum FUSEOperations {
                 switch fs.create(name, mode: UInt32(mode)) {
                 case let .success(handle):
                     fi.pointee.fh = handle
+                    fs.setOpener(handle, pid: callerProcess())
                     return 0
                 case let .failure(error): return -error.code
                 }
@@ -83,7 +85,7 @@ enum FUSEOperations {
         }
         ops.flush = { _, fi in
             guard let fs = fuseFileSystem(), let fi else { return -EIO }
-            return fs.flush(fi.pointee.fh)
+            return fs.flush(fi.pointee.fh, by: callerProcess())
         }
         ops.fsync = { _, _, fi in
             guard let fs = fuseFileSystem(), let fi else { return -EIO }
@@ -170,4 +172,19 @@ private func fuseFill(_ info: UnsafeMutablePointer<stat>, _ attributes: Attribut
     result.st_ctim = result.st_mtim
     result.st_atim = result.st_mtim
     info.pointee = result
+}
+
+/// The process (thread group) of the thread that made the current FUSE request: FUSE reports the thread's id, and
+/// a process's threads may open and close one descriptor from different threads. Nil when it cannot be told.
+private func callerProcess() -> Int32? {
+    guard let context = fuse_get_context(), context.pointee.pid > 0 else { return nil }
+    let thread = context.pointee.pid
+    guard let file = fopen("/proc/\(thread)/status", "r") else { return nil }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("Tgid:") { return Int32(text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+    return nil
 }

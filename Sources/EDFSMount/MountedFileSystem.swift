@@ -241,9 +241,15 @@ final class MountedFileSystem: Sendable {
 
     /// Commits a written file as one put (`close`, `fsync`). 0, or -EIO when the put failed: the previous version
     /// stays (a later flush tries again only after new writes).
-    func flush(_ handle: UInt64) -> Int32 {
+    func flush(_ handle: UInt64, by pid: Int32? = nil) -> Int32 {
         guard case let .writing(pending)? = handles.file(handle) else { return 0 }
+        if let pid, !pending.commitsOnFlush(by: pid) { return 0 }  // another process closed its inherited copy
         return commit(pending)
+    }
+
+    /// Records which process opened `handle` for writing (see `PendingWrite.commitsOnFlush`).
+    func setOpener(_ handle: UInt64, pid: Int32?) {
+        if let pid, case let .writing(pending)? = handles.file(handle) { pending.setOpener(pid) }
     }
 
     private func commit(_ pending: PendingWrite) -> Int32 {

@@ -13,6 +13,18 @@ final class PendingWrite: Sendable {
     /// The errno of the first write or truncation that failed (0: none). A file that lost bytes is never committed:
     /// its close fails and the previous version stays (attack finding: a full spool committed the first MiB).
     private let failure = Atomic<Int32>(0)
+    /// The process that opened it (0: unknown). FUSE sends a flush for every close of any duplicate of the
+    /// descriptor — a child that inherited it and exits included — so only the opener's flush commits; a child's
+    /// would commit a file still being written (a test that forked while writing saw a partial file stored).
+    private let opener = Atomic<Int32>(0)
+
+    func setOpener(_ pid: Int32) { opener.store(pid, ordering: .sequentiallyConsistent) }
+
+    /// True when a flush by `pid` should commit: the opener's, or any when the opener is unknown.
+    func commitsOnFlush(by pid: Int32) -> Bool {
+        let owner = opener.load(ordering: .sequentiallyConsistent)
+        return owner == 0 || owner == pid
+    }
 
     init(name: String, spool: SpoolFile, mode: UInt32) {
         self.name = name
