@@ -17,12 +17,16 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case localIO(String)
     /// Something else went wrong. Exit 1.
     case failed(String)
+    /// The reader of the standard output closed it (`edfs get NAME -o - | head`): no message, exit 141 as for a
+    /// program that SIGPIPE ended.
+    case outputClosed
 
     public var description: String {
         switch self {
         case let .authenticationFailed(text), let .notEnoughNodes(text), let .noSuchFile(text), let .integrity(text),
              let .usage(text), let .conflict(text), let .localIO(text), let .failed(text):
             return text
+        case .outputClosed: return "the reader of the standard output closed it"
         }
     }
 
@@ -44,6 +48,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .usage: return ExitStatus.usage
         case .conflict: return ExitStatus.cannotCreate
         case .localIO, .failed: return ExitStatus.failure
+        case .outputClosed: return ExitStatus.outputClosed
         }
     }
 }

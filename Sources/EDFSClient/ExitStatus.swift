@@ -13,6 +13,9 @@ public enum ExitStatus {
     public static let failure: Int32 = 1
     /// `check`, `repair`, `status`: something is degraded (readable, short of full redundancy); run `edfs repair`.
     public static let degraded: Int32 = 3
+    /// The reader of the standard output went away (a pipe into `head`): 128 + SIGPIPE, as a shell reports a
+    /// program that SIGPIPE ended; nothing is printed.
+    public static let outputClosed: Int32 = 141
 
     /// The exit code of `check` and `repair`: 0 healthy, 3 degraded, 69 unavailable, 65 damaged (lost).
     public static func code(for health: FileHealth) -> Int32 {

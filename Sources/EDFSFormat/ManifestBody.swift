@@ -2,9 +2,10 @@ import EDFSCrypto
 
 /// What only the key holder may read about one file version (the manifest's encrypted body).
 public struct ManifestBody: Sendable {
-    /// The newest body version: 2 adds the mode and the folder and shared-objects flags. A body that needs neither
-    /// is written as version 1, byte for byte what earlier clients wrote; both versions read.
-    public static let bodyVersion: UInt8 = 2
+    /// The newest body version: 2 adds the mode and the folder and shared-objects flags, 3 the time the version was
+    /// stored. A body is written in the lowest version that holds what it records (one without a stored time, mode
+    /// or flags beyond "deleted" is version 1, byte for byte what the first clients wrote); every version reads.
+    public static let bodyVersion: UInt8 = 3
     public static let maximumNameBytes = 4096
     static let deletedFlag: UInt8 = 0x01
     static let folderFlag: UInt8 = 0x02
@@ -40,11 +41,16 @@ public struct ManifestBody: Sendable {
     /// The file's objects may also belong to another name's manifest (a rename in progress or interrupted), so a
     /// removal leaves them to the nodes' orphan collection instead of deleting them.
     public var sharesObjects: Bool
+    /// When this file version was stored: the writing client's clock at the put, seconds since 1970; 0 when not
+    /// recorded (bodies of versions 1 and 2). A rename or a key rotation keeps it.
+    public var storedSeconds: Int64
 
     public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
                 dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
                 stripeLengths: [UInt64], missingReplicas: [MissingReplica], isDeleted: Bool = false,
-                dataKeyEpoch: UInt32 = 0, mode: UInt32 = 0, isFolder: Bool = false, sharesObjects: Bool = false) {
+                dataKeyEpoch: UInt32 = 0, mode: UInt32 = 0, isFolder: Bool = false, sharesObjects: Bool = false,
+                storedSeconds: Int64 = 0) {
+        self.storedSeconds = storedSeconds
         self.mode = mode
         self.isFolder = isFolder
         self.sharesObjects = sharesObjects
@@ -80,10 +86,10 @@ public struct ManifestBody: Sendable {
         }
         try validate()
         // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
-        var writer = BigEndianWriter<FormatError>(capacity: 80 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
+        var writer = BigEndianWriter<FormatError>(capacity: 88 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
         let flags = (isDeleted ? Self.deletedFlag : 0) | (isFolder ? Self.folderFlag : 0)
             | (sharesObjects ? Self.sharedObjectsFlag : 0)
-        let version: UInt8 = mode == 0 && flags & ~Self.deletedFlag == 0 ? 1 : 2
+        let version: UInt8 = storedSeconds != 0 ? 3 : mode == 0 && flags & ~Self.deletedFlag == 0 ? 1 : 2
         writer.u8(version)
         writer.u8(flags)
         writer.u32(dataKeyEpoch)
@@ -92,6 +98,7 @@ public struct ManifestBody: Sendable {
         writer.i64(modificationSeconds)
         writer.u32(modificationNanoseconds)
         if version >= 2 { writer.u32(mode) }
+        if version >= 3 { writer.i64(storedSeconds) }
         dataKey.withUnsafeBytes { writer.raw($0) }
         writer.u32(segmentSize)
         writer.u16(nodeCount)
@@ -118,7 +125,7 @@ public struct ManifestBody: Sendable {
     private static func parse(_ copy: [UInt8]) throws -> ManifestBody {
         var reader = BigEndianReader<FormatError>(copy, context: "manifest body")
         let version = try reader.u8()
-        guard version == 1 || version == 2 else { throw FormatError.unsupportedVersion("manifest body", version) }
+        guard (1...bodyVersion).contains(version) else { throw FormatError.unsupportedVersion("manifest body", version) }
         let flags = try reader.u8()
         let known = version == 1 ? deletedFlag : deletedFlag | folderFlag | sharedObjectsFlag
         guard flags & ~known == 0 else { throw FormatError.invalidField("manifest flags", "has unknown bits") }
@@ -128,6 +135,11 @@ public struct ManifestBody: Sendable {
         let seconds = try reader.i64()
         let nanos = try reader.u32()
         let mode = version >= 2 ? try reader.u32() : 0
+        let storedSeconds = version >= 3 ? try reader.i64() : 0
+        // One encoding per body: a version-3 body always records a time (without one it is written as 1 or 2).
+        guard version < 3 || storedSeconds != 0 else {
+            throw FormatError.invalidField("manifest stored time", "is zero in a version-3 body")
+        }
         var keyBytes = try reader.raw(SymmetricKey.byteCount)
         defer { secureWipe(&keyBytes) }
         let dataKey = try SymmetricKey(copying: keyBytes)
@@ -152,7 +164,7 @@ public struct ManifestBody: Sendable {
                                 dataKey: dataKey, segmentSize: segmentSize, nodeCount: nodeCount, replicas: replicas,
                                 stripeLengths: lengths, missingReplicas: missing, isDeleted: flags & deletedFlag != 0,
                                 dataKeyEpoch: dataKeyEpoch, mode: mode, isFolder: flags & folderFlag != 0,
-                                sharesObjects: flags & sharedObjectsFlag != 0)
+                                sharesObjects: flags & sharedObjectsFlag != 0, storedSeconds: storedSeconds)
         try body.validate()
         return body
     }

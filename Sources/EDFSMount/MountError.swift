@@ -27,6 +27,7 @@ enum MountError: Error, Equatable {
             case .usage: return EINVAL
             case .conflict: return EEXIST  // a name in the way (ClusterBackend maps the cases it knows better)
             case .notEnoughNodes, .integrity, .localIO, .failed: return EIO
+            case .outputClosed: return EPIPE
             }
         default: return EIO
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EDFSClient
 import EDFSCrypto
+import EDFSFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,18 @@ struct EDFSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edfs",
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
+        discussion: """
+            Files are encrypted on this machine before they leave it; the nodes keep only ciphertext. Every command \
+            takes --help; docs/CLI.md (and `man edfs`, from docs/edfs.1) lists every option and exit code.
+
+            Examples:
+              edfs cluster up --dir cluster                 a local 4-node cluster to try it
+              export EDFS_CONFIG=$PWD/cluster/dfc.conf
+              edfs put report.pdf photos                    store a file and a folder
+              edfs ls -l                                    what is stored, with sizes and health
+              edfs get -r photos -o restored                bring a folder back
+            """,
+        version: SoftwareVersion.text,
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, MoveCommand.self, MakeFolderCommand.self,
             RemoveFolderCommand.self, CheckCommand.self, RepairCommand.self,

@@ -329,7 +329,7 @@ struct KeyManagementTests {
         let other = try TestCluster()
         _ = try await storeFiles(other, count: 1)
         let keyFile = other.scratch("foreign.edfs")
-        let exported = try EDFSBinary.run(["key", "export", "--out", keyFile, "--config", other.clientConfigPath],
+        let exported = try EDFSBinary.run(["key", "export", "-o", keyFile, "--config", other.clientConfigPath],
                                           environment: ["EDFS_PASSWORD": other.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
         #expect(exported.status == 0)
         let cluster = try TestCluster()  // same user name, other keys
@@ -347,7 +347,7 @@ struct KeyManagementTests {
         let cluster = try TestCluster()
         let files = try await storeFiles(cluster, count: 6)
         let keyFile = cluster.scratch("keys.edfs")
-        let exported = try EDFSBinary.run(["key", "export", "--out", keyFile, "--config", cluster.clientConfigPath],
+        let exported = try EDFSBinary.run(["key", "export", "-o", keyFile, "--config", cluster.clientConfigPath],
                                           environment: ["EDFS_PASSWORD": cluster.passwordText,
                                                         "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
         #expect(exported.status == 0, "\(exported.stderr)")

@@ -147,6 +147,26 @@ struct GoldenVectorTests {
         #expect(try V.manifestBody().encoded().withUnsafeBytes { $0.first } == 1)
     }
 
+    @Test("good body version 3: the stored time after the mode; a body without one is written as version 1 or 2")
+    func goodBodyVersion3() throws {
+        let master = try V.key(V.masterKey5Bytes)
+        let bytes = try V.committed("good_manifest_v3.bin")
+        let plain = try bytes.withUnsafeBytes { all in
+            try AESGCM.openBox(UnsafeRawBufferPointer(rebasing: all[56...]), key: master,
+                               aad: UnsafeRawBufferPointer(rebasing: all[0..<56]))
+        }
+        // Version 3, flags 0x04, v2's fields up to the mode, then the stored time (i64) 1,700,000,100 = 0x6553f164.
+        #expect(plain.withUnsafeBytes { Array($0.prefix(57)) } == V.hex("""
+            03 04 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000064 000000006553f100 075bcd15 000001a0
+            000000006553f164
+            """))
+        let (header, body) = try Manifest.open(bytes, masterKey: master)
+        #expect(header.version == 10 && body.storedSeconds == 1_700_000_100 && body.mode == 0o640 && body.sharesObjects)
+        #expect(body.name == "golden/report.txt" && body.size == 100 && body.stripeLengths == [40, 40, 20])
+        #expect(try V.manifestV2Body().encoded().withUnsafeBytes { $0.first } == 2)
+        #expect(try V.manifestV3Body().encoded().withUnsafeBytes { $0.first } == 3)
+    }
+
     @Test("fail manifests are refused with their documented error")
     func failManifests() throws {
         let master = try V.key(V.masterKey5Bytes)
@@ -169,7 +189,10 @@ struct GoldenVectorTests {
         #expect(throws: FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")) {
             try open("fail_manifest_missing_out_of_range.bin")
         }
-        #expect(throws: FormatError.unsupportedVersion("manifest body", 3)) { try open("fail_manifest_body_version_3.bin") }
+        #expect(throws: FormatError.unsupportedVersion("manifest body", 4)) { try open("fail_manifest_body_version_4.bin") }
+        #expect(throws: FormatError.invalidField("manifest stored time", "is zero in a version-3 body")) {
+            try open("fail_manifest_v3_no_stored_time.bin")
+        }
         #expect(throws: FormatError.invalidField("manifest flags", "has unknown bits")) {
             try open("fail_manifest_v1_folder_flag.bin")
         }

@@ -25,6 +25,9 @@ enum GoldenVectors {
     static let tombstoneNonce = counting(from: 0xb0, count: 12)
     static let manifestV2Nonce = counting(from: 0x90, count: 12)
     static let folderNonce = counting(from: 0xf0, count: 12)
+    static let manifestV3Nonce = counting(from: 0x80, count: 12)
+    /// The stored time of the body-version-3 vector: 1,700,000,100 s.
+    static let storedSeconds: Int64 = 1_700_000_100
     static let folderFileIDHex = "0123456789abcdeffedcba9876543210"
 
     static let stripePlaintext = Array("edfs golden vector: stripe 1 of 3, 40 B.".utf8)
@@ -71,6 +74,13 @@ enum GoldenVectors {
         return body
     }
 
+    /// Body version 3: `manifestV2Body()` with the stored time 1,700,000,100 s.
+    static func manifestV3Body() throws -> ManifestBody {
+        var body = try manifestV2Body()
+        body.storedSeconds = storedSeconds
+        return body
+    }
+
     /// A folder entry (body version 2): name `golden`, mode 0o755, mtime 1,700,000,000 s, DEK 0xc0…0xdf, no stripes.
     static func folderBody() throws -> ManifestBody {
         ManifestBody(name: "golden", size: 0, modificationSeconds: 1_700_000_000, modificationNanoseconds: 0,
@@ -108,6 +118,20 @@ enum GoldenVectors {
     static func goodManifestV2() throws -> [UInt8] {
         try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 9, fileID: FileID(hex: fileIDHex),
                           keyEpoch: 5, body: manifestV2Body(), masterKey: key(masterKey5Bytes), nonce: manifestV2Nonce)
+    }
+
+    static func goodManifestV3() throws -> [UInt8] {
+        try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 10, fileID: FileID(hex: fileIDHex),
+                          keyEpoch: 5, body: manifestV3Body(), masterKey: key(masterKey5Bytes), nonce: manifestV3Nonce)
+    }
+
+    /// A body-version-3 manifest whose body bytes are `edit`ed after encoding and then sealed validly.
+    static func manifestV3(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+        var plain = try manifestV3Body().encoded().withUnsafeBytes { Array($0) }
+        edit(&plain)
+        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 10, fileID: FileID(hex: fileIDHex),
+                                 keyEpoch: 5, encodedBody: SecureBytes(copying: plain), masterKey: key(masterKey5Bytes),
+                                 nonce: manifestV3Nonce)
     }
 
     static func goodFolder() throws -> [UInt8] {
@@ -173,6 +197,7 @@ enum GoldenVectors {
         ("good_manifest.bin", goodManifest),
         ("good_tombstone.bin", goodTombstone),
         ("good_manifest_v2.bin", goodManifestV2),
+        ("good_manifest_v3.bin", goodManifestV3),
         ("good_folder.bin", goodFolder),
         ("good_keyslot.bin", { try goodKeyslot() }),
         ("good_keyslot_scram.bin", { try goodSCRAMKeyslot() }),
@@ -211,7 +236,14 @@ enum GoldenVectors {
                 for stripe in [0, 0, 1, 1, 2, 2, 0] as [UInt8] { body += [0, 0, 0, stripe, 0, 1] }
             }
         }),
-        ("fail_manifest_body_version_3.bin", { try folder { $0[0] = 3 } }),
+        ("fail_manifest_body_version_4.bin", { try folder { $0[0] = 4 } }),
+        ("fail_manifest_v3_no_stored_time.bin", {
+            // the stored time (8 bytes after the mode, which follows version, flags, epoch, name, size and mtime) → 0
+            try manifestV3 { body in
+                let at = Offset.bodySize + 8 + 8 + 4 + 4
+                body.replaceSubrange(at..<(at + 8), with: [UInt8](repeating: 0, count: 8))
+            }
+        }),
         ("fail_manifest_v1_folder_flag.bin", { try manifest { $0[1] = 0x02 } }),  // body version 1 knows bit 0 only
         ("fail_manifest_folder_not_empty.bin", {
             // size 0 → 1 (bytes 17…24 after version, flags, epoch and the 2 + 6 byte name), stripe 0 length 0 → 1

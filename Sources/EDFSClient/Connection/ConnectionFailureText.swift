@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -11,8 +12,15 @@ import Glibc
 enum ConnectionFailureText {
     /// Why TCP could not connect to `address`.
     static func connect(_ error: any Error, address: String, timeout: Double) -> String {
+        ClientLog.logger.debug("connect to \(address) failed: \(String(reflecting: error))")
+        return connectText(error, address: address, timeout: timeout)
+    }
+
+    private static func connectText(_ error: any Error, address: String, timeout: Double) -> String {
         if let failure = error as? NIOConnectionError {
-            if let attempt = failure.connectionErrors.first { return connect(attempt.error, address: address, timeout: timeout) }
+            if let attempt = failure.connectionErrors.first {
+                return connectText(attempt.error, address: address, timeout: timeout)
+            }
             if failure.dnsAError != nil || failure.dnsAAAAError != nil {
                 return "the host name \(failure.host) does not resolve: check the Server line of the config"
             }
@@ -38,6 +46,7 @@ enum ConnectionFailureText {
 
     /// Why the TLS handshake failed.
     static func tls(_ error: any Error) -> String {
+        ClientLog.logger.debug("TLS handshake failed: \(String(reflecting: error))")
         let text = String(describing: error)
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             return "the node's certificate is not signed by this config's CA (the CA: line): node and client must "

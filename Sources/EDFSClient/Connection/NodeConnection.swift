@@ -1,6 +1,7 @@
 import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -136,6 +137,7 @@ public final class NodeConnection: NodeLink {
             }
             core.setLimits(limits)
             router.setLabel("\(nodeName) (\(address))")
+            ClientLog.logger.debug("\(nodeName) (\(address)): connected, protocol version \(version)")
             return NodeConnection(nodeName: nodeName, limits: limits, protocolVersion: version, address: address,
                                   core: core, options: options)
         } catch {

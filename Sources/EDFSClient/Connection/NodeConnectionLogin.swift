@@ -1,5 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
+import Logging
 import NIOCore
 import NIOSSL
 
@@ -120,9 +121,11 @@ extension NodeConnection {
         do {
             try await login(user: user, derivation: derivation, allowLegacyMD5: options.allowLegacyMD5)
         } catch {
+            ClientLog.logger.debug("\(nodeName) (\(address)): login refused: \(String(reflecting: error))")
             await close()
             throw error
         }
+        ClientLog.logger.debug("\(nodeName) (\(address)): logged in as \(user)")
         return self
     }
 
@@ -134,6 +137,16 @@ extension NodeConnection {
         return { _, server in
             try await open(host: server.host, port: server.port, trust: trust.get(), user: user,
                            derivation: derivation, options: options)
+        }
+    }
+
+    /// `connector(config:user:derivation:)` with a trust already made (a command checks the CA before it asks for
+    /// the password).
+    public static func connector(trust: NodeTLSTrust, user: String, derivation: PasswordDerivation,
+                                 options: Options = Options()) -> NodeConnector {
+        { _, server in
+            try await open(host: server.host, port: server.port, trust: trust, user: user, derivation: derivation,
+                           options: options)
         }
     }
 

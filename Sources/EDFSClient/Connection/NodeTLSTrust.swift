@@ -1,3 +1,4 @@
+import Foundation
 import NIOSSL
 
 /// The client side of TLS to nodes: TLS 1.3 only, trusting exactly the cluster CA, verifying each node's
@@ -8,12 +9,21 @@ public struct NodeTLSTrust: Sendable {
     /// Trusts the CA certificate(s) in the PEM file at `caFile`.
     public init(caFile: String) throws(NodeConnectionError) {
         let certificates: [NIOSSLCertificate]
+        guard FileManager.default.isReadableFile(atPath: caFile) else {
+            let why = FileManager.default.fileExists(atPath: caFile) ? "cannot read it" : "no such file"
+            throw .trust("\(Self.absolute(caFile)): \(why)")
+        }
         do {
             certificates = try NIOSSLCertificate.fromPEMFile(caFile)
         } catch {
-            throw .trust("cannot read \(caFile): \(error)")
+            throw .trust("\(Self.absolute(caFile)) is not a PEM certificate")
         }
         try self.init(certificates: certificates, source: caFile)
+    }
+
+    /// `path` made absolute against the current folder, for messages.
+    private static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// Trusts the CA certificate(s) in PEM bytes.

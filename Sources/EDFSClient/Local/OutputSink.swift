@@ -19,8 +19,19 @@ final class OutputSink: @unchecked Sendable {
             let n = sequential ? Glibc.write(descriptor, base, bytes.count - done)
                                : pwrite(descriptor, base, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ClientError.localIO("cannot write the output: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw Self.failure(errno: errno, sequential: sequential) }
             done += n
+        }
+    }
+
+    /// The error of a failed write: the reader of a stream went away (`| head`), a full disk, or another failure.
+    static func failure(errno code: Int32, sequential: Bool) -> ClientError {
+        switch code {
+        case EPIPE where sequential: return .outputClosed
+        case ENOSPC, EDQUOT:
+            return .localIO("cannot write the output: the disk is full (\(String(cString: strerror(code)))): free some "
+                            + "space, or write elsewhere with -o")
+        default: return .localIO("cannot write the output: \(String(cString: strerror(code)))")
         }
     }
 }

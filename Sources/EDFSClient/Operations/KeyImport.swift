@@ -39,7 +39,7 @@ public struct KeyImport: Sendable {
         for (_, state) in await publication.fetchAll() {
             guard case let .slot(slot) = state else { continue }
             if slot.header.epoch > bundles[0].epoch {
-                throw ClientError.failed("the nodes hold a keyslot of a newer key epoch (\(slot.header.epoch)) than the "
+                throw ClientError.failed("the nodes hold keys of a newer key generation (\(slot.header.epoch)) than the "
                                          + "key file (\(bundles[0].epoch)); not replacing it")
             }
             revision = max(revision, slot.header.revision)
@@ -51,7 +51,7 @@ public struct KeyImport: Sendable {
         let slot = try Keyslot.seal(user: user, kek: kek, kdf: kdf, revision: revision + 1, bundles: bundles,
                                     reencrypting: file.header.reencrypting)
         if let (node, error) = await publication.store(slot).failures.first {
-            throw ClientError.failed("node \(links.config.servers[node].name) did not store the imported keyslot: \(error); "
+            throw ClientError.failed("node \(links.config.servers[node].name) did not store the imported keys: \(error); "
                                      + "run the import again")
         }
         return KeyStatus(epoch: slot.header.epoch, epochs: bundles.map(\.epoch), revision: slot.header.revision,

@@ -42,7 +42,7 @@ public struct KeyRestore: Sendable {
         let current = await KeyslotPublication(links: nodes).fetchAll()
         let histories = await fanOut.run { _, link in try await link.keyslotHistory() }
         for (node, error) in histories.failures {
-            notices.add("node \(names[node]): no keyslot history (\(error))")
+            notices.add("node \(names[node]): keeps no history of locked keys (\(error))")
         }
         var slots = [(node: Int, slot: Keyslot)]()
         var currentBytes = Set<[UInt8]>()
@@ -54,7 +54,7 @@ public struct KeyRestore: Sendable {
             for bytes in entries { if let slot = try? Keyslot.decode(bytes) { slots.append((node, slot)) } }
         }
         let candidates = KeyUnlock.candidates(slots)
-        guard !candidates.isEmpty else { throw ClientError.failed("no node holds a keyslot of user \(user), current or past") }
+        guard !candidates.isEmpty else { throw ClientError.failed("no node holds keys of user \(user), current or past") }
         let found = candidates.map {
             Found(nodes: $0.holders.map { names[$0] }, revision: $0.slot.header.revision, epoch: $0.slot.header.epoch,
                   current: currentBytes.contains($0.slot.bytes))
@@ -75,10 +75,10 @@ public struct KeyRestore: Sendable {
                                reencrypting: slot.header.reencrypting)
         let stored = await KeyslotPublication(links: nodes).store(restored)
         for (node, error) in stored.failures {
-            notices.add("node \(names[node]) did not take the restored keyslot: \(error)")
+            notices.add("node \(names[node]) did not take the restored keys: \(error)")
         }
         guard !stored.succeeded.isEmpty else {
-            throw ClientError.notEnoughNodes("no node took the restored keyslot; nothing was changed")
+            throw ClientError.notEnoughNodes("no node took the restored keys; nothing was changed")
         }
         report.storedAs = restored.header.revision
         report.storedOn = stored.succeeded.map { names[$0] }

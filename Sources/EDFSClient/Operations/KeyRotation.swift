@@ -52,7 +52,7 @@ public struct KeyRotation: Sendable {
         if bundles.count == 1 {
             let old = bundles[0]
             let (epoch, overflow) = old.epoch.addingReportingOverflow(1)
-            guard !overflow else { throw ClientError.failed("key epochs are exhausted") }
+            guard !overflow else { throw ClientError.failed("key generations are exhausted") }
             let slot = try Keyslot.seal(user: user, kek: kek, kdf: keyslot.header.kdf, revision: keyslot.header.revision + 1,
                                         bundles: [try .generate(epoch: epoch), old], reencrypting: reencrypt)
             try await KeyslotPublication(links: session.links).storeEverywhere(slot, resume: "run edfs key rotate again")
@@ -86,13 +86,13 @@ public struct KeyRotation: Sendable {
                 if await Self.holdsOldEpochManifest(session, id: id, nodes: nodes, target: target) {
                     blocking.append(id)
                 } else {
-                    session.notices.add("manifest \(id) opens with no key epoch; ignored")
+                    session.notices.add("manifest \(id) opens with no key generation; ignored")
                 }
             }
             let pending = records.values.filter { RotationStep.needsRotation($0, to: target, reencrypt: reencrypting) }
                 .sorted { $0.body.name < $1.body.name }
             if pending.isEmpty { break }
-            if pass == 4 { throw ClientError.failed("files keep appearing at the old key epoch; run edfs key rotate again") }
+            if pass == 4 { throw ClientError.failed("files keep appearing under the old keys; run edfs key rotate again") }
             // Different names move concurrently (a few at a time); the copies of one name in order.
             let byName = Dictionary(grouping: pending, by: { $0.body.name }).values.map { $0.sorted { $0.header.keyEpoch < $1.header.keyEpoch } }
             let step = RotationStep(session: session, target: target, reencrypt: reencrypting)
@@ -117,7 +117,7 @@ public struct KeyRotation: Sendable {
             }
         }
         guard blocking.isEmpty else {
-            throw ClientError.integrity("\(blocking.count) manifest(s) at the old key epoch cannot be opened right now; "
+            throw ClientError.integrity("\(blocking.count) manifest(s) under the old keys cannot be opened right now; "
                                         + "the old keys are kept: run edfs key rotate again")
         }
         let finished = try Keyslot.seal(user: user, kek: kek, kdf: session.keyslot.header.kdf,
@@ -144,7 +144,7 @@ public struct KeyRotation: Sendable {
         guard claimsOldEpoch else { return false }
         guard fetched.failures.isEmpty, let manifestID = try? ManifestID(hex: id) else { return true }
         for (node, version) in garbage {
-            session.notices.add("node \(session.nodeName(node)) holds a manifest copy at the old key epoch that fails "
+            session.notices.add("node \(session.nodeName(node)) holds a manifest copy under the old keys that fails "
                                 + "authentication (damaged or forged); removed")
         }
         await ManifestCommit(session: session).remove(garbage.map { (id: manifestID, node: $0.node, version: $0.version) })

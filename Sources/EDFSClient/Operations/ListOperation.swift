@@ -16,9 +16,12 @@ public struct FileListing: Sendable, Codable, Equatable {
     public var isFolder: Bool
     /// POSIX permission bits as stored (0: not recorded).
     public var mode: UInt32
+    /// When this version was stored (the writer's clock), seconds since 1970; 0 when not recorded (older clients).
+    public var stored: Int64
 
     public init(name: String, size: UInt64, modified: Int64, version: UInt64, keyEpoch: UInt32, health: String,
-                manifestNodes: [String], isFolder: Bool, mode: UInt32) {
+                manifestNodes: [String], isFolder: Bool, mode: UInt32, stored: Int64 = 0) {
+        self.stored = stored
         self.name = name
         self.size = size
         self.modified = modified
@@ -60,7 +63,7 @@ public struct ListOperation: Sendable {
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
                         health: record.body.isFolder ? "healthy" : try inventory.health(of: record),
                         manifestNodes: record.holders.map(session.nodeName), isFolder: record.body.isFolder,
-                        mode: record.body.mode)
+                        mode: record.body.mode, stored: record.body.storedSeconds)
         }
     }
 }

@@ -1,6 +1,9 @@
 import EDFSCrypto
 import EDFSFormat
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a put stored.
 public struct PutResult: Sendable {
@@ -107,7 +110,8 @@ public struct PutOperation: Sendable {
                                 modificationNanoseconds: source.modificationNanoseconds, dataKey: dataKey,
                                 segmentSize: segmentSize, nodeCount: UInt16(placement.nodeCount),
                                 replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
-                                missingReplicas: missing, dataKeyEpoch: bundle.epoch, mode: mode ?? source.mode)
+                                missingReplicas: missing, dataKeyEpoch: bundle.epoch, mode: mode ?? source.mode,
+                                storedSeconds: Int64(time(nil)))
         let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
         // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
         // removes what it uploaded instead of overwriting that version or deleting its objects.

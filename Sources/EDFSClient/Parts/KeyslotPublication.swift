@@ -38,7 +38,7 @@ struct KeyslotPublication: Sendable {
         let results = await store(slot)
         if let (node, error) = results.failures.first {
             let name = fanOut.links[node]?.nodeName ?? "node \(node + 1)"
-            throw ClientError.nodeFailure("node \(name) did not store the keyslot (\(error)); \(resume)", error)
+            throw ClientError.nodeFailure("node \(name) did not store the locked keys (\(error)); \(resume)", error)
         }
     }
 }

@@ -98,7 +98,8 @@ struct MetadataCommit: Sendable {
                             dataKey: try .generate(), segmentSize: UInt32(ClusterConfig.defaultSegmentSize),
                             nodeCount: UInt16(count), replicas: UInt16(session.config.replicas),
                             stripeLengths: [UInt64](repeating: 0, count: count), missingReplicas: [],
-                            dataKeyEpoch: session.currentBundle.epoch, mode: mode, isFolder: true)
+                            dataKeyEpoch: session.currentBundle.epoch, mode: mode, isFolder: true,
+                            storedSeconds: Int64(now.tv_sec))
     }
 
     /// A tombstone superseding `record` (the name's objects are not touched).

@@ -53,7 +53,7 @@ public struct ClusterLinks: Sendable {
         }
         if links.allSatisfy({ $0 == nil }) {
             if loginRefusals > 0 {
-                throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s))")
+                throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s)): check the password and --user (5 wrong tries in a row lock this user out from this address for 5 minutes)")
             }
             if throttled > 0 {
                 throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")

@@ -33,7 +33,7 @@ struct KeyUnlock: Sendable {
                 return earlier
             }
         }
-        guard createKeys else { throw ClientError.failed("user \(user) has no keyslot on the nodes") }
+        guard createKeys else { throw ClientError.failed("user \(user) has no keys on the nodes") }
         return try await create(stored: stored, derivations: derivations, kdfIterations: kdfIterations, retried: retried)
     }
 
@@ -122,9 +122,9 @@ struct KeyUnlock: Sendable {
             }
             if let found = chosen {
                 guard Self.sameKeys(found.bundles, bundles) else {
-                    throw ClientError.integrity("nodes hold two different keyslots of user \(user) that both open at "
-                                                + "epoch \(header.epoch) revision \(header.revision), with different keys; "
-                                                + "refusing to guess which holds the files")
+                    throw ClientError.integrity("nodes hold two different sets of keys of user \(user) that both open with this password "
+                                                + "(key generation \(header.epoch), revision \(header.revision)); "
+                                                + "refusing to guess which one the files need")
                 }
             } else {
                 chosen = (candidate, kek, bundles)
@@ -133,13 +133,13 @@ struct KeyUnlock: Sendable {
         guard let chosen else {
             let detail = skipped.map { "\(names($0.candidate.holders)): revision \($0.candidate.slot.header.revision) "
                                        + $0.reason }.joined(separator: "; ")
-            throw ClientError.authenticationFailed("wrong password: no keyslot of user \(user) opens with it"
+            throw ClientError.authenticationFailed("wrong password: none of user \(user)'s stored keys open with it"
                                                    + (candidates.count > 1 ? " (\(detail))" : "")
                                                    + "; if the password is right, see edfs key restore --list")
         }
         for (candidate, reason) in skipped where candidate.slot.header.revision >= chosen.candidate.slot.header.revision {
-            notices.add("node \(names(candidate.holders)) holds a keyslot of \(user) that \(reason) (revision "
-                        + "\(candidate.slot.header.revision)); ignored: the newest keyslot that opens is revision "
+            notices.add("node \(names(candidate.holders)) holds locked keys of \(user) that \(reason) (revision "
+                        + "\(candidate.slot.header.revision)); ignored: the newest that open are revision "
                         + "\(chosen.candidate.slot.header.revision)")
         }
         return (chosen.candidate.slot, chosen.kek, chosen.bundles)
@@ -161,7 +161,7 @@ struct KeyUnlock: Sendable {
         let earlier = Self.candidates(slots)
         guard !earlier.isEmpty, let opened = try? await open(earlier, derivations: derivations, kdfIterations: kdfIterations)
         else { return nil }
-        notices.add("no current keyslot of \(user) opens with this password, an earlier one from the nodes' history "
+        notices.add("the current locked keys of \(user) do not open with this password, an earlier copy from the nodes' history "
                     + "does (revision \(opened.0.header.revision)): if you did not change the password, someone who can "
                     + "log in as you replaced it; run edfs key restore")
         return opened
@@ -190,7 +190,7 @@ struct KeyUnlock: Sendable {
         }
         guard !lacking.isEmpty else { return }
         for (node, error) in await publication.store(newest, on: lacking).failures {
-            notices.add("node \(links[node]?.nodeName ?? "\(node + 1)"): could not update the keyslot: \(error)")
+            notices.add("node \(links[node]?.nodeName ?? "\(node + 1)"): could not update the locked keys: \(error)")
         }
     }
 
@@ -203,7 +203,7 @@ struct KeyUnlock: Sendable {
             return nil
         }
         guard links.allSatisfy({ $0 != nil }), failures.isEmpty else {
-            throw ClientError.notEnoughNodes("no keyslot of user \(user) could be read and not every node answered "
+            throw ClientError.notEnoughNodes("no keys of user \(user) could be read and not every node answered "
                                              + "(\(failures.isEmpty ? "some are unreachable" : failures.joined(separator: "; "))); "
                                              + "not creating new keys until every node is reachable")
         }
@@ -215,7 +215,7 @@ struct KeyUnlock: Sendable {
                                              + "(\(error)); not creating new keys")
         }
         guard listed.values.reduce(0, { $0 + $1.value }) == 0 else {
-            throw ClientError.failed("user \(user) has stored files but no keyslot on any node; restore the keys with "
+            throw ClientError.failed("user \(user) has stored files but no keys on any node; restore the keys with "
                                      + "edfs key import FILE instead of creating new ones")
         }
         guard let derivation = derivations.first else { throw ClientError.usage("no password") }
@@ -231,10 +231,10 @@ struct KeyUnlock: Sendable {
                 return try await unlockOrCreate(derivations: derivations, kdfIterations: kdfIterations, createKeys: true,
                                                 retried: true)
             }
-            throw ClientError.notEnoughNodes("node \(links[node]?.nodeName ?? "\(node + 1)") did not store the new keyslot "
+            throw ClientError.notEnoughNodes("node \(links[node]?.nodeName ?? "\(node + 1)") did not store the new locked keys "
                                              + "(\(error)); run the command again")
         }
-        notices.add("created the key bundle and keyslot of user \(user) (epoch 1)")
+        notices.add("created new encryption keys for user \(user), locked with this password")
         return (slot, kek, [bundle])
     }
 

@@ -49,7 +49,7 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
             nodes[index].reason = NodeHealth.reason(for: error)
         }
         if answers.values.isEmpty && refusals > 0 {
-            throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(refusals) node(s))")
+            throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(refusals) node(s)): check the password and --user")
         }
         let reachable = nodes.filter(\.reachable).count
         let state = ClusterState.of(reachable: reachable, nodes: nodes.count, commitQuorum: config.commitQuorum,

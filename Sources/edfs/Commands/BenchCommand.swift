@@ -14,6 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
         threads calling it directly, (b) serially through edfs's segment sealer, (c) in parallel through it, and \
         (d) opens it in parallel, verifying every tag and the round trip. Medians of --repeat runs, in GB/s (10^9 B/s). \
         Build with -c release for meaningful figures.
+
+        Examples:
+          edfs bench
+          edfs bench --size 256M --threads 2 --json
         """
     )
 

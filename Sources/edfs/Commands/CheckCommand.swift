@@ -12,6 +12,11 @@ struct CheckCommand: AsyncParsableCommand {
             Exit 0 when every file is healthy, 3 when some file is degraded (readable, short of full redundancy: \
             run edfs repair), 69 when some file is unavailable with the nodes that answered, 65 when some file is \
             damaged (a stripe with no good replica anywhere).
+
+            Examples:
+              edfs check                             every file, from the nodes' listings
+              edfs check --read-data report.pdf      read every replica and verify every tag
+              edfs check --json | jq .               for scripts
             """)
 
     @OptionGroup var options: ClientOptions

@@ -10,7 +10,13 @@ import Synchronization
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "A temporary 4-node cluster: put, ls, a byte-exact get, a node stopped, the get again.")
+        abstract: "A temporary 4-node cluster: put, ls, a byte-exact get, a node stopped, the get again.",
+        discussion: """
+            Everything it makes lives in a temporary folder that is removed at the end.
+
+            Examples:
+              edfs demo
+            """)
 
     func run() async throws {
         try await reportingFailures {

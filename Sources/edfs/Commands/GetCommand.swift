@@ -11,7 +11,14 @@ struct GetCommand: AsyncParsableCommand {
         discussion: """
             With -r, a folder comes back as a tree with the stored modes and modification times: "get -r photos -o \
             DIR" writes DIR/photos/…, "get -r photos/ -o DIR" writes what photos holds into DIR (rsync's \
-            trailing-slash rule, as in put).
+            trailing-slash rule, as in put). Every byte is verified before it is written; a get that fails writes no \
+            partial file.
+
+            Examples:
+              edfs get report.pdf                    writes ./report.pdf
+              edfs get report.pdf -o copy.pdf        writes copy.pdf (an existing file needs --force)
+              edfs get report.pdf -o - | less        to standard output
+              edfs get -r photos -o restored         writes restored/photos/…
             """)
 
     @OptionGroup var options: ClientOptions

@@ -10,7 +10,11 @@ import Glibc
 
 struct KeyImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Put an exported key bundle back on every node as the user's keyslot.")
+        commandName: "import", abstract: "Put exported keys back on every node, locked with your password.",
+        discussion: """
+            Examples:
+              edfs key import edfs-keys.backup
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -41,7 +45,7 @@ struct KeyImportCommand: AsyncParsableCommand {
                                                                            derivation: derivation,
                                                                            kdfIterations: try options.kdfIterations(config))
             await links.close()
-            print("imported key epoch \(status.epoch) for \(user) on \(config.servers.count) node(s)")
+            print("imported the keys of key generation \(status.epoch) for \(user) on \(config.servers.count) node(s)")
         }
     }
 }

@@ -8,16 +8,20 @@ import Foundation
 struct KeyRestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Put back the newest keyslot that opens, from the nodes' keyslot history.",
+        abstract: "Put back the newest stored keys that open with your password, from the nodes' history.",
         discussion: """
-            For when a node (or someone holding a legacy MD5 password line) replaced the keyslot with one that does not \
-            open. Every node keeps its last 8 keyslots; the newest that opens with your password is stored again, \
-            above every revision the nodes hold. --list only shows what the nodes hold.
+            For when a node (or someone holding a legacy MD5 password line) replaced your password-locked keys with \
+            ones that do not open. Every node keeps the last 8 it accepted; the newest that opens with your password \
+            is stored again, above every revision the nodes hold. --list only shows what the nodes hold.
+
+            Examples:
+              edfs key restore --list
+              edfs key restore
             """)
 
     @OptionGroup var options: ClientOptions
 
-    @Flag(help: "Only list the keyslots found (current and in the nodes' histories); change nothing.")
+    @Flag(help: "Only list the locked keys found (current and in the nodes' histories); change nothing.")
     var list = false
 
     @Flag(help: "Print the result as JSON.")
@@ -45,15 +49,15 @@ struct KeyRestoreCommand: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(report.found), as: UTF8.self))
             } else {
                 for slot in report.found {
-                    print("revision \(slot.revision)  epoch \(slot.epoch)  \(slot.current ? "current" : "history")  "
+                    print("revision \(slot.revision)  generation \(slot.epoch)  \(slot.current ? "current" : "history")  "
                           + "on \(slot.nodes.joined(separator: ","))")
                 }
             }
             if let revision = report.storedAs {
-                printError("restored the keyslot of revision \(report.opened) as revision \(revision) on "
+                printError("restored the locked keys of revision \(report.opened) as revision \(revision) on "
                            + report.storedOn.joined(separator: ","))
             } else {
-                printError("the newest keyslot that opens is revision \(report.opened); nothing was changed")
+                printError("the newest locked keys that open are revision \(report.opened); nothing was changed")
             }
         }
     }

@@ -11,8 +11,17 @@ import Glibc
 struct KeyRotateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
-        abstract: "A new key epoch: re-wrap every file key (metadata only), or with --reencrypt rewrite all data.",
-        discussion: "Needs every node. Safe to interrupt: run it again (or with --resume) to finish.")
+        abstract: "New keys: re-lock every file's key (metadata only), or with --reencrypt rewrite all data.",
+        discussion: """
+            Each rotation starts a new key generation. Without --reencrypt, every file's own key is locked again \
+            under the new master key (fast; someone who copied an old master key and the stored data could still \
+            read it). --reencrypt gives every file new keys and rewrites all its data. Needs every node. Safe to \
+            interrupt: run it again (or with --resume) to finish.
+
+            Examples:
+              edfs key rotate
+              edfs key rotate --reencrypt
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -42,7 +51,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
                 print("no unfinished key rotation; nothing to do")
                 return
             }
-            var line = "key epoch \(report.epoch): \(report.rewrapped) re-wrapped, \(report.reencrypted) re-encrypted"
+            var line = "key generation \(report.epoch): \(report.rewrapped) re-wrapped, \(report.reencrypted) re-encrypted"
             if report.alreadyDone > 0 { line += ", \(report.alreadyDone) already done" }
             if report.resumed { line += " (resumed)" }
             print(line)

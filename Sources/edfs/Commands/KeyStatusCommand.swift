@@ -9,7 +9,12 @@ import Glibc
 #endif
 
 struct KeyStatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Key epoch, KDF and rotation state.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Key generation, password derivation and rotation state.",
+        discussion: """
+            Examples:
+              edfs key status
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -25,13 +30,13 @@ struct KeyStatusCommand: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(status), as: UTF8.self))
                 return
             }
-            print("key epoch:  \(status.epoch)")
-            print("keyslot:    revision \(status.revision), \(status.kdf), \(status.iterations) iterations")
+            print("key generation: \(status.epoch)")
+            print("locked keys:    revision \(status.revision), \(status.kdf), \(status.iterations) iterations")
             if status.rotationUnfinished {
-                print("rotation:   UNFINISHED from epoch \(status.epochs.last ?? 0) to \(status.epoch)"
+                print("rotation:       UNFINISHED from generation \(status.epochs.last ?? 0) to \(status.epoch)"
                       + (status.reencrypting ? " with re-encryption" : "") + "; run edfs key rotate to finish it")
             } else {
-                print("rotation:   none in progress")
+                print("rotation:       none in progress")
             }
         }
     }

@@ -6,7 +6,17 @@ import Foundation
 /// `edfs ls [PATH…] [-l] [-R] [--json]`
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ls", abstract: "List a folder of stored files (the top one by default), or every file with -R.")
+        commandName: "ls", abstract: "List a folder of stored files (the top one by default), or every file with -R.",
+        discussion: """
+            Folders end in "/". -l adds the size, the file's own modification time, the time it was stored, and its \
+            health (healthy, degraded: readable but short of a replica, unavailable: not readable with the nodes that \
+            answered). Exit 0, or 69/65 when some listed file is unavailable/damaged (see edfs check).
+
+            Examples:
+              edfs ls                                the top folder
+              edfs ls -l photos                      one folder, long form
+              edfs ls -R --json                      everything, for scripts
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -40,26 +50,61 @@ struct ListCommand: AsyncParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                print(String(decoding: try encoder.encode(shown.map(Self.listing)), as: UTF8.self))
+                print(String(decoding: try encoder.encode(shown.map { JSONEntry(Self.listing($0)) }), as: UTF8.self))
+            } else if long {
+                printLong(shown)
             } else {
-                let formatter = ISO8601DateFormatter()
-                for child in shown {
-                    let name = displayed(recursive || paths.count > 1 ? child.path : child.name) + (child.isFolder ? "/" : "")
-                    guard long else {
-                        print(name)
-                        continue
-                    }
-                    let listing = Self.listing(child)
-                    let size = child.isFolder ? "-" : ByteCount.humanReadable(Int(clamping: listing.size))
-                    let date = listing.modified == 0 ? "-"
-                        : formatter.string(from: Date(timeIntervalSince1970: TimeInterval(listing.modified)))
-                    print("\(size.padding(toLength: 10, withPad: " ", startingAt: 0))  \(date.padding(toLength: 20, withPad: " ", startingAt: 0))  \(listing.health.padding(toLength: 30, withPad: " ", startingAt: 0))  \(name)")
-                }
+                for child in shown { print(shownName(child)) }
             }
             let unhealthy = files.filter { $0.health != "healthy" }.count
             if unhealthy > 0 {
                 printError("\(unhealthy) of \(files.count) stored file(s) not healthy: see edfs check, fix with edfs repair")
             }
+            // A listing that shows a file no one can read right now says so in its exit code too (docs/CLI.md).
+            if shown.contains(where: { !$0.isFolder && Self.listing($0).health.hasPrefix("unavailable") }) {
+                throw ExitCode(ExitStatus.unavailable)
+            }
+        }
+    }
+
+    private func shownName(_ child: Namespace.Child) -> String {
+        displayed(recursive || paths.count > 1 ? child.path : child.name) + (child.isFolder ? "/" : "")
+    }
+
+    /// `-l`: a header, then one row per entry, each column as wide as its widest cell; the name comes last.
+    private func printLong(_ shown: [Namespace.Child]) {
+        var rows = [["SIZE", "MODIFIED", "STORED", "HEALTH", "NAME"]]
+        for child in shown {
+            let listing = Self.listing(child)
+            rows.append([child.isFolder ? "-" : ByteCount.humanReadable(Int(clamping: listing.size)),
+                         Self.isoTime(listing.modified) ?? "-", Self.isoTime(listing.stored) ?? "-",
+                         listing.health, shownName(child)])
+        }
+        let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let padded = (0..<4).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            print((padded + [row[4]]).joined(separator: "  "))
+        }
+    }
+
+    /// Seconds since 1970 as ISO 8601 UTC (`2026-12-07T10:12:13Z`); nil for 0 (not recorded).
+    static func isoTime(_ seconds: Int64) -> String? {
+        guard seconds != 0 else { return nil }
+        return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    /// One entry of `ls --json`: the listing's fields, with both times also as ISO 8601 text.
+    private struct JSONEntry: Encodable {
+        let listing: FileListing
+        init(_ listing: FileListing) { self.listing = listing }
+
+        private enum Key: String, CodingKey { case modifiedTime, storedTime }
+
+        func encode(to encoder: any Encoder) throws {
+            try listing.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encodeIfPresent(ListCommand.isoTime(listing.modified), forKey: .modifiedTime)
+            try container.encodeIfPresent(ListCommand.isoTime(listing.stored), forKey: .storedTime)
         }
     }
 

@@ -6,7 +6,12 @@ import Foundation
 /// `edfs mkdir PATH…`
 struct MakeFolderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mkdir", abstract: "Make stored folders (and the folders above them), which exist while empty.")
+        commandName: "mkdir", abstract: "Make stored folders (and the folders above them), which exist while empty.",
+        discussion: """
+            Examples:
+              edfs mkdir albums/2026
+              edfs mkdir inbox outbox
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -33,7 +38,11 @@ struct MakeFolderCommand: AsyncParsableCommand {
 /// `edfs rmdir PATH…`
 struct RemoveFolderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rmdir", abstract: "Remove empty stored folders (edfs rm -r removes full ones).")
+        commandName: "rmdir", abstract: "Remove empty stored folders (edfs rm -r removes full ones).",
+        discussion: """
+            Examples:
+              edfs rmdir albums/2026
+            """)
 
     @OptionGroup var options: ClientOptions
 

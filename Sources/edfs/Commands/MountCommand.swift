@@ -7,7 +7,15 @@ import Foundation
 struct MountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mount",
-        abstract: "Serve the stored files as a local folder (FUSE) until unmounted or interrupted (docs/MOUNT.md).")
+        abstract: "Serve the stored files as a local folder (FUSE) until unmounted or interrupted (docs/MOUNT.md).",
+        discussion: """
+            A file written into the mount is stored when it is closed; a failed store makes close fail and keeps the \
+            previous version. Unmount with fusermount3 -u MOUNTPOINT, or Ctrl-C.
+
+            Examples:
+              edfs mount /mnt/edfs
+              edfs mount --read-only /mnt/edfs
+            """)
 
     @OptionGroup var options: ClientOptions
 
@@ -23,8 +31,8 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "Memory for opened segments, in MiB (at most 64 segments).")
     var cacheMib: Int = 64
 
-    @Flag(help: "libfuse's debug output (requests, no data) on stderr.")
-    var debug = false
+    @Flag(name: .customLong("fuse-debug"), help: "libfuse's request trace (requests, no data) on stderr.")
+    var fuseDebug = false
 
     @Argument(help: "An existing empty folder to mount on.")
     var mountpoint: String
@@ -38,7 +46,7 @@ struct MountCommand: AsyncParsableCommand {
             settings.spoolFolder = spool
             settings.listingRefreshSeconds = refresh
             settings.cacheMiB = cacheMib
-            settings.debug = debug
+            settings.debug = fuseDebug
             let note = readOnly ? " (read-only)" : ""
             let chosen = settings
             try await withSession(options) { session in

@@ -7,7 +7,15 @@ import Foundation
 struct MoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mv", abstract: "Rename a stored file or folder (metadata only: no data is rewritten).",
-        discussion: "When NEW is an existing folder, OLD moves into it, keeping its last name (as mv does).")
+        discussion: """
+            When NEW is an existing folder, OLD moves into it, keeping its last name (as mv does). An interrupted \
+            folder move is finished by running it again with -T.
+
+            Examples:
+              edfs mv report.pdf 2026/report.pdf
+              edfs mv photos albums                  into albums/ when it is a folder
+              edfs mv -T photos albums/photos        finish an interrupted move (merge)
+            """)
 
     @OptionGroup var options: ClientOptions
 

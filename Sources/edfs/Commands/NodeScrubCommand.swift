@@ -12,9 +12,13 @@ struct NodeScrubCommand: AsyncParsableCommand {
         abstract: "Check a stopped node's data folder, quarantine corrupt files, reclaim orphans.",
         usage: "edfs node scrub --data DIR [--grace 24h] [--json]",
         discussion: """
-            Reads every object, manifest and keyslot block against its checksum; moves each corrupt or truncated file \
+            Reads every block of every object, manifest and stored key file against its checksum; moves each corrupt or truncated file \
             into DIR/quarantine/; removes objects no manifest on this node names and temporary files, when older than \
             --grace. Refuses a folder a running node serves. Exit 0: clean; 65: corruption found.
+
+            Examples:
+              edfs node scrub --data /var/lib/edfs/DFS1
+              edfs node scrub --data /var/lib/edfs/DFS1 --grace 0s --json
             """)
 
     @OptionGroup var dataOption: NodeDataOption

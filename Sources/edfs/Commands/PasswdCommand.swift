@@ -12,8 +12,16 @@ import Glibc
 struct PasswdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
-        abstract: "Change the password: a new keyslot (same keys) and a new SCRAM-SHA-256 login verifier on every node.",
-        discussion: "Needs every node of the config. If it is interrupted, run it again with the same passwords.")
+        abstract: "Change the password on every node (your keys and files stay as they are).",
+        discussion: """
+            Locks the same keys with the new password and gives every node a new SCRAM-SHA-256 login check (a user \
+            with a legacy MD5 password line is moved to SCRAM). Needs every node of the config. If it is interrupted, \
+            run it again with the same passwords.
+
+            Examples:
+              edfs passwd
+              edfs passwd --new-password-file new.txt
+            """)
 
     @OptionGroup var options: ClientOptions
 

@@ -10,7 +10,14 @@ struct PutCommand: AsyncParsableCommand {
         discussion: """
             Naming follows rsync's trailing-slash rule: a file is stored under its last component ("put ./a/b.txt" \
             stores "b.txt"); a folder "photos" as "photos/…"; "photos/" stores what it holds. --to puts everything \
-            inside a stored folder. Empty folders become folder entries.
+            inside a stored folder. Empty folders stay as empty stored folders. A put that fails leaves the previous \
+            version of the name as it was.
+
+            Examples:
+              edfs put report.pdf                    stores "report.pdf"
+              edfs put report.pdf --as 2026/q4.pdf   stores it as "2026/q4.pdf"
+              edfs put photos                        stores "photos/…", the whole tree
+              edfs put photos/ --to albums/2026      stores what photos holds inside "albums/2026"
             """)
 
     @OptionGroup var options: ClientOptions

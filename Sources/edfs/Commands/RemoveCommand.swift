@@ -6,7 +6,16 @@ import Foundation
 /// `edfs rm NAME… [-r]`
 struct RemoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rm", abstract: "Remove stored files everywhere (folders with everything in them with -r).")
+        commandName: "rm", abstract: "Remove stored files everywhere (folders with everything in them with -r).",
+        discussion: """
+            Needs a majority of the nodes (N - R + 1); nodes that were down learn of the removal from edfs repair. \
+            With several names, each is tried and each failure is reported.
+
+            Examples:
+              edfs rm report.pdf
+              edfs rm a.txt b.txt
+              edfs rm -r albums/2025
+            """)
 
     @OptionGroup var options: ClientOptions
 

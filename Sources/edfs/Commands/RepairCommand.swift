@@ -12,6 +12,11 @@ struct RepairCommand: AsyncParsableCommand {
             this client), gives every node the newest manifest or removal, and removes older versions' objects once \
             every node holds the newest. Safe to run while others put and get; run it again to resume. Exit codes as \
             for edfs check, judged after the repair.
+
+            Examples:
+              edfs repair --dry-run                  say what would be done
+              edfs repair                            every file
+              edfs repair --read-data photos/a.jpg   also replace replicas that fail verification
             """)
 
     @OptionGroup var options: ClientOptions

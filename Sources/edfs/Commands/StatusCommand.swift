@@ -12,6 +12,10 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             Logs in to every node (no key is unlocked) and prints one line per node, then "state: healthy", \
             "degraded", "read-only" or "down". Exit 0 healthy, 3 degraded or read-only, 69 down.
+
+            Examples:
+              edfs status
+              edfs status --json
             """)
 
     @OptionGroup var options: ClientOptions

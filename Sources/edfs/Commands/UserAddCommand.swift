@@ -16,8 +16,9 @@ struct UserAddCommand: AsyncParsableCommand {
         commandName: "add",
         abstract: "Print the Username:/Password: lines of a node config for a new user.",
         discussion: "SCRAM-SHA-256 by default (a random 16-byte salt, 600,000 iterations); --legacy-md5 prints the "
-            + "seed's unsalted MD5 digest instead. The password is asked twice without echo, or read from "
-            + "EDFS_PASSWORD, --password-file or --password-stdin.")
+            + "unsalted MD5 digest of the original dfs.conf format instead (weak: see SECURITY.md). The password is asked "
+            + "twice without echo, or read from EDFS_PASSWORD, --password-file or --password-stdin.\n\n"
+            + "Examples:\n  edfs user add alice >> dfs.conf      then copy dfs.conf to every node and restart them")
 
     @Argument(help: "The user name (1–64 of A–Z a–z 0–9 . _ -, not starting with . or -).")
     var name: String

@@ -3,6 +3,7 @@ import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import Foundation
+import Logging
 
 /// Options every client command shares (docs/CLI.md, "Common options").
 struct ClientOptions: ParsableArguments {
@@ -21,12 +22,17 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
 
+    @Flag(name: [.customShort("v"), .customLong("verbose"), .customLong("debug")],
+          help: "Log each node's connect, TLS and login steps, and the library error behind a failure, on stderr.")
+    var verbose = false
+
     var configPath: String {
         config ?? ProcessInfo.processInfo.environment["EDFS_CONFIG"] ?? "Config/dfc.conf"
     }
 
     /// Loads the config and prints its warnings.
     func loadConfig() throws -> ClusterConfig {
+        DiagnosticLog.start(verbose: verbose)
         let config = try ClusterConfig.load(path: configPath)
         for warning in config.warnings { printError("warning: \(warning)") }
         return config
@@ -59,12 +65,25 @@ struct ClientOptions: ParsableArguments {
     func openSession() async throws -> ClusterSession {
         let config = try loadConfig()
         let user = try userName(config)
+        let trust = try clusterTrust(config)  // a config problem is said before the password prompt
         let password = try passwordSource(prompt: "Password for \(user): ").read(environment: ProcessInfo.processInfo.environment)
         let derivation = PasswordDerivation(password: password)
         return try await ClusterSession.open(config: config, user: user, derivation: derivation,
-                                             connector: NodeConnection.connector(config: config, user: user,
+                                             connector: NodeConnection.connector(trust: trust, user: user,
                                                                                  derivation: derivation),
                                              kdfIterations: kdfIterations(config), notices: notices())
+    }
+
+    /// The TLS trust of the config's CA file, or a one-line error naming the file and the config line to fix.
+    func clusterTrust(_ config: ClusterConfig) throws -> NodeTLSTrust {
+        do {
+            return try NodeTLSTrust(caFile: config.caFile)
+        } catch {
+            var why = error.description
+            if case let .trust(text) = error { why = text }
+            throw ClientError.failed("the CA certificate of \(configPath) cannot be used: \(why): fix the CA: or Keys: "
+                                     + "line, or copy the cluster's ca.crt there")
+        }
     }
 
     func progress(_ label: String, total: UInt64) -> TransferProgress? {

@@ -42,8 +42,21 @@ func reportingFailures<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let exit as ExitCode {
         throw exit
+    } catch ClientError.outputClosed {
+        throw ExitCode(ExitStatus.outputClosed)  // the reader stopped reading on purpose: nothing to say
     } catch {
-        printError(String(describing: error))
+        DiagnosticLog.record(error)
+        printError(failureLine(for: error))
         throw ExitCode(ExitStatus.code(for: error))
     }
+}
+
+/// The one line for a failure: its text, and for a node outage whose text names no remedy, the usual one.
+func failureLine(for error: any Error) -> String {
+    let text = String(describing: error)
+    guard case ClientError.notEnoughNodes = error else { return text }
+    let remedies = ["edfs status", "edfs repair", "edfs key rotate", "start the node", "run the command again",
+                    "try again", "check "]
+    if remedies.contains(where: { text.contains($0) }) { return text }
+    return text + ": start the nodes that are down (edfs status shows which), then run the command again"
 }

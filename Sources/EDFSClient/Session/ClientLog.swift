@@ -1,0 +1,9 @@
+import Logging
+
+/// The client's diagnostic log, shown by `edfs --verbose`: each node's connect, TLS and login steps, and the library
+/// error behind every one-line message (which keeps only what a person can act on). Debug level only, so it is
+/// silent unless a program raises its level; it never carries a password, key, digest or stored name.
+public enum ClientLog {
+    /// The logger every client layer writes to (label `edfs.client`).
+    public static let logger = Logger(label: "edfs.client")
+}

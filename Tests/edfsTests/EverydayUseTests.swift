@@ -1,0 +1,174 @@
+import EDFSClient
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+
+extension BinaryCommandSuites {
+/// What a person meets first: the version, help with examples and without internal words, the man page, `ls -l`,
+/// `--verbose`, a pipe into `head`, a broken CA line (docs/CLI.md).
+@Suite("edfs everyday use", .serialized)
+struct EverydayUseTests {
+    /// One command of `edfs --experimental-dump-help`: its path, help texts and long option names.
+    struct CommandHelp {
+        var path: [String]
+        var texts: [String]
+        var longNames: [String]
+        var isLeaf: Bool
+    }
+
+    /// Every command the help shows (hidden ones left out), from the parser's own description of the tree.
+    static func commands() throws -> [CommandHelp] {
+        let dump = try EDFSBinary.run(["--experimental-dump-help"])
+        #expect(dump.status == 0, "\(dump.stderr)")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        var result = [CommandHelp]()
+        func walk(_ command: [String: Any], path: [String]) {
+            var texts = [command["abstract"] as? String ?? "", command["discussion"] as? String ?? ""]
+            var names = [String]()
+            for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["shouldDisplay"] as? Bool ?? true {
+                texts.append(argument["abstract"] as? String ?? "")
+                for name in argument["names"] as? [[String: Any]] ?? [] where name["kind"] as? String == "long" {
+                    if let text = name["name"] as? String { names.append(text) }
+                }
+            }
+            let children = (command["subcommands"] as? [[String: Any]] ?? []).filter { $0["shouldDisplay"] as? Bool ?? true }
+            result.append(CommandHelp(path: path, texts: texts, longNames: names, isLeaf: children.isEmpty))
+            for child in children where child["commandName"] as? String != "help" {
+                walk(child, path: path + [child["commandName"] as? String ?? "?"])
+            }
+        }
+        walk(try #require(root["command"] as? [String: Any]), path: [])
+        return result
+    }
+
+    @Test("--version prints the package's version")
+    func version() throws {
+        let outcome = try EDFSBinary.run(["--version"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout == SoftwareVersion.text + "\n")
+    }
+
+    @Test("every command's help has examples, and no internal words")
+    func helpTexts() throws {
+        let commands = try Self.commands()
+        #expect(commands.count > 25, "the tree: \(commands.map { $0.path.joined(separator: " ") })")
+        let jargon = ["keyslot", "epoch", "seed", "design.md", "issue 1", "issue 2", "issue 3", "issue 4", "issue 5", "issue 6", "issue 7", "issue 8", "issue 9", "§", "todo"]
+        for command in commands {
+            let name = (["edfs"] + command.path).joined(separator: " ")
+            let text = command.texts.joined(separator: "\n")
+            if command.isLeaf { #expect(text.contains("Examples:"), "\(name) --help has no examples") }
+            for word in jargon where text.lowercased().contains(word) {
+                Issue.record("\(name) --help says \"\(word)\": \(text)")
+            }
+        }
+    }
+
+    @Test("docs/edfs.1 lists every command and option (Scripts/make-manual.sh regenerates it)")
+    func manualPage() throws {
+        let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/edfs.1")
+        let text = try String(contentsOf: page, encoding: .utf8)
+        for command in try Self.commands() {
+            let name = (["edfs"] + command.path).joined(separator: " ")
+            if let last = command.path.last {
+                #expect(text.contains(".It Em \(last)\n"), "docs/edfs.1 misses \(name): run Scripts/make-manual.sh")
+            }
+            for option in command.longNames {
+                #expect(text.contains("Fl -\(option)") || text.contains(", -\(option)"),
+                        "docs/edfs.1 misses \(name) --\(option): run Scripts/make-manual.sh")
+            }
+        }
+    }
+
+    @Test("ls -l: a header, fitted columns, the stored time; --json times in ISO 8601; exit 69 for an unreadable file")
+    func longListing() async throws {
+        let cluster = try TestCluster()
+        let before = Int64(Date().timeIntervalSince1970)
+        let source = try cluster.writeScratch("notes.txt", try randomContent(70_000))
+        #expect(try cluster.run(["put", source, "--as", "a/notes.txt"]).status == 0)
+        let after = Int64(Date().timeIntervalSince1970)
+
+        let long = try cluster.run(["ls", "-l", "-R"])
+        #expect(long.status == 0, "\(long.stderr)")
+        let lines = long.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["SIZE", "MODIFIED", "STORED", "HEALTH", "NAME"])
+        #expect(lines.count == 3 && lines.last?.hasSuffix("  a/notes.txt") == true, "\(long.stdout)")
+        // Every row starts its columns where the header does.
+        let nameColumn = try #require(lines.first?.range(of: "NAME")?.lowerBound.utf16Offset(in: lines[0]))
+        for line in lines.dropFirst() { #expect(line.utf16.count > nameColumn && line.dropFirst(nameColumn).first != " ") }
+
+        let json = try cluster.run(["ls", "-R", "--json"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let file = try #require(entries.first { $0["name"] as? String == "a/notes.txt" })
+        let stored = try #require(file["stored"] as? Int64 ?? (file["stored"] as? Int).map(Int64.init))
+        #expect(stored >= before && stored <= after)
+        let iso = ISO8601DateFormatter()
+        #expect(iso.date(from: file["storedTime"] as? String ?? "").map { Int64($0.timeIntervalSince1970) } == stored)
+        #expect(iso.date(from: file["modifiedTime"] as? String ?? "") != nil)
+        #expect(lines.last?.contains(file["storedTime"] as? String ?? "?") == true)
+
+        // Every replica of one stripe gone: the file is listed as unavailable, and ls says so in its exit code.
+        let record = try await cluster.withSession { session in
+            try #require(try await ManifestReader(session).lookUp(path: "a/notes.txt").live)
+        }
+        let object = try record.stripeHeader(0).objectName
+        for node in try record.nodes(ofStripe: 0) {
+            try FileManager.default.removeItem(atPath: try #require(cluster.objectFiles(node: node)[object]))
+        }
+        let broken = try cluster.run(["ls", "-l", "a"])
+        #expect(broken.status == 69, "\(broken.stdout)\(broken.stderr)")
+        #expect(broken.stdout.contains("unavailable") && broken.stderr.contains("not healthy"))
+    }
+
+    @Test("get -o - into a reader that stops early: no message, exit 141; key export takes -o")
+    func pipeAndOutputOption() throws {
+        let cluster = try TestCluster()
+        let source = try cluster.writeScratch("big.bin", try randomContent(3_000_000))
+        #expect(try cluster.run(["put", source]).status == 0)
+        let errors = cluster.scratch("stderr.txt")
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "\"$@\" 2>\"$ERRORS\" | head -c 10 >/dev/null; echo \"${PIPESTATUS[0]}\"", "pipe",
+                           try EDFSBinary.url().path, "get", "big.bin", "-o", "-", "--config", cluster.clientConfigPath]
+        shell.environment = ProcessInfo.processInfo.environment.merging(
+            ["EDFS_PASSWORD": cluster.passwordText, "ERRORS": errors]) { $1 }
+        let out = Pipe()
+        shell.standardOutput = out
+        try shell.run()
+        let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        #expect(status.trimmingCharacters(in: .whitespacesAndNewlines) == "141")
+        #expect(try String(contentsOfFile: errors, encoding: .utf8) == "")
+
+        let keys = cluster.scratch("keys.backup")
+        let export = try EDFSBinary.run(["key", "export", "-o", keys, "--config", cluster.clientConfigPath],
+                                        environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                      "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(FileManager.default.fileExists(atPath: keys))
+        #expect(try cluster.run(["key", "export"]).status == 64)
+    }
+
+    @Test("--verbose logs each node's login and the library error behind a message; a bad CA line is said before any prompt")
+    func verboseAndConfigChecks() throws {
+        let cluster = try TestCluster()
+        let verbose = try cluster.run(["ls", "--verbose"])
+        #expect(verbose.status == 0, "\(verbose.stderr)")
+        for name in cluster.cluster.nodeNames { #expect(verbose.stderr.contains("\(name) (") && verbose.stderr.contains("logged in as")) }
+        #expect(!verbose.stderr.contains(cluster.passwordText))
+        #expect(try cluster.run(["ls"]).stderr.isEmpty, "no log without --verbose")
+
+        // A config whose CA file is missing: one line naming the file and the fix, exit 1, and no password asked
+        // (there is none to read: no EDFS_PASSWORD and an empty standard input).
+        let config = try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8)
+        let broken = cluster.scratch("broken.conf")
+        try config.split(separator: "\n").filter { !$0.hasPrefix("CA:") && !$0.hasPrefix("Keys:") }
+            .joined(separator: "\n").appending("\nCA: missing-ca.crt\n").write(toFile: broken, atomically: true, encoding: .utf8)
+        let outcome = try EDFSBinary.run(["ls", "--config", broken], environment: ["EDFS_PASSWORD": ""])
+        #expect(outcome.status == 1, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("missing-ca.crt: no such file") && outcome.stderr.contains("CA:"))
+        #expect(outcome.stderr.split(separator: "\n").count == 1 && !outcome.stderr.contains("password"))
+    }
+}
+}
