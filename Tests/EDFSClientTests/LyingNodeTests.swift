@@ -34,7 +34,7 @@ struct LyingNodeTests {
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "\(name)")
             }
         }
-        #expect(notices.all.contains { $0.contains(node) && $0.contains("keyslot") }, "notices: \(notices.all)")
+        #expect(notices.all.contains { $0.contains(node) && $0.contains("locked keys") }, "notices: \(notices.all)")
     }
 
     /// A node's keyslot bytes as the node serves them.
