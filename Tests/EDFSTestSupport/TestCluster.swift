@@ -13,9 +13,11 @@ public final class TestCluster: @unchecked Sendable {
     public let user: String
     public let passwordText: String
 
-    /// Starts `nodes` nodes; the client config says `replicas`, `writeQuorum` and `segmentSize`.
+    /// Starts `nodes` nodes; the client config says `replicas`, `writeQuorum` and `segmentSize`. `beforeStart` sees the
+    /// prepared cluster (empty data folders, configs, certificates) before its nodes start.
     public init(nodes: Int = 4, replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
-                user: String = "tester", password: String = "correct horse battery", start: Bool = true) throws {
+                user: String = "tester", password: String = "correct horse battery", start: Bool = true,
+                beforeStart: (LocalCluster) throws -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("edfs-test-\(UUID().uuidString.prefix(8))").path
         self.user = user
@@ -30,7 +32,10 @@ public final class TestCluster: @unchecked Sendable {
         cluster = try LocalCluster(options: options, executable: EDFSBinary.url(),
                                    password: SecureBytes(copying: Array(password.utf8)))
         if start {
-            do { try cluster.start() } catch {
+            do {
+                try beforeStart(cluster)
+                try cluster.start()
+            } catch {
                 cluster.stop()
                 try? FileManager.default.removeItem(atPath: directory)
                 throw error

@@ -150,6 +150,36 @@ struct EverydayUseTests {
         #expect(try cluster.run(["key", "export"]).status == 64)
     }
 
+    @Test("nodes whose disks are full: the put says which and what to do, not 'start the nodes'; a small put still works",
+          .enabled(if: getuid() == 0, "mounts a tmpfs per node (root)"))
+    func fullDisks() throws {
+        // A 4 MiB tmpfs as every node's data folder; each unmounted once the nodes stop, whatever happens.
+        nonisolated(unsafe) var mounted = [String]()
+        func unmountAll() { for folder in mounted { _ = try? command(["umount", "-l", folder]) }; mounted = [] }
+        defer { unmountAll() }
+        let cluster = try TestCluster { local in
+            for name in local.nodeNames {
+                let folder = local.dataDirectory(name)
+                let mount = try command(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", folder])
+                #expect(mount.status == 0, "\(mount.stderr)")
+                if mount.status == 0 { mounted.append(folder) }
+            }
+        }
+        defer {
+            cluster.cluster.stop()
+            unmountAll()
+        }
+        let big = try cluster.writeScratch("big.bin", try randomContent(12_000_000))
+        let put = try cluster.run(["put", big])
+        #expect(put.status == 69, "\(put.stderr)")
+        let last = put.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("no space left") && last.contains("edfs status") && !last.contains("start the nodes"), "\(last)")
+        #expect(!put.stderr.contains("CancellationError") && !put.stderr.contains("storage full: storage full"), "\(put.stderr)")
+        #expect(try cluster.run(["ls", "big.bin"]).status == 66, "nothing of the failed put is listed")
+        let small = try cluster.run(["put", try cluster.writeScratch("small.txt", Array("still room".utf8))])
+        #expect(small.status == 0, "\(small.stderr)")
+    }
+
     @Test("--verbose logs each node's login and the library error behind a message; a bad CA line is said before any prompt")
     func verboseAndConfigChecks() throws {
         let cluster = try TestCluster()

@@ -18,7 +18,9 @@ public enum NodeLinkError: Error, Equatable, Sendable, CustomStringConvertible {
         case .checksumMismatch: return "checksum mismatch"
         case let .authenticationFailed(text): return "login refused\(text.isEmpty ? "" : ": \(text)")"
         case let .throttled(text): return "login throttled\(text.isEmpty ? "" : ": \(text)")"
-        case let .refused(code, text): return text.isEmpty ? code.description : "\(code): \(text)"
+        case let .refused(code, text):
+            // A node's own text often starts with the code's words ("storage full: write object: …"): said once.
+            return text.isEmpty ? code.description : text.hasPrefix(code.description) ? text : "\(code): \(text)"
         case let .unreachable(text): return text
         }
     }

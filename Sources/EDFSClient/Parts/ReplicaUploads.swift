@@ -11,6 +11,8 @@ final class ReplicaUploads: Sendable {
     /// What the user is told to do when the stripe cannot be stored.
     let hint: String
     private let uploads: PthreadMutex<[(node: Int, upload: any ObjectUpload)]>
+    /// Nodes that refused the object because their disk is full: the remedy is space, not starting nodes.
+    private let fullNodes = PthreadMutex(Set<Int>())
 
     private init(session: ClusterSession, header: StripeHeader, quorum: Int, hint: String,
                  uploads: [(node: Int, upload: any ObjectUpload)]) {
@@ -27,11 +29,11 @@ final class ReplicaUploads: Sendable {
         let started = await session.fanOut.run(on: targets) { _, link in
             try await link.beginPut(object: header.objectName, length: header.objectLength)
         }
-        for (node, error) in started.failures {
-            session.notices.add("node \(session.nodeName(node)): cannot store stripe \(header.stripeIndex): \(error)")
-        }
         let uploads = ReplicaUploads(session: session, header: header, quorum: quorum, hint: hint,
                                      uploads: started.values.map { ($0.node, $0.value) })
+        for (node, error) in started.failures {
+            uploads.report(node: node, error, "cannot store stripe \(header.stripeIndex)")
+        }
         try await uploads.requireQuorum()
         return uploads
     }
@@ -44,7 +46,25 @@ final class ReplicaUploads: Sendable {
         guard count < quorum else { return }
         await cancel()
         throw ClientError.notEnoughNodes("stripe \(header.stripeIndex) reached \(count) of the \(quorum) nodes "
-                                         + "it needs; \(hint)")
+                                         + "it needs; \(remedy)")
+    }
+
+    /// The hint, or for nodes whose disk is full, what frees the put.
+    private var remedy: String {
+        let full = fullNodes.withLock { $0 }.sorted()
+        guard !full.isEmpty else { return hint }
+        return "\(hint): \(full.map(session.nodeName).joined(separator: ", ")) \(full.count == 1 ? "has" : "have") no space "
+            + "left; free space there or give the cluster more room (edfs status shows each node's free space)"
+    }
+
+    /// Says on stderr why `node` dropped out (nothing for a cancellation: that follows another failure, said already)
+    /// and remembers a full disk.
+    private func report(node: Int, _ error: any Error, _ what: String) {
+        if error is CancellationError { return }
+        if case let .refused(code, _)? = error as? NodeLinkError, code == .storageFull {
+            fullNodes.withLock { _ = $0.insert(node) }
+        }
+        session.notices.add("node \(session.nodeName(node)): \(what): \(error)")
     }
 
     /// Writes `chunk` to every replica at once (each under the request deadline); a replica that fails is cancelled.
@@ -56,8 +76,7 @@ final class ReplicaUploads: Sendable {
         }
         for (index, error) in written.failures {
             session.lost.note(uploads[index].node, error)
-            session.notices.add("node \(session.nodeName(uploads[index].node)): stripe \(header.stripeIndex) upload "
-                                + "failed: \(error)")
+            report(node: uploads[index].node, error, "stripe \(header.stripeIndex) upload failed")
             await uploads[index].upload.cancel()
         }
         let kept = written.succeeded.map { uploads[$0] }
@@ -74,13 +93,13 @@ final class ReplicaUploads: Sendable {
         }
         for (index, error) in acknowledged.failures {
             session.lost.note(uploads[index].node, error)
-            session.notices.add("node \(session.nodeName(uploads[index].node)): stripe \(header.stripeIndex) not stored: \(error)")
+            report(node: uploads[index].node, error, "stripe \(header.stripeIndex) not stored")
         }
         let nodes = acknowledged.succeeded.map { uploads[$0].node }.sorted()
         self.uploads.withLock { $0 = [] }
         guard nodes.count >= quorum else {
             throw ClientError.notEnoughNodes("stripe \(header.stripeIndex) was stored on \(nodes.count) node(s), "
-                                             + "it needs \(quorum); \(hint)")
+                                             + "it needs \(quorum); \(remedy)")
         }
         return nodes
     }
