@@ -199,6 +199,12 @@ struct EverydayUseTests {
         #expect(outcome.status == 1, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("missing-ca.crt: no such file") && outcome.stderr.contains("CA:"))
         #expect(outcome.stderr.split(separator: "\n").count == 1 && !outcome.stderr.contains("password"))
+
+        // No config at all: say how to name one.
+        let empty = cluster.scratch("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let none = try EDFSBinary.run(["ls"], environment: ["EDFS_CONFIG": "", "EDFS_PASSWORD": ""], directory: empty)
+        #expect(none.status == 1 && none.stderr.contains("pass --config FILE or set EDFS_CONFIG"), "\(none.stderr)")
     }
 }
 }

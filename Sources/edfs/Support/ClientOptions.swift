@@ -27,12 +27,23 @@ struct ClientOptions: ParsableArguments {
     var verbose = false
 
     var configPath: String {
-        config ?? ProcessInfo.processInfo.environment["EDFS_CONFIG"] ?? "Config/dfc.conf"
+        config ?? environmentConfig ?? "Config/dfc.conf"
+    }
+
+    /// `$EDFS_CONFIG`, unless unset or empty.
+    private var environmentConfig: String? {
+        ProcessInfo.processInfo.environment["EDFS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Loads the config and prints its warnings.
     func loadConfig() throws -> ClusterConfig {
         DiagnosticLog.start(verbose: verbose)
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            let source = config != nil ? "--config" : environmentConfig != nil ? "EDFS_CONFIG" : nil
+            throw ClientError.failed(source.map { "\(configPath) (from \($0)): no such file: check the path" }
+                ?? "no client config: pass --config FILE or set EDFS_CONFIG to the dfc.conf of your cluster "
+                    + "(edfs cluster up prints its path)")
+        }
         let config = try ClusterConfig.load(path: configPath)
         for warning in config.warnings { printError("warning: \(warning)") }
         return config
