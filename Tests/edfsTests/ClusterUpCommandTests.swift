@@ -39,12 +39,13 @@ struct ClusterUpCommandTests {
         var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
         var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
-        /// Waits until stdout holds `text` (true) or the process exits or 60 s pass (false).
-        func waitFor(_ text: String) -> Bool {
+        /// Waits until stdout holds `text` `times` times (true), or the process exits or 60 s pass (false).
+        func waitFor(_ text: String, times: Int = 1) -> Bool {
             let deadline = Date().addingTimeInterval(60)
+            func seen() -> Bool { stdout.components(separatedBy: text).count - 1 >= times }
             while Date() < deadline {
-                if stdout.contains(text) { return true }
-                if !process.isRunning { return stdout.contains(text) }
+                if seen() { return true }
+                if !process.isRunning { return seen() }
                 Thread.sleep(forTimeInterval: 0.1)
             }
             return false
@@ -57,13 +58,15 @@ struct ClusterUpCommandTests {
             return process.terminationStatus
         }
 
-        /// The pid `cluster up` printed for node `name`.
+        /// The last pid `cluster up` printed for node `name` (at start, or when it restarted the node).
         func pid(of name: String) -> Int32? {
-            for line in stdout.split(separator: "\n") where line.hasPrefix("  \(name) ") {
+            var pid: Int32?
+            for line in stdout.split(separator: "\n")
+            where line.hasPrefix("  \(name) ") || line.hasPrefix("edfs cluster: node \(name) is back on ") {
                 let fields = line.split(separator: " ")
-                if let at = fields.firstIndex(of: "pid"), at + 1 < fields.count { return Int32(fields[at + 1]) }
+                if let at = fields.firstIndex(of: "pid"), at + 1 < fields.count { pid = Int32(fields[at + 1]) }
             }
-            return nil
+            return pid
         }
     }
 
@@ -142,7 +145,7 @@ struct ClusterUpCommandTests {
         }
     }
 
-    @Test("a node killed under cluster up is reported with its log and exit, and restarted")
+    @Test("a node killed under cluster up is reported with its log and exit, and restarted; after 3 exits it stays down")
     func nodeRestarted() throws {
         try withFolder { folder, base in
             let running = try Running(["--nodes", "2", "--replicas", "2", "--base-port", "\(base)"], stdin: "pw",
@@ -158,6 +161,18 @@ struct ClusterUpCommandTests {
             let status = try EDFSBinary.run(["status", "--config", folder + "/dfc.conf"],
                                             environment: ["EDFS_PASSWORD": "pw"])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+
+            // Two more exits within 60 s: the node is restarted once more, then left stopped.
+            let second = try #require(running.pid(of: "DFS2"), "\(running.stdout)")
+            #expect(second != pid)
+            #expect(kill(second, SIGKILL) == 0)
+            #expect(running.waitFor("edfs cluster: node DFS2 is back on", times: 2), "\(running.stdout)")
+            let third = try #require(running.pid(of: "DFS2"), "\(running.stdout)")
+            #expect(third != second)
+            #expect(kill(third, SIGKILL) == 0)
+            #expect(running.waitFor("edfs cluster: node DFS2 exited (killed by signal 9 (SIGKILL)), 3 times within 60 s: "
+                + "not restarting it; read its log \(folder)/DFS2.log"), "\(running.stdout)")
+            #expect(running.process.isRunning, "cluster up goes on with the other nodes")
             #expect(running.stop() == 0)
         }
     }
