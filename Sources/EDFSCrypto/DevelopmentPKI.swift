@@ -85,13 +85,7 @@ public enum DevelopmentPKI {
             try validateNodeName(name)
             if !names.contains(name) { names.append(name) }  // a repeated name (the seed's DFS3) is issued once
         }
-        guard hosts.count <= maximumHosts else {
-            throw PKIError.tooMany(what: "hosts", count: hosts.count, limit: maximumHosts)
-        }
-        let alternativeNames = try PKISubjectAltNames(hosts: hosts)
-        guard !directory.isEmpty, !directory.utf8.contains(0), directory.utf8.count <= 4096 else {
-            throw PKIError.cannotCreateDirectory(path: directory.debugDescription, reason: "not a usable path")
-        }
+        let alternativeNames = try checkedHosts(hosts, directory: directory)
 
         // 2. The folder and what is already in it.
         try PKIFiles.ensureDirectory(directory)
@@ -143,39 +137,29 @@ public enum DevelopmentPKI {
         if let ca {
             issuer = ca
         } else {
-            let made = try makeCA()
-            ca = made
-            issuer = made
-            try PKIFiles.writeAtomically(path: caKeyFile, mode: 0o600, making: "the CA key") {
-                PKIOpenSSL.writePrivateKey(made.key, to: $0)
-            }
-            written.append(caKeyFile)
-            try PKIFiles.writeAtomically(path: caCertificateFile, mode: 0o644, making: "the CA certificate") {
-                PKIOpenSSL.writeCertificate(made.certificate, to: $0)
-            }
-            written.append(caCertificateFile)
+            let made = try makeAndWriteCA(directory: directory)
+            ca = made.ca
+            issuer = made.ca
+            written += made.written
         }
         for name in toIssue {
-            let keyFile = keyPath(directory: directory, name: name)
-            let certificateFile = certificatePath(directory: directory, name: name)
-            let key = try PKIOpenSSL.generateP256Key(making: keyFile)
-            defer { EVP_PKEY_free(key) }
-            let profile = PKIOpenSSL.Profile(
-                commonName: name, organization: "edfs development", days: nodeValidityDays, isCA: false,
-                dnsNames: alternativeNames.dnsNames(adding: name), ipAddresses: alternativeNames.ipAddresses)
-            let certificate = try PKIOpenSSL.makeCertificate(profile, subjectKey: key, issuer: issuer,
-                                                             making: certificateFile)
-            defer { X509_free(certificate) }
-            try PKIFiles.writeAtomically(path: keyFile, mode: 0o600, making: "a node key") {
-                PKIOpenSSL.writePrivateKey(key, to: $0)
-            }
-            written.append(keyFile)
-            try PKIFiles.writeAtomically(path: certificateFile, mode: 0o644, making: "a node certificate") {
-                PKIOpenSSL.writeCertificate(certificate, to: $0)
-            }
-            written.append(certificateFile)
+            written += try issueAndWriteNode(directory: directory, name: name, organization: "edfs development",
+                                             dnsNames: alternativeNames.dnsNames(adding: name),
+                                             ipAddresses: alternativeNames.ipAddresses, issuer: issuer)
         }
         return Report(written: written, kept: kept, reusedCA: reusedCA)
+    }
+
+    /// `hosts` as subjectAltNames, after checking their number and that `directory` is a usable path.
+    static func checkedHosts(_ hosts: [String], directory: String) throws -> PKISubjectAltNames {
+        guard hosts.count <= maximumHosts else {
+            throw PKIError.tooMany(what: "hosts", count: hosts.count, limit: maximumHosts)
+        }
+        let alternativeNames = try PKISubjectAltNames(hosts: hosts)
+        guard !directory.isEmpty, !directory.utf8.contains(0), directory.utf8.count <= 4096 else {
+            throw PKIError.cannotCreateDirectory(path: directory.debugDescription, reason: "not a usable path")
+        }
+        return alternativeNames
     }
 
     // MARK: Checking
@@ -210,7 +194,7 @@ public enum DevelopmentPKI {
 
     /// The CA in the folder, checked (a CA certificate, not expired, key matching), or nil when neither file
     /// exists. Half a CA is an error: it is never silently replaced.
-    private static func loadExistingCA(certificatePath: String, keyPath: String) throws
+    static func loadExistingCA(certificatePath: String, keyPath: String) throws
         -> (certificate: OpaquePointer, key: OpaquePointer)? {
         switch (PKIFiles.kind(of: certificatePath), PKIFiles.kind(of: keyPath)) {
         case (.missing, .missing):
@@ -255,7 +239,7 @@ public enum DevelopmentPKI {
     }
 
     /// A new self-signed CA with a random tag in its name, so two development CAs are told apart.
-    private static func makeCA() throws -> (certificate: OpaquePointer, key: OpaquePointer) {
+    static func makeCA() throws -> (certificate: OpaquePointer, key: OpaquePointer) {
         let key = try PKIOpenSSL.generateP256Key(making: "the CA key")
         var handedOver = false
         defer { if !handedOver { EVP_PKEY_free(key) } }

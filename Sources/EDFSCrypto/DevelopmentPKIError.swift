@@ -7,6 +7,10 @@ public enum PKIError: Error, Equatable, Sendable, CustomStringConvertible {
     case reservedNodeName(String)
     /// A host that is neither an IP address nor a DNS name.
     case invalidHost(String)
+    /// A node certificate for a deployment was asked for without any host.
+    case noHosts(node: String)
+    /// A node's certificate or key exists and `force` was not given.
+    case exists(path: String)
     /// A list longer than its limit.
     case tooMany(what: String, count: Int, limit: Int)
     /// The certificate folder could not be created or is not a folder.
@@ -31,7 +35,7 @@ public enum PKIError: Error, Equatable, Sendable, CustomStringConvertible {
     /// True when the caller's input was wrong (exit status 64), not the environment.
     public var isUsageError: Bool {
         switch self {
-        case .invalidNodeName, .reservedNodeName, .invalidHost, .tooMany: return true
+        case .invalidNodeName, .reservedNodeName, .invalidHost, .noHosts, .tooMany: return true
         default: return false
         }
     }
@@ -46,6 +50,12 @@ public enum PKIError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidHost(host):
             return "invalid host \(Self.shown(host)): give an IPv4 or IPv6 address, or a DNS name "
                 + "(letters, digits, '-', dot-separated labels of at most 63 characters)"
+        case let .noHosts(node):
+            return "no hosts for node \(Self.shown(node)): give --hosts with the DNS names and IP addresses its "
+                + "Server line uses, e.g. --hosts dfs1.example.net,198.18.0.11"
+        case let .exists(path):
+            return "\(path) exists: run with --force to replace the node's certificate and key (its old key then "
+                + "stops working), or choose another --dir"
         case let .tooMany(what, count, limit):
             return "too many \(what) (\(count)): at most \(limit)"
         case let .cannotCreateDirectory(path, reason):

@@ -1,6 +1,7 @@
 import EDFSCrypto
 import EDFSClient
 import EDFSFormat
+import Dispatch
 import Foundation
 
 /// A cluster of real `edfs node` processes on loopback: development certificates, one node config, N data folders,
@@ -33,17 +34,23 @@ public final class LocalCluster: @unchecked Sendable {
     public let clientConfigPath: String
     public let keysDirectory: String
 
-    private struct RunState {
+    struct RunState {
         var processes: [Process?]
         var ports: [Int]
+        /// Set while the watcher (`watch`) runs; cleared to stop it.
+        var watching = false
+        /// Signalled by the watcher thread when it has stopped.
+        var watcherStopped: DispatchSemaphore?
     }
-    private let state: PthreadMutex<RunState>
+    let state: PthreadMutex<RunState>
 
     /// Node names: DFS1, DFS2, …
     public var nodeNames: [String] { (1...options.nodes).map { "DFS\($0)" } }
 
-    /// Prepares the folder: certificates, node config with the user's legacy digest, data folders.
-    public init(options: Options, executable: URL, password: SecureBytes) throws {
+    /// Prepares the folder: certificates, node config, data folders. With a `password`, the node config gets the
+    /// user's legacy digest (a new user); with nil, the users and their verifiers of the folder's existing `dfs.conf`
+    /// are kept (`ExistingSetup`), so the password chosen when the folder was set up stays the one that logs in.
+    public init(options: Options, executable: URL, password: SecureBytes?) throws {
         guard options.nodes >= 1, options.nodes <= 64 else { throw LocalClusterError.invalid("node count must be 1…64") }
         guard options.replicas >= 1, options.replicas <= options.nodes else {
             throw LocalClusterError.invalid("replicas must be 1…\(options.nodes)")
@@ -65,13 +72,21 @@ public final class LocalCluster: @unchecked Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         _ = try DevelopmentPKI.initialize(directory: keysDirectory, nodeNames: nodeNames,
                                           hosts: DevelopmentPKI.defaultHosts, force: false)
-        let digest = password.withUnsafeBytes { Hex.encode(Digest.md5($0)) }
+        let userLines: [String]
+        if let password {
+            let digest = password.withUnsafeBytes { Hex.encode(Digest.md5($0)) }
+            userLines = ["Username: \(options.user)", "Password: \(digest)"]
+        } else {
+            guard let existing = try ExistingSetup.read(directory: dir), existing.users.contains(options.user) else {
+                throw LocalClusterError.invalid("\(nodeConfigPath) has no user \(options.user) to keep")
+            }
+            userLines = existing.userLines
+        }
         var lines = ["# edfs local cluster: node config (written by edfs cluster up)", "Keys: Keys"]
         for (i, name) in nodeNames.enumerated() {
             lines.append("Server \(name) 127.0.0.1:\(options.basePort.map { $0 + i } ?? 10001 + i)")
         }
-        lines.append("Username: \(options.user)")
-        lines.append("Password: \(digest)")
+        lines += userLines
         for (key, value) in options.nodeSettings.sorted(by: { $0.key < $1.key }) { lines.append("\(key): \(value)") }
         try Self.writeFile(nodeConfigPath, lines.joined(separator: "\n") + "\n", mode: 0o600)
         for name in nodeNames {
@@ -88,12 +103,19 @@ public final class LocalCluster: @unchecked Sendable {
         try writeClientConfig()
     }
 
-    /// Starts node `index` (again), on its previous port if it had one.
+    /// `DIR/NODE.log`: the node's output, appended to on every start.
+    public func logPath(_ name: String) -> String { options.directory + "/\(name).log" }
+
+    /// Starts node `index` (again), on its previous port if it had one. Its output is appended to its log, so the
+    /// lines of an earlier run (why it exited) stay.
     public func startNode(_ index: Int, timeout: Double = 20) throws {
         let name = nodeNames[index]
-        let logPath = options.directory + "/\(name).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let logPath = logPath(name)
+        if !FileManager.default.fileExists(atPath: logPath) {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        let startOffset = try log.seekToEnd()
         let port = state.withLock { $0.ports[index] }
         let process = Process()
         process.executableURL = executable
@@ -110,8 +132,7 @@ public final class LocalCluster: @unchecked Sendable {
         state.withLock { $0.processes[index] = process }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let text = try? String(contentsOfFile: logPath, encoding: .utf8),
-               let bound = Self.listeningPort(in: text) {
+            if let text = Self.text(ofFile: logPath, from: startOffset), let bound = Self.listeningPort(in: text) {
                 state.withLock { $0.ports[index] = bound }
                 return
             }
@@ -139,8 +160,9 @@ public final class LocalCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Stops every node.
+    /// Stops the watcher, if any, then every node.
     public func stop() {
+        stopWatching()
         for index in 0..<options.nodes { stopNode(index) }
     }
 
@@ -177,6 +199,14 @@ public final class LocalCluster: @unchecked Sendable {
         let rest = log[range.upperBound...].prefix { !$0.isWhitespace }
         guard let colon = rest.lastIndex(of: ":") else { return nil }
         return Int(rest[rest.index(after: colon)...].filter(\.isNumber))
+    }
+
+    /// The file's text from byte `offset` on.
+    private static func text(ofFile path: String, from offset: UInt64) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private static func lastLine(ofFile path: String) -> String {

@@ -2,11 +2,11 @@ import ArgumentParser
 import EDFSCrypto
 import Foundation
 
-/// `edfs certs …`: development certificates.
+/// `edfs certs …`: a CA and node certificates (development clusters, or real hosts with `certs node --hosts`).
 struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "certs",
-        abstract: "Development certificates.",
-        subcommands: [CertsInitCommand.self]
+        abstract: "A CA and node certificates: for local clusters (init) or for nodes on real hosts (node --hosts).",
+        subcommands: [CertsInitCommand.self, CertsNodeCommand.self]
     )
 }

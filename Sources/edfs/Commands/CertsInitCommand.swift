@@ -2,7 +2,7 @@ import ArgumentParser
 import EDFSCrypto
 import Foundation
 
-/// `edfs certs init`: a development CA and one certificate and key per node.
+/// `edfs certs init`: a development CA and one certificate and key per node, all valid for the same hosts.
 struct CertsInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
@@ -52,7 +52,7 @@ struct CertsInitCommand: ParsableCommand {
 
     /// Prints one line on stderr and gives the exit status to throw.
     private static func failure(_ message: String, _ code: Int32) -> ExitCode {
-        FileHandle.standardError.write(Data("edfs certs init: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("edfs: certs init: \(message)\n".utf8))
         return ExitCode(code)
     }
 }

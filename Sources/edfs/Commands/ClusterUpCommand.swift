@@ -10,46 +10,144 @@ import Synchronization
 struct ClusterUpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Certificates, node configs and N node processes on loopback; Ctrl-C stops them all.")
+        abstract: "Certificates, node configs and N node processes on loopback; Ctrl-C stops them all.",
+        discussion: """
+            A folder set up before is reused: its user logs in with the password chosen then (checked by a login), \
+            and its node count, replicas and ports are kept unless given. A node that exits is reported with its log \
+            and started again (left stopped after 3 exits within 60 s).
+            """)
 
-    @Option(help: "Number of nodes.") var nodes = 4
-    @Option(help: "Replicas per stripe.") var replicas = 2
+    @Option(help: "Number of nodes (default 4, or the existing folder's).") var nodes: Int?
+    @Option(help: "Replicas per stripe (default 2, or the existing folder's).") var replicas: Int?
     @Option(help: "Folder for certificates, configs, node data and logs.") var dir = "cluster"
-    @Option(help: "Port of the first node; node i listens on base-port + i.") var basePort = 10001
-    @Option(help: "The user to create.") var user = "demo"
+    @Option(help: "Port of the first node; node i listens on base-port + i (default 10001, or the existing folder's).")
+    var basePort: Int?
+    @Option(help: "The user (created in a new folder; an existing folder's user logs in).") var user = "demo"
     @Option(help: "Read the user's password from this file.") var passwordFile: String?
     @Flag(help: "Read the user's password from standard input.") var passwordStdin = false
 
     func validate() throws {
-        guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be 1 to 64") }
-        guard (1...nodes).contains(replicas) else { throw ValidationError("--replicas must be 1 to --nodes (\(nodes))") }
-        guard basePort >= 1, basePort + nodes - 1 <= 65535 else {
-            throw ValidationError("--base-port must leave room for \(nodes) ports below 65536")
+        if let problem = Self.problem(nodes: nodes ?? 4, replicas: replicas ?? min(2, nodes ?? 4),
+                                      basePort: basePort ?? 10001) {
+            throw ValidationError(problem)
         }
         guard NameRules.isValidUserName(user) else { throw ValidationError("--user: \"\(user)\" is not a valid user name") }
+        guard !(passwordFile != nil && passwordStdin) else {
+            throw ValidationError("give --password-file or --password-stdin, not both")
+        }
+    }
+
+    /// What is wrong with these parameters, or nil.
+    private static func problem(nodes: Int, replicas: Int, basePort: Int) -> String? {
+        guard (1...64).contains(nodes) else { return "--nodes must be 1 to 64" }
+        guard (1...nodes).contains(replicas) else { return "--replicas must be 1 to --nodes (\(nodes))" }
+        guard basePort >= 1, basePort + nodes - 1 <= 65535 else {
+            return "--base-port must leave room for \(nodes) ports below 65536"
+        }
+        return nil
     }
 
     func run() async throws {
         try await reportingFailures {
             // Absolute, so that what is printed below works after any cd.
             let dir = URL(fileURLWithPath: dir).standardizedFileURL.path
-            let environment = ProcessInfo.processInfo.environment
-            let password = try PasswordSource.choose(file: passwordFile, standardInput: passwordStdin, environment: environment,
-                                                     prompt: "Password for new user \(user): ").read(environment: environment)
+            // Everything about the folder is checked before the password is asked for.
+            let existing = try LocalCluster.ExistingSetup.read(directory: dir)
             var options = LocalCluster.Options(directory: dir)
-            options.nodes = nodes
-            options.replicas = replicas
-            options.basePort = basePort
             options.user = user
-            let cluster = try LocalCluster(options: options, executable: currentExecutable(), password: password)
-            try cluster.start()
+            if let existing {
+                try Self.checkReuse(existing, directory: dir, user: user, nodes: nodes, replicas: replicas)
+                options.nodes = existing.nodes
+                options.replicas = replicas ?? existing.replicas ?? min(2, existing.nodes)
+                options.basePort = basePort ?? existing.basePort
+            } else {
+                options.nodes = nodes ?? 4
+                options.replicas = replicas ?? min(2, options.nodes)
+                options.basePort = basePort ?? 10001
+            }
+            if let problem = Self.problem(nodes: options.nodes, replicas: options.replicas,
+                                          basePort: options.basePort ?? 10001) {
+                throw ClientError.usage(problem)
+            }
+
+            let environment = ProcessInfo.processInfo.environment
+            let source = PasswordSource.choose(
+                file: passwordFile, standardInput: passwordStdin, environment: environment,
+                prompt: existing == nil ? "Password for new user \(user): "
+                    : "Password of user \(user) (set when \(dir) was first set up): ")
+            let password = try source.read(environment: environment)
+            if existing == nil, case .prompt = source {
+                let again = try PasswordSource.prompt("Password again: ").read(environment: environment)
+                guard password.constantTimeEquals(again) else { throw PasswordError.mismatch }
+            }
+
+            let cluster = try LocalCluster(options: options, executable: currentExecutable(),
+                                           password: existing == nil ? password : nil)
+            do {
+                try cluster.start()
+                if existing != nil { try await Self.logIn(cluster: cluster, user: user, password: password, directory: dir) }
+            } catch {
+                cluster.stop()
+                throw error
+            }
             // Unbuffered: whoever reads the output (a script, a log file) sees it now, not when the cluster stops.
-            printUnbuffered("edfs cluster: \(nodes) nodes up; client config \(cluster.clientConfigPath):")
+            printUnbuffered("edfs cluster: \(options.nodes) nodes up in \(dir)"
+                + (existing == nil ? "; new user \(user)" : "; user \(user) logged in"))
+            for (index, name) in cluster.nodeNames.enumerated() {
+                printUnbuffered("  \(name)  127.0.0.1:\(cluster.port(index))  pid \(cluster.processIdentifier(index) ?? 0)  "
+                    + "log \(cluster.logPath(name))")
+            }
+            printUnbuffered("client config \(cluster.clientConfigPath):")
             printUnbuffered(try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8))
             printUnbuffered("use it with: edfs put FILE --config \(cluster.clientConfigPath)   (Ctrl-C stops the cluster)")
+            cluster.watch { printUnbuffered("edfs cluster: \($0)") }
             await waitForInterrupt()
             cluster.stop()
             print("edfs cluster: stopped")
+        }
+    }
+
+    /// An existing folder is reused only as it was set up: the same user and node count (placement depends on it).
+    private static func checkReuse(_ existing: LocalCluster.ExistingSetup, directory: String, user: String,
+                                   nodes: Int?, replicas: Int?) throws {
+        guard existing.users.contains(user) else {
+            throw ClientError.usage("\(directory) holds a cluster of user \(existing.users.joined(separator: ", ")), "
+                + "not \(user): give --user \(existing.users.first ?? user), or another --dir for a new cluster")
+        }
+        if let nodes, nodes != existing.nodes {
+            throw ClientError.usage("\(directory) was set up with \(existing.nodes) nodes, not \(nodes): leave out "
+                + "--nodes (placement depends on the node count), or give another --dir for a new cluster")
+        }
+        if let replicas, let before = existing.replicas, replicas != before {
+            throw ClientError.usage("\(directory) was set up with \(before) replicas, not \(replicas): leave out "
+                + "--replicas (placement depends on it), or give another --dir for a new cluster")
+        }
+    }
+
+    /// Logs in to every node as `user` and opens the user's keys when there are any: a wrong password is exit 77.
+    private static func logIn(cluster: LocalCluster, user: String, password: SecureBytes, directory: String) async throws {
+        let config = try ClusterConfig.load(path: cluster.clientConfigPath)
+        let derivation = PasswordDerivation(password: password)
+        let wrong = ClientError.authenticationFailed(
+            "wrong password for user \(user) of the cluster in \(directory): give the password chosen when it was "
+                + "first set up (edfs passwd changes it), or another --dir for a new cluster")
+        let links: ClusterLinks
+        do {
+            links = try await ClusterLinks.connect(
+                config: config, user: user,
+                connectors: [NodeConnection.connector(config: config, user: user, derivation: derivation)],
+                notices: Notices())
+        } catch where ExitStatus.code(for: error) == ExitStatus.noPermission {
+            throw wrong
+        }
+        do {
+            let session = try await ClusterSession.open(links: links, user: user, derivations: [derivation],
+                                                        createKeys: false)
+            await session.close()
+        } catch where ExitStatus.code(for: error) == ExitStatus.noPermission {
+            throw wrong
+        } catch {
+            // No keys yet (nothing stored), or another problem the user's first command reports: the logins passed.
         }
     }
 }
