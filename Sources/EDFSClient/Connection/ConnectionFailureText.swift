@@ -54,7 +54,7 @@ enum ConnectionFailureText {
         }
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return "the node's certificate is not made for the host name in this config's Server line "
-                + "(edfs certs init --hosts lists the names it is valid for)"
+                + "(make one for the names the Server lines use: edfs certs node NAME --hosts)"
         }
         if text.contains("WRONG_VERSION_NUMBER") || text.contains("PROTOCOL_VERSION") || text.contains("NO_PROTOCOLS")
             || text.contains("UNSUPPORTED_PROTOCOL") {

@@ -9,7 +9,12 @@ struct CertsInitCommand: ParsableCommand {
         abstract: "Write a development CA (ca.crt, ca.key) and <NAME>.crt, <NAME>.key for each node.",
         discussion: """
             An existing CA is reused to issue new node certificates and is never replaced without --force. \
-            Existing node files are kept unless --force is given. Keys are written with mode 0600.
+            Existing node files are kept unless --force is given. Keys are written with mode 0600. For nodes on \
+            real hosts, use edfs certs node NAME --hosts instead (docs/DEPLOY.md).
+
+            Examples:
+              edfs certs init
+              edfs certs init --dir Keys --force
             """
     )
 

@@ -12,7 +12,7 @@ struct CertsNodeCommand: ParsableCommand {
             --hosts must name every DNS name and IP address that Server lines use for this node (clients check it). \
             Existing files of the node are refused (exit 73) unless --force. Keys are written with mode 0600.
 
-            Example, four nodes on four hosts (docs/DEPLOY.md):
+            Examples (four nodes on four hosts; docs/DEPLOY.md):
               edfs certs node DFS1 --dir Keys --hosts dfs1.example.net,198.18.0.11
               edfs certs node DFS2 --dir Keys --hosts dfs2.example.net,198.18.0.12
             """

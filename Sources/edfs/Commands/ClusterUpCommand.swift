@@ -15,6 +15,10 @@ struct ClusterUpCommand: AsyncParsableCommand {
             A folder set up before is reused: its user logs in with the password chosen then (checked by a login), \
             and its node count, replicas and ports are kept unless given. A node that exits is reported with its log \
             and started again (left stopped after 3 exits within 60 s).
+
+            Examples:
+              edfs cluster up --dir "$PWD/cluster"
+              edfs cluster up --dir "$PWD/cluster" --nodes 5 --replicas 3 --base-port 20001
             """)
 
     @Option(help: "Number of nodes (default 4, or the existing folder's).") var nodes: Int?
