@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import EDFSFormat
 
 extension NodeConfiguration {
@@ -13,8 +18,8 @@ extension NodeConfiguration {
         let md5 = verifiers.count - scram
         let limits = self.limits
         var parts = [
-            "node \(name) started: address \(address), data \(dataDirectory)",
-            "\(verifiers.count) users (\(scram) SCRAM, \(md5) legacy MD5), legacy MD5 logins "
+            "node \(name) started: address \(address), data \(Self.absolute(dataDirectory))",
+            "\(verifiers.count) user\(verifiers.count == 1 ? "" : "s") (\(scram) SCRAM, \(md5) legacy MD5), legacy MD5 logins "
                 + (legacyMD5Logins ? "accepted" : "refused"),
             "limits: \(limits.maxConnections) connections (\(limits.maxConnectionsPerUser) per user, "
                 + "\(limits.maxConnectionsPerAddress) per address, \(limits.maxUnauthenticatedConnections) not logged in), "
@@ -31,6 +36,13 @@ extension NodeConfiguration {
         }
         parts.append(metrics.map { "metrics on http://\($0)/metrics" } ?? "metrics off")
         return parts.joined(separator: "; ")
+    }
+
+    /// The absolute path of an existing folder (the path as given if it cannot be resolved).
+    private static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// `10 s`, `0.25 s`.
