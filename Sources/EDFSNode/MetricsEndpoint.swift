@@ -9,16 +9,14 @@ import NIOPosix
 /// with the node's registry and every other path with 404 (other methods on `/metrics`: 405). It must not become a
 /// lever against the node: at most `maxConnections` connections at once (more are closed on accept), one request per
 /// connection (`Connection: close`), at most `maxRequestBytes` read from a connection (then it is closed), the
-/// request within `requestDeadline` and the whole exchange within `connectionLifetime`, and scrapes one at a time
-/// with the storage walk reused (`MetricsScrape`). No TLS and no authentication: bind it to loopback or a private
+/// request within `requestTimeout` (`NodeConfiguration.metricsRequestTimeout`, 5 s) and the whole exchange within
+/// `connectionLifetime`, and scrapes one at a time with the storage walk reused (`MetricsScrape`). No TLS and no authentication: bind it to loopback or a private
 /// monitoring network, never to a public address.
 final class MetricsEndpoint: Sendable {
     /// Connections served at once.
     static let maxConnections = 4
     /// Bytes read from one connection at most (the request line and headers of a scrape are a few hundred).
     static let maxRequestBytes = 8 << 10
-    /// Time from accept to the end of the request.
-    static let requestDeadline: Duration = .seconds(5)
     /// Time from accept to the close, whatever happens.
     static let connectionLifetime: Duration = .seconds(30)
 
@@ -32,11 +30,14 @@ final class MetricsEndpoint: Sendable {
     }
 
     private let scrape: MetricsScrape
+    /// Time from accept to the end of the request.
+    private let requestTimeout: Duration
     private let logger: Logger
     private let state = PthreadMutex(State())
 
-    init(scrape: MetricsScrape, logger: Logger) {
+    init(scrape: MetricsScrape, requestTimeout: Duration, logger: Logger) {
         self.scrape = scrape
+        self.requestTimeout = requestTimeout
         self.logger = logger
     }
 
@@ -103,7 +104,7 @@ final class MetricsEndpoint: Sendable {
     private func serve(_ connection: HTTPChannel) async {
         let channel = connection.channel
         let lifetime = ConnectionDeadline(on: channel, after: Self.connectionLifetime) { channel.close(promise: nil) }
-        let request = ConnectionDeadline(on: channel, after: Self.requestDeadline) { channel.close(promise: nil) }
+        let request = ConnectionDeadline(on: channel, after: requestTimeout) { channel.close(promise: nil) }
         defer {
             request.cancel()
             lifetime.cancel()

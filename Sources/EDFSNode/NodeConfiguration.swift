@@ -79,6 +79,9 @@ public struct NodeConfiguration: Sendable {
     public var metricsListen: HostPort?
     /// How long a metrics scrape reuses the last walk of the data folder for the storage gauges (not a config line).
     public var metricsStorageRefresh: Duration = .seconds(10)
+    /// How long a metrics connection may take to send its request before it is closed (not a config line; at most
+    /// the connection's 30 s lifetime counts).
+    public var metricsRequestTimeout: Duration = .seconds(5)
 
     public init(name: String, host: String, port: Int, dataDirectory: String, certificateFile: String,
                 privateKeyFile: String, caFile: String, users: [String: [UInt8]], limits: NodeLimits = NodeLimits()) {

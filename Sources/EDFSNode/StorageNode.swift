@@ -167,7 +167,7 @@ public final class StorageNode: Sendable {
         if configuration.metricsListen != nil {
             metricsEndpoint = MetricsEndpoint(
                 scrape: MetricsScrape(services: services, storageRefresh: configuration.metricsStorageRefresh),
-                logger: logger)
+                requestTimeout: configuration.metricsRequestTimeout, logger: logger)
         } else {
             metricsEndpoint = nil
         }
