@@ -31,8 +31,8 @@ struct NodeCommand: AsyncParsableCommand {
             on loopback or a private network; docs/METRICS.md).
 
             Examples:
-              edfs node --config Config/dfs.conf --name DFS1 --data /srv/edfs/DFS1
-              edfs node --config Config/dfs.conf --name DFS1 --data /srv/edfs/DFS1 --log-level warning
+              edfs node --config dfs.conf --name DFS1 --data /srv/DFS1
+              edfs node --config dfs.conf --name DFS1 --data /srv/DFS1 --log-level warning
             """,
         subcommands: [NodeScrubCommand.self, NodeBenchTLSCommand.self, NodeBenchClientCommand.self])
 
