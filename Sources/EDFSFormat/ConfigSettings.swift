@@ -12,6 +12,8 @@ enum ConfigSettings {
         case seconds(ClosedRange<Double>)
         /// `yes` or `no` (ignoring case).
         case boolean
+        /// `HOST:PORT` (`HostPort` syntax; port 0 lets the system pick a free port).
+        case address
     }
 
     struct Known: Sendable {
@@ -53,6 +55,8 @@ enum ConfigSettings {
         // object or a temporary file must be before it is removed (docs/STORAGE.md).
         Known(name: "ScrubInterval", kind: .seconds(1...2_592_000)),
         Known(name: "OrphanGracePeriod", kind: .seconds(0.001...31_536_000)),
+        // Node: where its Prometheus endpoint listens (absent: no endpoint; docs/METRICS.md).
+        Known(name: "MetricsListen", kind: .address),
     ]
 
     /// The known setting called `key`, compared ignoring case.
@@ -87,6 +91,9 @@ enum ConfigSettings {
             return nil
         case .boolean:
             return parseBoolean(value) == nil ? "yes or no" : nil
+        case .address:
+            return (try? HostPort(parsing: value, allowPortZero: true)) == nil
+                ? "HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100" : nil
         }
     }
 

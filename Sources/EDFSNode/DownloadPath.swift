@@ -108,6 +108,7 @@ struct DownloadPath: Sendable {
                 output.table.finish(id)
                 return end
             }
+            services.metrics.objectSent.increment(by: count)
             from += count
             granted -= count
             if granted == 0, from < to { granted = credit.takeAvailable(maximum: to - from) }

@@ -384,6 +384,17 @@ public final class LoginGuard: Sendable {
         return min(delay, throttle.maxDelay)
     }
 
+    /// (user, address) pairs locked out now, and addresses with no failure left now (for metrics). Walks both
+    /// tables (each at most `tableSize` / `addressTableSize` entries) under the lock.
+    var throttledNow: (pairs: Int, addresses: Int) {
+        let now = ContinuousClock.now
+        return tables.withLock { t in
+            let pairs = t.pairs.values.count { entry in entry.lockedUntil.map { $0 > now } ?? false }
+            let addresses = t.addresses.values.count { refilled($0, now: now).tokens < 1 }
+            return (pairs, addresses)
+        }
+    }
+
     /// Pairs remembered now (for tests).
     var rememberedPairs: Int { tables.withLock { $0.pairs.count } }
     /// Addresses remembered now (for tests).

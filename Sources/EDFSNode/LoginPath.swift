@@ -70,6 +70,7 @@ struct LoginPath: Sendable {
     }
 
     private func logFailure(_ user: String, _ failures: Int?, _ error: WireError) {
+        services.metrics.loginFailed(error.code)
         let count = failures.map { " (\($0) in a row)" } ?? ""
         services.logger.warning("failed login for user \(WireName.quoted(user)) from \(peer)\(count): \(error.code)")
     }

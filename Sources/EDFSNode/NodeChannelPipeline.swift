@@ -5,7 +5,7 @@ import NIOPosix
 import NIOSSL
 
 /// The channel handlers and options of every node connection, shared by the TLS listener and the in-process seam:
-/// TLS (listener only), idle timer, frame decoder with the node's frame limit, encoder, `IdleCloser`, and an
+/// the byte counters of the node's metrics (`TrafficCounter`), TLS (listener only), idle timer, frame decoder with the node's frame limit, encoder, `IdleCloser`, and an
 /// `NIOAsyncChannel` that stops reading the socket once `NodeLimits.inboundFrameBuffer` frames wait, and a
 /// `WritabilityHandler` whose gate GETs wait on.
 enum NodeChannelPipeline {
@@ -15,9 +15,10 @@ enum NodeChannelPipeline {
     static let recvAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 << 10, maximum: 1 << 20)
 
     /// Adds the handlers to `channel` (on its event loop) and wraps it; `tls` nil only for the in-process seam.
-    static func configure(_ channel: any Channel, limits: NodeLimits,
-                          tls: NIOSSLContext?) throws -> NodeChannel {
+    static func configure(_ channel: any Channel, limits: NodeLimits, tls: NIOSSLContext?,
+                          metrics: NodeMetrics) throws -> NodeChannel {
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(TrafficCounter(metrics: metrics))
         if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
         let writability = WritabilityGate()
         try sync.addHandler(WritabilityHandler(writability))

@@ -75,6 +75,13 @@ public struct NodeConfiguration: Sendable {
     /// `OrphanGracePeriod:` (default 24 h): how old an unreferenced object or a temporary file must be before the
     /// node's scrub removes it.
     public var orphanGracePeriod: Duration = ScrubOptions.defaultGracePeriod
+    /// `MetricsListen:`: where the Prometheus endpoint listens (port 0: a free port); nil (the default): no endpoint.
+    public var metricsListen: HostPort?
+    /// How long a metrics scrape reuses the last walk of the data folder for the storage gauges (not a config line).
+    public var metricsStorageRefresh: Duration = .seconds(10)
+    /// How long a metrics connection may take to send its request before it is closed (not a config line; at most
+    /// the connection's 30 s lifetime counts).
+    public var metricsRequestTimeout: Duration = .seconds(5)
 
     public init(name: String, host: String, port: Int, dataDirectory: String, certificateFile: String,
                 privateKeyFile: String, caFile: String, users: [String: [UInt8]], limits: NodeLimits = NodeLimits()) {
@@ -116,7 +123,8 @@ public struct NodeConfiguration: Sendable {
     /// the listen address from `Server NAME HOST:PORT` unless `listen` is given, certificate files from the
     /// `Keys:` folder unless given, users from `Username:`/`Password:`, limits from `MaxFrameSize:`,
     /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:` and the
-    /// denial-of-service limits, the scrub from `ScrubInterval:` and `OrphanGracePeriod:` (docs/CONFIG.md).
+    /// denial-of-service limits, the scrub from `ScrubInterval:` and `OrphanGracePeriod:`, the metrics endpoint from
+    /// `MetricsListen:` (docs/CONFIG.md).
     public static func load(configFile: String, name: String, dataDirectory: String, listen: String? = nil,
                             certificateFile: String? = nil, privateKeyFile: String? = nil,
                             caFile: String? = nil) throws(LoadError) -> NodeConfiguration {
@@ -165,6 +173,8 @@ public struct NodeConfiguration: Sendable {
         var limits = NodeLimits()
         let scrubInterval: Duration?
         let orphanGracePeriod: Duration
+        // Checked by the parser (`ConfigSettings`): a value that does not parse never gets here.
+        let metricsListen = config.string("MetricsListen").flatMap { try? HostPort(parsing: $0, allowPortZero: true) }
         do {
             if let value = try config.byteSize("MaxFrameSize") { limits.maxFrameLength = value }
             if let value = try config.byteSize("MaxObjectSize") { limits.maxObjectLength = UInt64(value) }
@@ -190,6 +200,7 @@ public struct NodeConfiguration: Sendable {
         configuration.legacyMD5Logins = legacyMD5Logins
         configuration.scrubInterval = scrubInterval
         configuration.orphanGracePeriod = orphanGracePeriod
+        configuration.metricsListen = metricsListen
         return configuration
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 
 /// What every connection of one node shares: configuration, stores, login guard, blocking-I/O pool, read budget,
-/// connection admission.
+/// connection admission, metrics.
 struct NodeServices: Sendable {
     let configuration: NodeConfiguration
     let store: ObjectStore
@@ -23,6 +23,8 @@ struct NodeServices: Sendable {
     let certificateHash: [UInt8]?
     /// The last periodic scrub's result, for STATUS.
     let scrubRecord: ScrubRecord
+    /// The node's own metrics registry (docs/METRICS.md).
+    let metrics: NodeMetrics
     let allocator = ByteBufferAllocator()
 
     var limits: NodeLimits { configuration.limits }

@@ -28,7 +28,8 @@ final class NodeSession: Sendable {
         address = channel.remoteAddress?.ipAddress
         let peer = address ?? "local socket"
         let table = NodeRequestTable()
-        let output = SessionOutput(channel: channel, outbound: outbound, table: table, writability: writability)
+        let output = SessionOutput(channel: channel, outbound: outbound, table: table,
+                                   meter: RequestMeter(metrics: services.metrics), writability: writability)
         self.peer = peer
         self.table = table
         self.output = output
@@ -58,6 +59,7 @@ final class NodeSession: Sendable {
                         try await handle(frame, &loop, &group)
                     } catch {
                         reason = "refused: \(error)"
+                        output.meter.fail(frame.header.requestID, error)
                         await SessionOutput.sendLast(.error(error, requestID: error.fatal ? 0 : frame.header.requestID),
                                                      on: channel)
                         break
@@ -72,6 +74,7 @@ final class NodeSession: Sendable {
             loginTimeout.cancel()
             loop.uploads.abortAll()
             table.closeAll()
+            output.meter.abandonAll()
             group.cancelAll()
         }
         return reason
@@ -98,6 +101,7 @@ final class NodeSession: Sendable {
                             fatal: true)
         }
         loop.highestID = id
+        output.meter.begin(id, RequestTypeLabel(frame.header.type))
         let payload = frame.payload.getBytes(at: frame.payload.readerIndex, length: frame.payload.readableBytes) ?? []
         guard let request = try WireRequest.decode(type: frame.header.type, payload: payload) else {
             guard loop.helloDone else { throw WireError(.malformed, "HELLO must be the first frame", fatal: true) }
@@ -201,7 +205,7 @@ final class NodeSession: Sendable {
             loop.uploads.cancel(id: id)
             if case let .download(gate)? = kind { gate.close() }
             // A finishing PUT still completes (its END arrived); its reply is just not sent.
-            table.finish(id)
+            if table.finish(id) { output.meter.cancel(id) }
         }
     }
 }

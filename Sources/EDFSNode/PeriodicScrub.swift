@@ -14,12 +14,15 @@ final class PeriodicScrub: Sendable {
     private let interval: Duration
     private let record: ScrubRecord
     private let logger: Logger
+    private let metrics: NodeMetrics
     private let thread = NIOThreadPool(numberOfThreads: 1)
     private let stopping = Atomic<Bool>(false)
     /// The loop, once started; `started` stays true after `stop()` so that it never starts again.
     private let loop = PthreadMutex<(started: Bool, task: Task<Void, Never>?)>((false, nil))
 
-    init(scrubber: Scrubber, options: ScrubOptions, interval: Duration, record: ScrubRecord, logger: Logger) {
+    init(scrubber: Scrubber, options: ScrubOptions, interval: Duration, record: ScrubRecord, metrics: NodeMetrics,
+         logger: Logger) {
+        self.metrics = metrics
         self.scrubber = scrubber
         self.options = options
         self.interval = interval
@@ -49,8 +52,10 @@ final class PeriodicScrub: Sendable {
                     try scrubber.scrub(options, shouldStop: { self.stopping.load(ordering: .relaxed) })
                 }
                 record.record(report)
+                metrics.scrubFinished(report)
                 log(report)
             } catch {
+                metrics.scrubFailed()
                 logger.error("scrub failed: \(error)")
             }
         }

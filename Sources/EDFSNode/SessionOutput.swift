@@ -3,11 +3,14 @@ import EDFSTransport
 import NIOCore
 
 /// How one session's frames leave the node: in order through the connection's async writer, a request's final
-/// frame only by whoever finishes the request in the `NodeRequestTable`.
+/// frame only by whoever finishes the request in the `NodeRequestTable`. Every frame but a GET's DATA passes the
+/// session's `RequestMeter`, which counts a request when its final frame leaves.
 struct SessionOutput: Sendable {
     let channel: any Channel
     let outbound: NIOAsyncChannelOutboundWriter<WireFrame>
     let table: NodeRequestTable
+    /// The session's requests not answered yet, for the request metrics.
+    let meter: RequestMeter
     /// Whether the connection takes more output now (GETs read a block only then).
     let writability: WritabilityGate
     /// One unit: the GET of this connection that is reading a block and handing it to the channel.
@@ -15,6 +18,7 @@ struct SessionOutput: Sendable {
 
     /// Writes a frame; a connection that is gone is ignored (the reader loop notices and ends).
     func send(_ frame: WireFrame) async {
+        meter.observe(frame)
         try? await outbound.write(frame)
     }
 

@@ -39,8 +39,9 @@ public enum NodeStartError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A storage node: a TLS 1.3 listener in front of a durable per-user object store (DESIGN.md §4,
-/// docs/PROTOCOL.md). `start()` binds and serves in the background; `shutdown()` stops accepting, closes every
-/// connection (discarding unfinished uploads) and waits until all is quiet. For tests and development,
+/// docs/PROTOCOL.md). `start()` binds and serves in the background (and the metrics endpoint, when
+/// `metricsListen` asks for one); `shutdown()` stops accepting, closes every connection (discarding unfinished
+/// uploads) and waits until all is quiet. For tests and development,
 /// `serveLocal(connectedSocket:)` serves one connection over a local socket without TLS (the in-process seam).
 public final class StorageNode: Sendable {
     public let configuration: NodeConfiguration
@@ -54,7 +55,11 @@ public final class StorageNode: Sendable {
     public var lastScrub: ScrubReport? { services.scrubRecord.report }
     /// How many periodic scrubs have finished since the node started.
     public var scrubsCompleted: Int { services.scrubRecord.count }
+    /// The node's metrics (its own registry: nodes in one process never share counts).
+    public var metrics: NodeMetrics { services.metrics }
     private let services: NodeServices
+    /// The Prometheus endpoint, when `configuration.metricsListen` asks for one.
+    private let metricsEndpoint: MetricsEndpoint?
     /// The periodic scrub, when `configuration.scrubInterval` asks for one.
     private let periodicScrub: PeriodicScrub?
     /// Held shared while the node runs, so that an offline `edfs node scrub` of the same folder refuses.
@@ -71,6 +76,7 @@ public final class StorageNode: Sendable {
         var acceptTask: Task<Void, Never>?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var boundAddress: SocketAddress?
+        var metricsAddress: SocketAddress?
         /// Tasks serving local-socket connections, by a counter.
         var localTasks: [Int: Task<Void, Never>] = [:]
         var nextLocal = 0
@@ -135,18 +141,19 @@ public final class StorageNode: Sendable {
         ConnectionAdmission.limitHeapRetention()
         self.metadata = metadata
         let scrubRecord = ScrubRecord()
+        let metrics = NodeMetrics()
         if let interval = configuration.scrubInterval {
             var options = ScrubOptions.full(gracePeriod: configuration.orphanGracePeriod)
             // A temporary file is an upload in progress while its connection lives: leave it for twice the idle time.
             options.temporaryGracePeriod = max(configuration.orphanGracePeriod, configuration.limits.idleTimeout * 2)
             periodicScrub = PeriodicScrub(scrubber: Scrubber(metadata: metadata), options: options, interval: interval,
-                                          record: scrubRecord, logger: logger)
+                                          record: scrubRecord, metrics: metrics, logger: logger)
         } else {
             periodicScrub = nil
         }
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
-        services = NodeServices(
+        let services = NodeServices(
             configuration: configuration, store: store, metadata: metadata,
             loginGuard: LoginGuard(verifiers: configuration.loginVerifiers, throttle: configuration.limits.loginThrottle,
                                    legacyMD5Logins: configuration.legacyMD5Logins,
@@ -154,11 +161,22 @@ public final class StorageNode: Sendable {
                                    storedVerifier: { metadata.verifier(user: $0) }),
             pool: pool, readBudget: AsyncAllowance(max(configuration.limits.readBufferBudget, configuration.blockSize)),
             admission: ConnectionAdmission(limits: configuration.limits),
-            logger: logger, started: .now, certificateHash: certificateHash, scrubRecord: scrubRecord)
+            logger: logger, started: .now, certificateHash: certificateHash, scrubRecord: scrubRecord,
+            metrics: metrics)
+        self.services = services
+        if configuration.metricsListen != nil {
+            metricsEndpoint = MetricsEndpoint(
+                scrape: MetricsScrape(services: services, storageRefresh: configuration.metricsStorageRefresh),
+                requestTimeout: configuration.metricsRequestTimeout, logger: logger)
+        } else {
+            metricsEndpoint = nil
+        }
     }
 
     /// The address the node listens on, once started.
     public var boundAddress: SocketAddress? { state.withLock { $0.boundAddress } }
+    /// The address the metrics endpoint listens on, once started (nil without `MetricsListen:`).
+    public var metricsAddress: SocketAddress? { state.withLock { $0.metricsAddress } }
 
     /// Binds the listen address and starts serving; returns the bound address (the real port when 0 was asked).
     @discardableResult
@@ -172,6 +190,7 @@ public final class StorageNode: Sendable {
             throw .tls("node \(configuration.name) was made for in-process use: it has no certificate and never listens")
         }
         let limits = configuration.limits
+        let metrics = services.metrics
         let server: NIOAsyncChannel<NodeChannel, Never>
         do {
             server = try await ServerBootstrap(group: group)
@@ -182,26 +201,26 @@ public final class StorageNode: Sendable {
                 .childChannelOption(.recvAllocator, value: NodeChannelPipeline.recvAllocator)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NodeChannelPipeline.configure(channel, limits: limits, tls: sslContext)
+                        try NodeChannelPipeline.configure(channel, limits: limits, tls: sslContext, metrics: metrics)
                     }
                 }
         } catch {
-            let address = HostPort.text(host: configuration.host, port: configuration.port)
-            switch (error as? IOError)?.errnoCode {
-            case EADDRINUSE?:
-                throw .bind("\(address) is in use by another program: stop it, or give this node another port "
-                            + "(the Server line of its config; edfs cluster up --base-port)")
-            case EADDRNOTAVAIL?:
-                throw .bind("\(address) is not an address of this host: listen on one of its own addresses")
-            case EACCES?:
-                throw .bind("\(address): ports below 1024 need root; use a higher port")
-            default:
-                throw .bind("\(address): \(error)")
-            }
+            throw BindFailure.error(error, host: configuration.host, port: configuration.port, what: "",
+                                    otherPort: "give this node another port (the Server line of its config; "
+                                        + "edfs cluster up --base-port)", setting: "")
         }
         guard let address = server.channel.localAddress else {
             server.channel.close(promise: nil)
             throw .bind("no local address")
+        }
+        var metricsAddress: SocketAddress?
+        if let endpoint = metricsEndpoint, let listen = configuration.metricsListen {
+            do throws(NodeStartError) {
+                metricsAddress = try await endpoint.start(host: listen.host, port: listen.port, group: group)
+            } catch {
+                try? await server.channel.close()
+                throw error
+            }
         }
         let task = Task { await acceptLoop(server) }
         periodicScrub?.startIfNeeded()
@@ -209,8 +228,11 @@ public final class StorageNode: Sendable {
             s.serverChannel = server.channel
             s.acceptTask = task
             s.boundAddress = address
+            s.metricsAddress = metricsAddress
         }
         logger.info("node \(configuration.name) listening on \(address.hostPortText)")
+        logger.info("\(configuration.startupSummary(address: address.hostPortText, metrics: metricsAddress?.hostPortText))")
+        logger.debug("node \(configuration.name) users: \(configuration.userNames.joined(separator: ", "))")
         return address
     }
 
@@ -246,7 +268,9 @@ public final class StorageNode: Sendable {
             try? await connection.executeThenClose { _, outbound in outbound.finish() }
             return
         }
+        services.metrics.connectionsAccepted.increment()
         if let displaced = services.admission.admit(key, channel: channel, address: channel.remoteAddress?.ipAddress) {
+            services.metrics.connectionsDisplaced.increment()
             let from = displaced.remoteAddress?.hostPortText ?? "unknown"
             let cap = configuration.limits.maxUnauthenticatedConnections
             logger.notice("closed a connection from \(from) that had not logged in: more than \(cap) were waiting")
@@ -294,6 +318,7 @@ public final class StorageNode: Sendable {
         guard !state.withLock({ $0.stopped }) else { throw .stopped }
         periodicScrub?.startIfNeeded()
         let limits = configuration.limits
+        let metrics = services.metrics
         let connection: NodeChannel
         do {
             connection = try await ClientBootstrap(group: group)
@@ -301,7 +326,7 @@ public final class StorageNode: Sendable {
                 .channelOption(.recvAllocator, value: NodeChannelPipeline.recvAllocator)
                 .withConnectedSocket(descriptor) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NodeChannelPipeline.configure(channel, limits: limits, tls: nil)
+                        try NodeChannelPipeline.configure(channel, limits: limits, tls: nil, metrics: metrics)
                     }
                 }
         } catch {
@@ -353,6 +378,7 @@ public final class StorageNode: Sendable {
             return (s.serverChannel, s.acceptTask, Array(s.connections.values), Array(s.localTasks.values))
         }
         try? await server?.close()
+        await metricsEndpoint?.stop()
         for channel in connections { channel.close(promise: nil) }
         await task?.value
         for serving in local { await serving.value }

@@ -60,6 +60,7 @@ struct UploadPath: Sendable {
                 }
                 if let failure { throw failure }
             }
+            services.metrics.objectReceived.increment(by: payload.readableBytes)
         } catch {
             writers[id] = nil
             writer.abort()

@@ -17,16 +17,26 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Run one storage node.",
-        usage: "edfs node [--config FILE] --name NAME --data DIR [--listen HOST:PORT] [--cert F] [--key F] [--ca F]",
+        usage: "edfs node [--config FILE] --name NAME --data DIR [--listen HOST:PORT] [--cert F] [--key F] [--ca F] "
+            + "[--log-level LEVEL]",
         discussion: """
             Listens on the address of the config's "Server NAME HOST:PORT" line (or --listen; port 0 picks a free \
             port), prints "listening on HOST:PORT", and serves until SIGINT or SIGTERM. Certificates default to \
             NAME.crt, NAME.key and ca.crt in the config's Keys: folder. `edfs node scrub --data DIR` checks a stopped \
             node's data folder.
+
+            Logs go to standard error. At startup the node logs one line with its address, data folder, number of \
+            users, limits, scrub and metrics endpoint (never a password, digest or verifier). A MetricsListen: \
+            HOST:PORT line in the config serves Prometheus metrics at http://HOST:PORT/metrics (plain HTTP: keep it \
+            on loopback or a private network; docs/METRICS.md).
+
+            Examples:
+              edfs node --config dfs.conf --name DFS1 --data /srv/DFS1
+              edfs node --config dfs.conf --name DFS1 --data /srv/DFS1 --log-level warning
             """,
         subcommands: [NodeScrubCommand.self, NodeBenchTLSCommand.self, NodeBenchClientCommand.self])
 
-    @Option(help: "Node config in the seed's dfs.conf format.")
+    @Option(help: "Node config (dfs.conf: Server, Username and Password lines; docs/CONFIG.md).")
     var config: String = "Config/dfs.conf"
 
     // Optional only so that the hidden bench subcommands parse without them; run() requires both.
@@ -48,6 +58,13 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Cluster CA certificate (PEM).")
     var ca: String?
 
+    @Option(help: ArgumentHelp(
+        "Least severe log line written: trace, debug, info, notice, warning, error or critical. info shows the "
+            + "startup line, one line per connection and failed logins; debug adds user names and metrics "
+            + "connections.",
+        valueName: "level"))
+    var logLevel: Logger.Level = .info
+
     func run() async throws {
         guard let name else { throw ValidationError("Missing expected argument '--name <name>'") }
         guard let data else { throw ValidationError("Missing expected argument '--data <data>'") }
@@ -66,7 +83,7 @@ struct NodeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = {
             var logger = Logger(label: "edfs.node.\(configuration.name)")
-            logger.logLevel = .info
+            logger.logLevel = logLevel
             return logger
         }()
 
@@ -111,3 +128,6 @@ struct NodeCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `--log-level LEVEL`: swift-log's level names (trace, debug, info, notice, warning, error, critical).
+extension Logger.Level: @retroactive ExpressibleByArgument {}
