@@ -2,6 +2,7 @@ import ArgumentParser
 import EDFSClient
 import EDFSCrypto
 import EDFSFormat
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,8 +58,7 @@ struct EDFSCommand: AsyncParsableCommand {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            var reason = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            var reason = oneLine(self.message(for: error))
             // The parser's own guess ("--out" → "--quiet") is replaced by the nearest name by edit distance or prefix.
             if let guess = reason.range(of: ". Did you mean") { reason = String(reason[..<guess.lowerBound]) }
             let (path, command) = commandPath(arguments)
@@ -66,6 +66,21 @@ struct EDFSCommand: AsyncParsableCommand {
             printError("\(reason): see \(path) --help")
             Glibc.exit(code.rawValue == 0 ? ExitStatus.usage : code.rawValue)
         }
+    }
+
+    /// The parser's message as one line: its first line, with a list of allowed values that follows it folded in
+    /// ("… Please provide one of the following:\n  - 'trace'\n …" → "…: use one of trace, debug, …").
+    private static func oneLine(_ message: String) -> String {
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var first = lines.first ?? "invalid arguments"
+        if first.hasPrefix("Error: ") { first = String(first.dropFirst(7)) }
+        let choices = lines.dropFirst().filter { $0.hasPrefix("- ") }
+            .map { $0.dropFirst(2).trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+        guard first.hasSuffix(":"), !choices.isEmpty else { return first }
+        if let list = first.range(of: ". Please provide one of the following:") {
+            return String(first[..<list.lowerBound]) + ": use one of " + choices.joined(separator: ", ")
+        }
+        return String(first.dropLast()) + " " + choices.joined(separator: ", ")
     }
 
     /// "edfs key rotate" and its type, for the known subcommands the arguments start with.

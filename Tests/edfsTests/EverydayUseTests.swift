@@ -64,6 +64,14 @@ struct EverydayUseTests {
         }
     }
 
+    @Test("a value not among the allowed ones: one line that lists them")
+    func allowedValues() throws {
+        let outcome = try EDFSBinary.run(["node", "--log-level", "bogus"])
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr == "edfs: The value 'bogus' is invalid for '--log-level <level>': use one of trace, debug, "
+                + "info, notice, warning, error, critical: see edfs node --help\n")
+    }
+
     @Test("docs/edfs.1 lists every command and option (Scripts/make-manual.sh regenerates it)")
     func manualPage() throws {
         let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
