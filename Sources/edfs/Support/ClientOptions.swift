@@ -18,9 +18,6 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Read the password from standard input (first line).")
     var passwordStdin = false
 
-    @Flag(name: .shortAndLong, help: "No progress bar.")
-    var quiet = false
-
     var configPath: String {
         config ?? ProcessInfo.processInfo.environment["EDFS_CONFIG"] ?? "Config/dfc.conf"
     }
@@ -65,10 +62,6 @@ struct ClientOptions: ParsableArguments {
                                              connector: NodeConnection.connector(config: config, user: user,
                                                                                  derivation: derivation),
                                              kdfIterations: kdfIterations(config), notices: notices())
-    }
-
-    func progress(_ label: String, total: UInt64) -> TransferProgress? {
-        quiet ? nil : TransferProgress(label: label, total: total)
     }
 }
 
