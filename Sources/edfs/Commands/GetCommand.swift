@@ -50,7 +50,8 @@ struct GetCommand: AsyncParsableCommand {
         try await reportingFailures {
             let single = names.count == 1 && !recursive
             // One file learns its size from its manifest; several have theirs from the listing (`totalsGiven`).
-            let progress = CommandProgress(action: "get", options: display, json: json, totalsGiven: !single)
+            let progress = CommandProgress(action: "get", options: display, json: json, totalsGiven: !single,
+                                           terminalAllowed: !(output == "-" && isatty(1) == 1))
             exitOnInterrupt(progress: progress) {
                 let s = progress.model.snapshot
                 return (s.totalFiles > 1 ? "\(s.filesDone) of \(s.totalFiles) files written; " : "")

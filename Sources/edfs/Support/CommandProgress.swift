@@ -34,8 +34,9 @@ final class CommandProgress: Sendable {
     /// `@unchecked Sendable` is sound: the timer is created, resumed and cancelled under `display`'s lock only.
     private struct KeptTimer: @unchecked Sendable { let source: any DispatchSourceTimer }
 
+    /// `terminalAllowed` false keeps the line off even on a terminal (a get writing the file to a terminal stdout).
     init(action: String, options: ProgressOptions, json: Bool, totalFiles: Int = 0, totalBytes: UInt64 = 0,
-         totalsGiven: Bool = false) {
+         totalsGiven: Bool = false, terminalAllowed: Bool = true) {
         self.action = action
         quiet = options.quiet
         self.json = json
@@ -43,7 +44,7 @@ final class CommandProgress: Sendable {
         if json {
             style = options.quiet ? .none : .json
         } else {
-            style = options.quiet || isatty(2) != 1 ? .none : .terminal
+            style = options.quiet || !terminalAllowed || isatty(2) != 1 ? .none : .terminal
         }
     }
 
