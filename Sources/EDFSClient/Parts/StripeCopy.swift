@@ -37,10 +37,17 @@ struct StripeCopy: Sendable {
                 var rest = chunk
                 while rest.readableBytes > 0 {
                     try rest.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
-                    if work.batchIsFull { verified?(try await runBlocking { try work.openBatch { _, _ in } }) }
+                    if work.batchIsFull {
+                        // Opened first, reported after: `verified?(…)` would skip the opening when nobody listens.
+                        let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                        verified?(opened)
+                    }
                 }
             }
-            if work.hasPartialBatch { verified?(try await runBlocking { try work.openBatch { _, _ in } }) }
+            if work.hasPartialBatch {
+                let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                verified?(opened)
+            }
             try work.opener.finish()
         } catch {
             await download.cancel()

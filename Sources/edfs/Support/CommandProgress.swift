@@ -64,6 +64,9 @@ final class CommandProgress: Sendable {
         Self.active.update { $0 = self }
     }
 
+    /// Stops the display running now, if any (a command failing: its error line must be the last thing shown).
+    static func stopActive() { active.value?.stop() }
+
     /// Runs `write` (a line of output) with the progress line cleared first, so the two never share a line; the
     /// next tick draws it again below.
     static func writingAbove(_ write: () -> Void) {

@@ -23,8 +23,10 @@ func reportingFailures<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let exit as ExitCode {
+        CommandProgress.stopActive()
         throw exit
     } catch {
+        CommandProgress.stopActive()
         printError(String(describing: error))
         throw ExitCode(ExitStatus.code(for: error))
     }
