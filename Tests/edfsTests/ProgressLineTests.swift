@@ -31,6 +31,9 @@ struct ProgressLineTests {
         #expect(two.hasSuffix(" a.bin (+2)"), "\(two)")
         let narrow = ProgressLine.render(snapshot(["big.bin"]), width: 20)
         #expect(narrow.hasPrefix("put 0:04 37%"), "\(narrow)")
+        // At 40 columns the name keeps a dozen columns; the rate, the time left and the bytes make way.
+        let forty = ProgressLine.render(snapshot(["写真-とても長い名前のファイル.bin"]), width: 40)
+        #expect(forty.hasPrefix("put 0:04 37% 3/10 files 写真") && TerminalText.columns(forty) <= 39, "\(forty)")
         #expect(ProgressLine.render(snapshot([], files: (0, 0), bytes: (0, 0)), width: 80) == "put 0:04")
     }
 

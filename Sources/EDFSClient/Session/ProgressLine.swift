@@ -19,7 +19,13 @@ public enum ProgressLine {
             parts.append((size(UInt64(snapshot.bytesPerSecond)) + "/s", 1))
         }
         if let left = snapshot.secondsRemaining { parts.append(("ETA " + duration(left), 2)) }
-        // Least useful first out until the fixed parts fit, leaving room for at least a few columns of a name.
+        // Room for a dozen columns of the name first, by dropping the rate, the time left and the bytes (least useful
+        // first); then whatever it takes for the rest to fit.
+        let reserve = snapshot.current.first.map { min(13, TerminalText.columns($0) + 1) } ?? 0
+        while TerminalText.columns(joined(parts)) + reserve > room,
+              let drop = parts.indices.filter({ parts[$0].keep <= 3 }).min(by: { parts[$0].keep < parts[$1].keep }) {
+            parts.remove(at: drop)
+        }
         while parts.count > 1, TerminalText.columns(joined(parts)) > room {
             guard let drop = parts.indices.min(by: { parts[$0].keep < parts[$1].keep }) else { break }
             parts.remove(at: drop)
