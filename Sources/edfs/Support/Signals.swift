@@ -76,10 +76,14 @@ struct TerminalSettings: Sendable {
         return TerminalSettings(saved: settings)
     }
 
+    /// Puts the settings back when they changed, and only from the foreground (a background process that sets
+    /// them is stopped by SIGTTOU).
     func restore() {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
+        var now = termios()
+        guard tcgetpgrp(fd) == getpgrp(), tcgetattr(fd, &now) == 0, now.c_lflag != saved.c_lflag else { return }
         var settings = saved
         _ = tcsetattr(fd, TCSANOW, &settings)
     }
