@@ -225,6 +225,53 @@ struct ProgressCommandTests {
                 "\(String(decoding: quiet.output, as: UTF8.self))")
     }
 
+    @Test("SIGTERM during key rotate --reencrypt: exit 130, how far it got, and running it again finishes it")
+    func interruptedRotation() throws {
+        let cluster = try TestCluster(segmentSize: 1 << 20)
+        let big = cluster.scratch("big.bin")
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        var content = [UInt8]()
+        for _ in 0..<96 { content += try randomContent(1 << 20) }
+        try handle.write(contentsOf: content)
+        try handle.close()
+        let small = try cluster.writeScratch("small.bin", try randomContent(1000))
+        #expect(try cluster.run(["put", big, small]).status == 0)
+
+        let errPath = cluster.scratch("rotate.err")
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["key", "rotate", "--reencrypt", "--json", "--config", cluster.clientConfigPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        // Wait for a status line that shows re-encrypted bytes moving.
+        while process.isRunning && Date() < deadline,
+              !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").split(separator: "\n").contains(where: {
+                  $0.contains("\"message_type\":\"status\"") && !$0.contains("\"bytes_done\":0,")
+              }) {
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
+        try #require(process.terminationStatus != 0, "the rotation finished before the signal; nothing was tested")
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        let line = stderr.split(separator: "\n").filter { $0.hasPrefix("edfs: interrupted: ") }
+        #expect(line.count == 1 && line.first?.hasSuffix("run edfs key rotate again to finish it (it stays a re-encryption)") == true,
+                "\(stderr)")
+        #expect(try jsonLines(stderr).allSatisfy { $0["message_type"] as? String == "status" }, "no summary: \(stderr)")
+
+        let again = try cluster.run(["key", "rotate"])
+        #expect(again.status == 0 && again.stdout.contains("(resumed)"), "\(again.stdout) \(again.stderr)")
+        let copy = cluster.scratch("big-copy")
+        #expect(try cluster.run(["get", "big.bin", "-o", copy]).status == 0)
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
+    }
+
     @Test("SIGINT during a put of several files: exit 130, what was stored, the previous version intact")
     func interruptedPut() throws {
         let cluster = try TestCluster(segmentSize: 1 << 20)
