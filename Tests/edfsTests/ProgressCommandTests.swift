@@ -18,6 +18,15 @@ struct ProgressCommandTests {
         }
     }
 
+    /// Writes `mebibytes` MiB of random bytes to `path`; returns them.
+    private func writeRandomFile(_ path: String, mebibytes: Int) throws -> [UInt8] {
+        var content = [UInt8]()
+        content.reserveCapacity(mebibytes << 20)
+        for _ in 0..<mebibytes { content += try randomContent(1 << 20) }
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        return content
+    }
+
     /// Checks the status lines and the summary of one `--json` run end at the totals.
     private func expectFinished(_ stderr: String, action: String, files: Int, bytes: Int?) throws {
         let lines = try jsonLines(stderr)
@@ -229,12 +238,7 @@ struct ProgressCommandTests {
     func interruptedRotation() throws {
         let cluster = try TestCluster(segmentSize: 1 << 20)
         let big = cluster.scratch("big.bin")
-        FileManager.default.createFile(atPath: big, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
-        var content = [UInt8]()
-        for _ in 0..<96 { content += try randomContent(1 << 20) }
-        try handle.write(contentsOf: content)
-        try handle.close()
+        let content = try writeRandomFile(big, mebibytes: 96)
         let small = try cluster.writeScratch("small.bin", try randomContent(1000))
         #expect(try cluster.run(["put", big, small]).status == 0)
 
@@ -282,10 +286,7 @@ struct ProgressCommandTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let a = folder + "/a.bin", b = folder + "/b.bin", c = folder + "/c.bin"
         FileManager.default.createFile(atPath: a, contents: Data(try randomContent(10_000)))
-        FileManager.default.createFile(atPath: b, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: b))
-        for _ in 0..<200 { try handle.write(contentsOf: try randomContent(1 << 20)) }
-        try handle.close()
+        _ = try writeRandomFile(b, mebibytes: 200)
         FileManager.default.createFile(atPath: c, contents: Data(try randomContent(10_000)))
 
         let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
