@@ -124,8 +124,9 @@ expect() { # label, wanted rc, actual rc
 }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+quiet_for() { case $1 in put|get|check|repair) echo --quiet ;; esac; } # only commands with progress take --quiet
 client() { # edfs client command in the client namespace, bounded by OP_TIMEOUT
-  timeout "$OP_TIMEOUT" ip netns exec "$CNS" "$EDFS" "$@" --config "$WORK/dfc.conf" --password-file "$PASSFILE" --quiet
+  timeout "$OP_TIMEOUT" ip netns exec "$CNS" "$EDFS" "$@" --config "$WORK/dfc.conf" --password-file "$PASSFILE" $(quiet_for "$1")
 }
 ERRS=$WORK/client-errors.log
 run() { # label, edfs args...: runs the client, sets RC and T (seconds)
@@ -144,7 +145,7 @@ cut_during() { # label, idx, dir, edfs args...
   local label=$1 idx=$2 dir=$3 t0 tc base pid cut=no; shift 3
   base=$(bytes_of "${NS[idx-1]}" "$dir")
   t0=$(now); RC=0
-  timeout "$OP_TIMEOUT" ip netns exec "$CNS" "$EDFS" "$@" --config "$WORK/dfc.conf" --password-file "$PASSFILE" --quiet \
+  timeout "$OP_TIMEOUT" ip netns exec "$CNS" "$EDFS" "$@" --config "$WORK/dfc.conf" --password-file "$PASSFILE" $(quiet_for "$1") \
     > "$WORK/out.txt" 2>> "$ERRS" &
   pid=$!; BG_PIDS=("$pid")
   while kill -0 "$pid" 2>/dev/null; do

@@ -70,26 +70,35 @@ public struct CheckOperation: Sendable {
 
     /// Checks the files named (every file when `names` is empty). Throws `noSuchFile` for a name that is not stored,
     /// `notEnoughNodes` when fewer than the read quorum answered.
-    public func run(names: [String] = [], readData: Bool = false) async throws -> CheckReport {
-        try await runWithAnswers(names: names, readData: readData).report
+    /// `progress` counts files judged and, with `readData`, plaintext bytes verified (of stripe lengths × replicas).
+    public func run(names: [String] = [], readData: Bool = false,
+                    progress: TransferProgress? = nil) async throws -> CheckReport {
+        try await runWithAnswers(names: names, readData: readData, progress: progress).report
     }
 
     /// `run`, also returning the nodes whose listing answered (repair works with the same answers, no second listing).
-    func runWithAnswers(names: [String], readData: Bool) async throws -> (report: CheckReport, answered: [Int]) {
+    func runWithAnswers(names: [String], readData: Bool,
+                        progress: TransferProgress? = nil) async throws -> (report: CheckReport, answered: [Int]) {
         let inventory = await ClusterInventory.take(session)
         try inventory.requireReadQuorum(session)
         let answered = inventory.answeredNodes(session)
         let wanted: [String]
         if names.isEmpty {
             let (records, _) = await inventory.newestManifests(session)
+            if readData {
+                let bytes = records.values.filter { $0.body.hasObjects && !$0.body.isDeleted }
+                    .reduce(UInt64(0)) { $0 &+ $1.body.size &* UInt64($1.body.replicas) }
+                progress?.addTotal(bytes: bytes)
+            }
             // Distinct by bytes (a Set<String> would merge NFC and NFD spellings, two names with two ids).
             wanted = Dictionary(records.values.map { (Array($0.body.name.utf8), $0.body.name) }, uniquingKeysWith: { a, _ in a })
                 .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.value)
         } else {
             wanted = names
         }
+        progress?.addTotal(files: wanted.count)
         var (files, referenced) = try await judge(wanted, named: !names.isEmpty, inventory: inventory,
-                                                  answered: answered, readData: readData)
+                                                  answered: answered, readData: readData, progress: progress)
         // A put or rm of a file between the listing and its manifest lookup makes a whole file look lost: judge the
         // files that look unavailable or damaged once more from a fresh listing before saying so.
         let alarming = files.filter { $0.health >= .unavailable && !$0.stripes.isEmpty }.map(\.name)
@@ -122,14 +131,17 @@ public struct CheckOperation: Sendable {
     }
 
     /// Judges each name from `inventory`; returns the files and every object name an authentic version refers to.
+    /// `progress` (the first judgement only) hears each file; for named files their bytes join the total here.
     private func judge(_ wanted: [String], named: Bool, inventory: ClusterInventory, answered: [Int],
-                       readData: Bool) async throws -> ([FileCheck], Set<String>) {
+                       readData: Bool, progress: TransferProgress? = nil) async throws -> ([FileCheck], Set<String>) {
         let names = named ? wanted : []
         let reader = ManifestReader(session)
         let survey = ReplicaSurvey(session: session, inventory: inventory)
         var files = [FileCheck]()
         var referenced = Set<String>()
         for name in wanted {
+            progress?.begin(name)
+            defer { progress?.end(name) }
             let lookup = try await reader.lookUp(path: name)
             for version in lookup.versions { referenced.formUnion(Self.objectNames(of: version, session: session)) }
             guard let newest = lookup.newest else {
@@ -154,7 +166,11 @@ public struct CheckOperation: Sendable {
                                        manifestNodes: newest.holders.map(session.nodeName), stripes: []))
                 continue
             }
-            let stripes = newest.body.hasObjects ? try await survey.survey(newest, readData: readData) : []
+            if named, readData, newest.body.hasObjects {
+                progress?.addTotal(bytes: newest.body.size &* UInt64(newest.body.replicas))
+            }
+            let stripes = newest.body.hasObjects ? try await survey.survey(newest, readData: readData,
+                                                                           progress: progress) : []
             files.append(judge(newest, stripes: stripes, spread: spread))
         }
         return (files, referenced)

@@ -60,7 +60,7 @@ public struct GetOperation: Sendable {
             throw ClientError.usage("\(name) was stored on \(record.body.nodeCount) nodes; \(session.config.path) lists "
                                     + "\(session.nodeCount)")
         }
-        progress?.setTotal(record.body.size)
+        progress?.learnedSize(record.body.size)
         let stripes = StripeDownload(session: session)
         switch destination {
         case .standardOutput:

@@ -43,8 +43,10 @@ public struct KeyRotation: Sendable {
     /// time, since each streams its stripes with their buffers.
     static let concurrentRotations = 8
 
-    /// Rotates (or finishes an unfinished rotation); `onFile` is told each file done.
-    public func run(reencrypt: Bool, onFile: (@Sendable (String) -> Void)? = nil) async throws -> RotationReport {
+    /// Rotates (or finishes an unfinished rotation); `onFile` is told each file done. `progress` counts the files
+    /// each pass moves and, when re-encrypting, their plaintext bytes.
+    public func run(reencrypt: Bool, progress: TransferProgress? = nil,
+                    onFile: (@Sendable (String) -> Void)? = nil) async throws -> RotationReport {
         let (bundles, keyslot, kek, user) = (session.bundles, session.keyslot, session.kek, session.user)
         try session.requireEveryNode("a key rotation")
         var report = RotationReport()
@@ -95,7 +97,11 @@ public struct KeyRotation: Sendable {
             if pass == 4 { throw ClientError.failed("files keep appearing under the old keys; run edfs key rotate again") }
             // Different names move concurrently (a few at a time); the copies of one name in order.
             let byName = Dictionary(grouping: pending, by: { $0.body.name }).values.map { $0.sorted { $0.header.keyEpoch < $1.header.keyEpoch } }
-            let step = RotationStep(session: session, target: target, reencrypt: reencrypting)
+            let files = pending.filter { !$0.body.isDeleted }
+            progress?.addTotal(files: files.count, bytes: reencrypting ? files.filter {
+                $0.body.hasObjects && $0.body.dataKeyEpoch != target.epoch
+            }.reduce(UInt64(0)) { $0 &+ $1.body.size } : 0)
+            let step = RotationStep(session: session, target: target, reencrypt: reencrypting, progress: progress)
             try await withThrowingTaskGroup(of: [RotationOutcome].self) { group in
                 var started = 0
                 func collect(_ outcomes: [RotationOutcome]) {
@@ -107,8 +113,13 @@ public struct KeyRotation: Sendable {
                     group.addTask {
                         var outcomes = [RotationOutcome]()
                         for record in records {
+                            let name = record.body.name
+                            if !record.body.isDeleted { progress?.begin(name) }
                             outcomes.append(try await step.rotate(record))
-                            if !record.body.isDeleted { onFile?(record.body.name) }
+                            if !record.body.isDeleted {
+                                progress?.end(name)
+                                onFile?(name)
+                            }
                         }
                         return outcomes
                     }
@@ -157,6 +168,7 @@ private struct RotationStep: Sendable {
     let session: ClusterSession
     let target: KeyBundle
     let reencrypt: Bool
+    let progress: TransferProgress?
 
     private var reader: ManifestReader { ManifestReader(session) }
     private var commit: ManifestCommit { ManifestCommit(session: session) }
@@ -298,8 +310,9 @@ private struct RotationStep: Sendable {
             try await uploads.send(ByteBuffer(bytes: work.sealer.headerBytes))
             try await StripeDownload(session: session).fetch(record, stripe: stripe, consume: { plaintext, _ in
                 sealed.put(try work.seal(plaintext))
-            }, afterBatch: { _ in
+            }, afterBatch: { [progress] count in
                 try await uploads.send(sealed.take())
+                progress?.advance(count)
             })
             _ = try await uploads.finish()
         } catch {

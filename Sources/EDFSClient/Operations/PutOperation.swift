@@ -27,8 +27,10 @@ public struct PutOperation: Sendable {
     /// one of those folders should be, refuses the put (`ClientError.conflict`). Fails (`ClientError.notEnoughNodes`)
     /// without touching the previous version when a stripe cannot reach the write quorum. Memory is bounded by one
     /// batch per stripe in flight, whatever the file size.
+    /// `committing` is called once every stripe is stored, right before the manifest commit starts.
     public func run(file path: String, as name: String, mode: UInt32? = nil,
-                    progress: TransferProgress? = nil) async throws -> PutResult {
+                    progress: TransferProgress? = nil,
+                    committing: (@Sendable () -> Void)? = nil) async throws -> PutResult {
         if let problem = StoredPath.problem(with: name) { throw ClientError.usage("\(problem): \"\(name)\"") }
         let config = session.config
         let source = try LocalSource(path: path)
@@ -124,6 +126,7 @@ public struct PutOperation: Sendable {
         let manifest = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
+        committing?()
         var (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
         if committed.isEmpty, !stale.isEmpty {
             // Every node already had this version from another writer, which may have reported success: it won.

@@ -37,11 +37,19 @@ public struct RepairOperation: Sendable {
     public init(_ session: ClusterSession) { self.session = session }
 
     /// Repairs the named files (every file when `names` is empty). With `dryRun`, reports what it would do.
-    public func run(names: [String] = [], readData: Bool = false, dryRun: Bool = false) async throws -> RepairReport {
-        let (check, answered) = try await CheckOperation(session).runWithAnswers(names: names, readData: readData)
+    /// `progress` follows the check first (its phase as given), then phase "repair": the files that need it, and the
+    /// plaintext bytes of the replicas copied.
+    public func run(names: [String] = [], readData: Bool = false, dryRun: Bool = false,
+                    progress: TransferProgress? = nil) async throws -> RepairReport {
+        let (check, answered) = try await CheckOperation(session).runWithAnswers(names: names, readData: readData,
+                                                                                 progress: progress)
         let reader = ManifestReader(session)
         var files = [FileRepair]()
-        for file in check.files where file.health != .healthy {
+        let needing = check.files.filter { $0.health != .healthy }
+        progress?.startPhase("repair", totalFiles: needing.count)
+        for file in needing {
+            progress?.begin(file.name)
+            defer { progress?.end(file.name) }
             let lookup = try await reader.lookUp(path: file.name)
             guard let newest = lookup.newest else { continue }
             guard newest.header.version == file.version, newest.body.isDeleted == file.removed else {
@@ -55,7 +63,7 @@ public struct RepairOperation: Sendable {
             if newest.body.hasObjects {
                 let stripes = try stripeSurveys(from: file, record: newest)
                 for stripe in stripes where !stripe.needing.isEmpty || stripe.good.count < Int(newest.body.replicas) {
-                    let (copied, failed) = await repairStripe(newest, stripe: stripe, dryRun: dryRun)
+                    let (copied, failed) = await repairStripe(newest, stripe: stripe, dryRun: dryRun, progress: progress)
                     result.replicasCopied += copied
                     result.replicasFailed += failed
                     if !failed.isEmpty || stripe.replicas.contains(where: { $0.state == .unreachable }) || stripe.good.isEmpty {
@@ -102,8 +110,8 @@ public struct RepairOperation: Sendable {
     }
 
     /// Copies a verified replica of one stripe to every reachable placement node that lacks a good one.
-    private func repairStripe(_ record: ManifestRecord, stripe: StripeSurvey,
-                              dryRun: Bool) async -> (copied: [String], failed: [String]) {
+    private func repairStripe(_ record: ManifestRecord, stripe: StripeSurvey, dryRun: Bool,
+                              progress: TransferProgress?) async -> (copied: [String], failed: [String]) {
         let targets = stripe.needing
         guard !targets.isEmpty else { return ([], []) }
         let label = { (node: Int) in "stripe \(stripe.stripe) → \(session.nodeName(node))" }
@@ -115,7 +123,7 @@ public struct RepairOperation: Sendable {
         for source in stripe.good {
             do {
                 let stored = try await StripeCopy(session: session).copy(record, stripe: stripe.stripe, from: source,
-                                                                         to: targets)
+                                                                         to: targets, verified: { progress?.advance($0) })
                 let missed = targets.filter { !stored.contains($0) }
                 return (stored.map(label), missed.map { label($0) + ": the node did not store it" })
             } catch {

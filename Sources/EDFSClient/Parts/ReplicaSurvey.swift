@@ -1,3 +1,4 @@
+import EDFSCrypto
 import EDFSFormat
 
 /// What one node holds of one stripe.
@@ -30,7 +31,9 @@ struct ReplicaSurvey: Sendable {
     let session: ClusterSession
     let inventory: ClusterInventory
 
-    func survey(_ record: ManifestRecord, readData: Bool) async throws -> [StripeSurvey] {
+    /// With `readData`, `progress` hears the bytes verified; every replica not read (or not to the end) is taken out
+    /// of its byte total, which the caller counted as stripe length × replicas.
+    func survey(_ record: ManifestRecord, readData: Bool, progress: TransferProgress? = nil) async throws -> [StripeSurvey] {
         var stripes = [StripeSurvey]()
         let answered = Set(inventory.answeredNodes(session))
         for stripe in 0..<Int(record.body.nodeCount) {
@@ -53,10 +56,19 @@ struct ReplicaSurvey: Sendable {
                 }
             }
             if readData {
+                let unread = replicas.filter { $0.state != .ok }.count
+                progress?.removeFromTotal(bytes: UInt64(unread) * header.plaintextLength)
                 for index in replicas.indices where replicas[index].state == .ok {
+                    let counted = PthreadMutex<UInt64>(0)
                     do {
-                        try await StripeCopy(session: session).copy(record, stripe: stripe, from: replicas[index].node)
+                        try await StripeCopy(session: session).copy(record, stripe: stripe, from: replicas[index].node,
+                                                                    verified: { bytes in
+                            counted.withLock { $0 += UInt64(bytes) }
+                            progress?.advance(bytes)
+                        })
                     } catch {
+                        progress?.removeFromTotal(bytes: header.plaintextLength - min(header.plaintextLength,
+                                                                                       counted.withLock { $0 }))
                         if StripeDownload.isIntegrityFailure(error) {
                             replicas[index].state = .corrupt
                         } else {

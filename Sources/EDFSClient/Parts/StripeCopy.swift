@@ -10,8 +10,10 @@ struct StripeCopy: Sendable {
 
     /// Verifies `record`'s stripe `stripe` on node `source` end to end; throws what failed (a `StripeError`,
     /// `NodeLinkError`, or the deadline). With `targets`, returns the nodes that then stored the copy durably.
+    /// `verified` hears the plaintext bytes of each batch that verified.
     @discardableResult
-    func copy(_ record: ManifestRecord, stripe: Int, from source: Int, to targets: [Int] = []) async throws -> [Int] {
+    func copy(_ record: ManifestRecord, stripe: Int, from source: Int, to targets: [Int] = [],
+              verified: (@Sendable (Int) -> Void)? = nil) async throws -> [Int] {
         let header = try record.stripeHeader(stripe)
         guard let link = session.links[source] else { throw NodeLinkError.unreachable("not connected") }
         let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
@@ -35,10 +37,17 @@ struct StripeCopy: Sendable {
                 var rest = chunk
                 while rest.readableBytes > 0 {
                     try rest.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
-                    if work.batchIsFull { _ = try await runBlocking { try work.openBatch { _, _ in } } }
+                    if work.batchIsFull {
+                        // Opened first, reported after: `verified?(…)` would skip the opening when nobody listens.
+                        let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                        verified?(opened)
+                    }
                 }
             }
-            if work.hasPartialBatch { _ = try await runBlocking { try work.openBatch { _, _ in } } }
+            if work.hasPartialBatch {
+                let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                verified?(opened)
+            }
             try work.opener.finish()
         } catch {
             await download.cancel()

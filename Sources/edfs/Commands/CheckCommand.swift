@@ -20,19 +20,28 @@ struct CheckCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var display: ProgressOptions
 
     @Flag(help: "Read every replica and verify every GCM tag (reads all stored data).")
     var readData = false
 
-    @Flag(help: "Print one JSON object.")
+    @Flag(help: "Print one JSON object on stdout; progress as JSON lines on stderr (docs/CLI.md).")
     var json = false
 
     @OptionGroup var selection: FileSelection
 
     func run() async throws {
+        let progress = CommandProgress(action: "check", options: display, json: json, totalsGiven: true)
+        exitOnInterrupt(progress: progress) { "nothing was changed (check only reads)" }
         let report = try await reportingFailures {
-            try await withSession(options) { try await CheckOperation($0).run(names: selection.names, readData: readData) }
+            try await withSession(options) { session in
+                progress.start()
+                return try await CheckOperation(session).run(names: selection.names, readData: readData,
+                                                             progress: progress.model)
+            }
         }
+        progress.finish { s in "checked " + CommandProgress.counts(s, bytes: false)
+            + (readData ? ", " + ByteCount.humanReadable(Int(clamping: s.bytesDone)) + " verified" : "") }
         if json {
             printJSON(report)
         } else {

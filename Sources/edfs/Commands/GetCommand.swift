@@ -22,6 +22,10 @@ struct GetCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var display: ProgressOptions
+
+    @Flag(help: "Progress as JSON lines on stderr, a JSON line per written file on stdout (docs/CLI.md).")
+    var json = false
 
     @Option(name: .shortAndLong, help: """
         Output path ("-" for standard output) for one file; the folder to write into for several names or -r \
@@ -51,38 +55,58 @@ struct GetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            removePartialOutputsOnInterrupt()
+            let single = names.count == 1 && !recursive
+            // One file learns its size from its manifest; several have theirs from the listing (`totalsGiven`).
+            let progress = CommandProgress(action: "get", options: display, json: json, totalsGiven: !single,
+                                           terminalAllowed: !(output == "-" && isatty(1) == 1))
+            exitOnInterrupt(progress: progress) {
+                let s = progress.model.snapshot
+                return (s.totalFiles > 1 ? "\(s.filesDone) of \(s.totalFiles) files written; " : "")
+                    + "no partial output was left"
+            }
             // A single file keeps every -o form (a path, a device, standard output), decided before the password.
-            if names.count == 1, !recursive {
-                try await getOne(names[0])
+            if single {
+                try await getOne(names[0], progress: progress)
                 return
             }
             let folder = output ?? "."
-            try await withSession(options) { session in
+            let root = try await withSession(options) { session in
                 let plan = try await RestorePlan.make(names, recursive: recursive, session: session)
                 let tree = try LocalTree(root: folder, force: force)
                 try plan.check(against: tree, force: force)
-                var bytes: UInt64 = 0
+                progress.model.addTotal(files: plan.files.count, bytes: plan.files.reduce(0) { $0 + $1.size })
+                progress.start()
                 for folder in plan.folders { try tree.makeFolder(folder) }
                 for item in plan.files {
                     let path = tree.shown(item.local)
                     guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
                           let name = item.local.last else { continue }
                     defer { close(parent) }
-                    let progress = options.progress("get \(item.stored)", total: 0)
-                    defer { progress?.finish() }
+                    progress.model.begin(item.stored)
                     let record = try await GetOperation(session).run(
                         name: item.stored, to: .fileIn(folder: parent, name: name, shown: path), sync: sync,
-                        progress: progress, heal: !noHeal)
-                    bytes += record.body.size
-                    printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+                        progress: progress.model, heal: !noHeal)
+                    progress.model.end(item.stored)
+                    // The listing's size may be older than the version read: count what was read.
+                    progress.model.removeFromTotal(bytes: item.size)
+                    progress.model.addTotal(bytes: record.body.size)
+                    report(wrote: path, name: item.stored, size: record.body.size)
                 }
-                printError("restored \(plan.files.count) file(s), \(ByteCount.humanReadable(Int(clamping: bytes))), into \(tree.root)")
+                return tree.root
             }
+            progress.finish { "restored " + CommandProgress.counts($0) + " into \(root)" }
         }
     }
 
-    private func getOne(_ name: String) async throws {
+    private func report(wrote path: String, name: String, size: UInt64) {
+        if json {
+            printUnbuffered(CommandProgress.jsonLine(FileMessage(messageType: "written", name: name, path: path, size: size)))
+        } else {
+            printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: size))))")
+        }
+    }
+
+    private func getOne(_ name: String, progress: CommandProgress) async throws {
         let destination: GetDestination
         if let output {
             destination = try OutputTarget.resolve(output, name: name, force: force)
@@ -91,24 +115,27 @@ struct GetCommand: AsyncParsableCommand {
             destination = try OutputTarget.resolve(last, name: name, force: force)
         }
         try await withSession(options) { session in
-            let progress = destination == .standardOutput ? nil : options.progress("get \(name)", total: 0)
-            defer { progress?.finish() }
-            let record = try await GetOperation(session).run(name: name, to: destination, sync: sync, progress: progress,
-                                                              heal: !noHeal)
+            progress.model.addTotal(files: 1)
+            progress.start()
+            progress.model.begin(name)
+            let record = try await GetOperation(session).run(name: name, to: destination, sync: sync,
+                                                              progress: progress.model, heal: !noHeal)
+            progress.model.end(name)
             switch destination {
             case let .file(path), let .stream(path), let .fileIn(_, _, path):
-                printError("wrote \(path) (\(ByteCount.humanReadable(Int(clamping: record.body.size))))")
+                report(wrote: path, name: name, size: record.body.size)
             case .standardOutput:
                 break
             }
         }
+        progress.finish { "fetched " + CommandProgress.counts($0) }
     }
 }
 
 /// What a `get` of several names or folders writes: stored files with their local paths (components below the
 /// output folder), and the folders to create (empty ones included). Made from one listing.
 struct RestorePlan {
-    var files: [(stored: String, local: [String])] = []
+    var files: [(stored: String, local: [String], size: UInt64)] = []
     var folders: [[String]] = []
 
     static func make(_ names: [String], recursive: Bool, session: ClusterSession) async throws -> RestorePlan {
@@ -121,8 +148,8 @@ struct RestorePlan {
             switch listing.kind(of: name) {
             case nil:
                 throw ClientError.noSuchFile("nothing named \"\(name)\" is stored (see edfs ls)")
-            case .file?:
-                plan.files.append((name, [try OutputTarget.localName(of: name)]))
+            case let .file(entry)?:
+                plan.files.append((name, [try OutputTarget.localName(of: name)], entry.size))
             case .folder?:
                 guard recursive else { throw ClientError.conflict("\(name) is a folder: use edfs get -r") }
                 let base = contentsOnly ? name : StoredPath.parent(of: name)
@@ -131,7 +158,7 @@ struct RestorePlan {
                 }
                 if !contentsOnly { plan.folders.append(try local(name)) }
                 for entry in listing.folderEntries(inside: name).reversed() { plan.folders.append(try local(entry.name)) }
-                for file in listing.files(inside: name) { plan.files.append((file.name, try local(file.name))) }
+                for file in listing.files(inside: name) { plan.files.append((file.name, try local(file.name), file.size)) }
             }
         }
         var seen = Set<[[UInt8]]>()  // bytes: a local file system tells NFC from NFD names apart, as edfs does

@@ -40,6 +40,7 @@ struct KeyExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "nothing was changed on the nodes; a key file, if one was begun, is incomplete: remove it" }
             let passphrase = try exportPassphrase(file: passphraseFile, confirm: true)
             let config = try options.loadConfig()
             let bytes = try await withSession(options) { session in

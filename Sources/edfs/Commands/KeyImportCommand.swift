@@ -26,6 +26,7 @@ struct KeyImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the import may have reached some nodes: run edfs key import again to finish it" }
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ClientError.noSuchFile("\(file): cannot read it")
             }

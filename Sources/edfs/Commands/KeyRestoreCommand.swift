@@ -29,6 +29,7 @@ struct KeyRestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the keyslot may have been stored again on some nodes: run edfs key restore again to finish" }
             let config = try options.loadConfig()
             let user = try options.userName(config)
             let password = try options.passwordSource(prompt: "Password for \(user): ")

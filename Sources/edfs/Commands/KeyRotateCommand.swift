@@ -24,6 +24,10 @@ struct KeyRotateCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var display: ProgressOptions
+
+    @Flag(help: "Progress as JSON lines on stderr, a JSON line per moved file on stdout (docs/CLI.md).")
+    var json = false
 
     @Flag(help: "Also give every file a new data key and file id, rewriting every object.")
     var reencrypt = false
@@ -35,21 +39,39 @@ struct KeyRotateCommand: AsyncParsableCommand {
         try await reportingFailures {
             let crashAfter = ProcessInfo.processInfo.environment["EDFS_TEST_CRASH_AFTER_FILES"].flatMap(Int.init)
             let counter = FileCounter()
-            let quiet = options.quiet
+            let (quiet, json) = (display.quiet, json)
+            let progress = CommandProgress(action: "rotate", options: display, json: json, totalsGiven: true)
+            exitOnInterrupt(progress: progress) {
+                let s = progress.model.snapshot
+                return s.totalFiles == 0
+                    ? "if the rotation had begun, edfs key status says so and edfs key rotate finishes it"
+                    : "\(s.filesDone) of \(s.totalFiles) files moved to the new key epoch, every file still readable; "
+                        + "run edfs key rotate again to finish it" + (reencrypt ? " (it stays a re-encryption)" : "")
+            }
             let report: RotationReport? = try await withSession(options) { session in
                 if resume && !session.keyStatus.rotationUnfinished {
                     return nil  // --resume with nothing to resume does nothing
                 }
-                return try await KeyRotation(session).run(reencrypt: reencrypt) { name in
+                progress.start()
+                return try await KeyRotation(session).run(reencrypt: reencrypt, progress: progress.model) { name in
                     let done = counter.increment()
-                    if !quiet { printUnbuffered("rotated \(displayed(name))") }  // each line out before anything else happens
+                    // Each line out before anything else happens.
+                    if json {
+                        printUnbuffered(CommandProgress.jsonLine(FileMessage(messageType: "rotated", name: name)))
+                    } else if !quiet {
+                        printUnbuffered("rotated \(displayed(name))")
+                    }
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
                     if let crashAfter, done >= crashAfter { kill(getpid(), SIGKILL) }
                 }
             }
             guard let report else {
+                progress.stop()
                 print("no unfinished key rotation; nothing to do")
                 return
+            }
+            progress.finish { s in
+                (s.bytesDone > 0 ? "re-encrypted " : "rotated ") + CommandProgress.counts(s, bytes: s.bytesDone > 0)
             }
             var line = "key generation \(report.epoch): \(report.rewrapped) re-wrapped, \(report.reencrypted) re-encrypted"
             if report.alreadyDone > 0 { line += ", \(report.alreadyDone) already done" }

@@ -23,6 +23,7 @@ struct KeyStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "nothing was changed" }
             let status = try await withSession(options) { $0.keyStatus }
             if json {
                 let encoder = JSONEncoder()

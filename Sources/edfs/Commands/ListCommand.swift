@@ -34,6 +34,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "nothing was changed" }
             let files = try await withSession(options) { try await ListOperation($0).run() }
             let names = Namespace(files)
             var shown = [Namespace.Child]()

@@ -24,6 +24,7 @@ struct MakeFolderCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the folders reported made are made; run edfs mkdir again for the rest" }
             try await withSession(options) { session in
                 for typed in paths {
                     let path = StoredPath.trimmed(typed)
@@ -55,6 +56,7 @@ struct RemoveFolderCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the folders reported removed are removed; run edfs rmdir again for the rest" }
             try await withSession(options) { session in
                 for typed in paths {
                     let path = StoredPath.trimmed(typed)

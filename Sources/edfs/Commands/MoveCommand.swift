@@ -34,6 +34,7 @@ struct MoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "a move is safe to interrupt: run the same edfs mv again to finish it (a folder: edfs mv -T)" }
             let from = StoredPath.trimmed(source)
             var to = StoredPath.trimmed(target)
             try await withSession(options) { session in

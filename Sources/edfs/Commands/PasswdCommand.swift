@@ -33,6 +33,7 @@ struct PasswdCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the change may have reached some nodes: run edfs passwd again with the same two passwords" }
             let config = try options.loadConfig()
             let user = try options.userName(config)
             let environment = ProcessInfo.processInfo.environment

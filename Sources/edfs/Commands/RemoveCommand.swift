@@ -31,6 +31,7 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            exitOnInterrupt { "the names reported removed are removed; run edfs rm again for the rest" }
             try await withSession(options) { session in
                 // A listing only where a folder may be named: removing plain files costs no listing.
                 let listing = recursive ? Namespace(try await ListOperation(session).run()) : nil

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EDFSClient
+import EDFSFormat
 import Foundation
 
 /// `edfs repair [NAME…] [--dry-run] [--read-data] [--json]`
@@ -20,6 +21,7 @@ struct RepairCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var display: ProgressOptions
 
     @Flag(help: "Say what would be done; change nothing.")
     var dryRun = false
@@ -27,16 +29,27 @@ struct RepairCommand: AsyncParsableCommand {
     @Flag(help: "Read every replica and verify every GCM tag first, so corrupt ones are found and replaced too.")
     var readData = false
 
-    @Flag(help: "Print one JSON object.")
+    @Flag(help: "Print one JSON object on stdout; progress as JSON lines on stderr (docs/CLI.md).")
     var json = false
 
     @OptionGroup var selection: FileSelection
 
     func run() async throws {
+        let progress = CommandProgress(action: "repair", options: display, json: json, totalsGiven: true)
+        progress.model.startPhase("check")
+        exitOnInterrupt(progress: progress) {
+            "replicas and manifests copied so far stay; run edfs repair again to resume"
+        }
         let report = try await reportingFailures {
-            try await withSession(options) {
-                try await RepairOperation($0).run(names: selection.names, readData: readData, dryRun: dryRun)
+            try await withSession(options) { session in
+                progress.start()
+                return try await RepairOperation(session).run(names: selection.names, readData: readData, dryRun: dryRun,
+                                                              progress: progress.model)
             }
+        }
+        progress.finish { s in
+            (dryRun ? "looked at " : "repaired ") + CommandProgress.counts(s, bytes: false)
+                + (s.bytesDone > 0 ? ", " + ByteCount.humanReadable(Int(clamping: s.bytesDone)) + " copied" : "")
         }
         if json {
             printJSON(report)

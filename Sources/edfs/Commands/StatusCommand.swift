@@ -25,6 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let status = try await reportingFailures { () async throws -> ClusterStatus in
+            exitOnInterrupt { "nothing was changed" }
             let config = try options.loadConfig()
             let user = try options.userName(config)
             let password = try options.passwordSource(prompt: "Password for \(user): ")

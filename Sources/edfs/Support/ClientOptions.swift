@@ -19,9 +19,6 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Read the password from standard input (first line).")
     var passwordStdin = false
 
-    @Flag(name: .shortAndLong, help: "No progress bar.")
-    var quiet = false
-
     @Flag(name: [.customShort("v"), .customLong("verbose"), .customLong("debug")],
           help: "Log each node's connect, TLS and login steps, and the library error behind a failure, on stderr.")
     var verbose = false
@@ -97,9 +94,6 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    func progress(_ label: String, total: UInt64) -> TransferProgress? {
-        quiet ? nil : TransferProgress(label: label, total: total)
-    }
 }
 
 /// Runs `body` with an open session and closes it afterwards, whatever happens.

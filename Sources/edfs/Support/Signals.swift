@@ -40,18 +40,51 @@ final class SignalSources: Sendable {
     static func keep(_ source: any DispatchSourceSignal) { shared.sources.withLock { $0.append(Kept(source: source)) } }
 }
 
-/// On SIGINT or SIGTERM, removes the temporary output files being written and exits 130 (128 + SIGINT).
-func removePartialOutputsOnInterrupt() {
+/// On SIGINT or SIGTERM: stops `progress` (its line cleared), removes the temporary output files a get is writing
+/// (so no partial output is ever left), prints `interrupted: <state>` with the state `describe` gives on stderr, and
+/// exits 130 (128 + SIGINT), whichever of the two signals came.
+/// The terminal's settings are put back as they were when this was called (a password prompt turns echo off).
+func exitOnInterrupt(progress: CommandProgress? = nil, _ describe: @escaping @Sendable () -> String) {
+    let terminal = TerminalSettings.save()
     let queue = DispatchQueue(label: "edfs.interrupt")
     for number in [SIGINT, SIGTERM] {
         signal(number, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
         source.setEventHandler {
+            progress?.stop()
+            terminal?.restore()
             PartialOutputs.shared.removeAll()
-            printError("interrupted; no partial output was left")
+            printError("interrupted: " + describe())
             exit(130)
         }
         source.resume()
         SignalSources.keep(source)
+    }
+}
+
+/// The controlling terminal's settings at one moment, to put back on the way out.
+struct TerminalSettings: Sendable {
+    private let saved: termios
+
+    /// The settings now, or nil without a controlling terminal.
+    static func save() -> TerminalSettings? {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var settings = termios()
+        guard tcgetattr(fd, &settings) == 0 else { return nil }
+        return TerminalSettings(saved: settings)
+    }
+
+    /// Puts the settings back when they changed, and only from the foreground (a background process that sets
+    /// them is stopped by SIGTTOU).
+    func restore() {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var now = termios()
+        guard tcgetpgrp(fd) == getpgrp(), tcgetattr(fd, &now) == 0, now.c_lflag != saved.c_lflag else { return }
+        var settings = saved
+        _ = tcsetattr(fd, TCSANOW, &settings)
     }
 }
