@@ -58,6 +58,25 @@ EDFS=$(realpath "$EDFS")
 # --- the temporary folder and its teardown
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/edfs-compare.XXXXXX")
 GC_PID="" GC_MOUNT=""
+# The gocryptfs mount (started by gc_mount, stopped by pid by gc_umount, also on exit).
+gc_mount() {
+  GC_MOUNT=$WORK/gc-plain
+  mkdir -p "$GC_MOUNT"
+  gocryptfs -fg -q -passfile "$PASSWORD_FILE" "$WORK/gc-cipher" "$GC_MOUNT" > "$WORK/gc.log" 2>&1 &
+  GC_PID=$!
+  for _ in $(seq 100); do mountpoint -q "$GC_MOUNT" && return 0; kill -0 "$GC_PID" 2>/dev/null || break; sleep 0.1; done
+  GC_PID=""
+  return 1
+}
+gc_umount() {
+  [ -n "$GC_MOUNT" ] && mountpoint -q "$GC_MOUNT" 2> /dev/null && { fusermount -u "$GC_MOUNT" 2>/dev/null || fusermount -u -z "$GC_MOUNT" 2>/dev/null || true; }
+  if [ -n "$GC_PID" ]; then
+    for _ in $(seq 50); do kill -0 "$GC_PID" 2>/dev/null || break; sleep 0.1; done
+    kill "$GC_PID" 2>/dev/null || true
+    wait "$GC_PID" 2>/dev/null || true
+  fi
+  GC_PID=""
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -84,16 +103,18 @@ daemon_reset_hwm() { local pid; for pid in "$@"; do echo 5 > "/proc/$pid/clear_r
 daemon_hwm_mib() { local pid m=0 v; for pid in "$@"; do v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "$v" -gt "$m" ] && m=$v; done; echo $((m / 1024)); }
 # measure DAEMON_LABEL "PIDS" command…: sets M_SECS, M_CPU, M_RSS (text); returns the command's status.
 measure() {
-  local label=$1 pids=$2 rc=0 t0 t1 secs user sys kib
+  local label=$1 pids=$2 rc=0 t0 t1 w0 w1 secs user sys kib
   shift 2
   # shellcheck disable=SC2086
   daemon_reset_hwm $pids
   # shellcheck disable=SC2086
   t0=$(daemon_ticks $pids)
+  w0=$(date +%s%N)
   /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/cmd.out" 2> "$WORK/cmd.err" || rc=$?
+  w1=$(date +%s%N)
   # shellcheck disable=SC2086
   t1=$(daemon_ticks $pids)
-  secs=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$WORK/time.txt")
+  secs=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')  # time -v's own is in 10 ms steps
   user=$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")
   sys=$(awk -F': ' '/System time/ {print $2}' "$WORK/time.txt")
   kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
@@ -267,24 +288,6 @@ fi
 
 # --- gocryptfs (FUSE)
 echo "== gocryptfs" >&2
-gc_mount() {
-  GC_MOUNT=$WORK/gc-plain
-  mkdir -p "$GC_MOUNT"
-  gocryptfs -fg -q -passfile "$PASSWORD_FILE" "$WORK/gc-cipher" "$GC_MOUNT" > "$WORK/gc.log" 2>&1 &
-  GC_PID=$!
-  for _ in $(seq 100); do mountpoint -q "$GC_MOUNT" && return 0; kill -0 "$GC_PID" 2>/dev/null || break; sleep 0.1; done
-  GC_PID=""
-  return 1
-}
-gc_umount() {
-  [ -n "$GC_MOUNT" ] && mountpoint -q "$GC_MOUNT" 2> /dev/null && { fusermount -u "$GC_MOUNT" 2>/dev/null || fusermount -u -z "$GC_MOUNT" 2>/dev/null || true; }
-  if [ -n "$GC_PID" ]; then
-    for _ in $(seq 50); do kill -0 "$GC_PID" 2>/dev/null || break; sleep 0.1; done
-    kill "$GC_PID" 2>/dev/null || true
-    wait "$GC_PID" 2>/dev/null || true
-  fi
-  GC_PID=""
-}
 GC_WHY=""
 if ! command -v gocryptfs > /dev/null; then GC_WHY="not installed"
 elif [ ! -c /dev/fuse ]; then GC_WHY="no /dev/fuse"
@@ -334,7 +337,7 @@ sort -s -t$'\t' -k1,1 "$RESULTS" | awk -F'\t' '
     for (i = 1; i <= NR; i++) {
       r = rate[i] > 0 ? sprintf("%.0f %s", rate[i], unit[i]) : "-"
       ratio = (rate[i] > 0 && (ops[i] in edfs) && tool[i] != "edfs") ? sprintf("%.2f", edfs[ops[i]] / rate[i]) : "-"
-      printf fmt, substr(ops[i], 3), tool[i], secs[i] == "-" ? "-" : sprintf("%.2f", secs[i]), r, ratio, cpu[i], rss[i], check[i]
+      printf fmt, substr(ops[i], 3), tool[i], secs[i] == "-" ? "-" : sprintf("%.3f", secs[i]), r, ratio, cpu[i], rss[i], check[i]
     }
   }'
 echo
