@@ -90,6 +90,11 @@ struct ClusterUpCommand: AsyncParsableCommand {
             do {
                 try cluster.start()
                 if existing != nil { try await Self.logIn(cluster: cluster, user: user, password: password, directory: dir) }
+            } catch let failure as LocalClusterError {
+                cluster.stop()
+                guard case .nodeFailed = failure else { throw failure }
+                printError(failure.description)
+                throw ExitCode(ExitStatus.unavailable)  // a node that cannot start (a port in use): exit 69
             } catch {
                 cluster.stop()
                 throw error

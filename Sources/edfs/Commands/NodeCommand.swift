@@ -106,6 +106,8 @@ struct NodeCommand: AsyncParsableCommand {
             address = try await node.start().hostPortText
         } catch {
             printError("node \(configuration.name): \(error)")
+            // A port in use or an address not of this host: the service cannot be offered (docs/CLI.md).
+            if case NodeStartError.bind = error { throw ExitCode(ExitStatus.unavailable) }
             throw ExitCode(ExitStatus.failure)
         }
         // Unbuffered, so that whoever started the node sees the port at once.
