@@ -64,6 +64,16 @@ struct EverydayUseTests {
         }
     }
 
+    @Test("shell completion scripts for bash, zsh and fish (docs/CLI.md)")
+    func completions() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let outcome = try EDFSBinary.run(["--generate-completion-script", shell])
+            #expect(outcome.status == 0, "\(shell): \(outcome.stderr)")
+            #expect(outcome.stdout.contains("edfs") && outcome.stdout.contains("put") && outcome.stdout.contains("output"),
+                    "\(shell)")
+        }
+    }
+
     @Test("a value not among the allowed ones: one line that lists them")
     func allowedValues() throws {
         let outcome = try EDFSBinary.run(["node", "--log-level", "bogus"])
