@@ -12,8 +12,11 @@ struct UploadPath: Sendable {
     let peer: String
     /// Request id → the object it is writing.
     private var writers: [UInt32: ObjectWriter] = [:]
+    /// Takes each DATA payload back once it is written, for the frame decoder to reuse.
+    let recycler: PayloadRecycler?
 
-    init(services: NodeServices, output: SessionOutput, peer: String) {
+    init(services: NodeServices, output: SessionOutput, peer: String, recycler: PayloadRecycler? = nil) {
+        self.recycler = recycler
         self.services = services
         self.output = output
         self.peer = peer
@@ -61,6 +64,7 @@ struct UploadPath: Sendable {
                 if let failure { throw failure }
             }
             services.metrics.objectReceived.increment(by: payload.readableBytes)
+            recycler?.recycle(payload)
         } catch {
             writers[id] = nil
             writer.abort()

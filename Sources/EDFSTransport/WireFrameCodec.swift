@@ -30,8 +30,9 @@ public struct WireFrame: Sendable {
 }
 
 /// Splits the inbound byte stream into frames, refusing a length over `maxLengthField` before reading its payload.
-/// Each payload is copied once into a buffer of exactly its size; the incoming buffer is never retained, so NIOSSL
-/// can reuse its plaintext buffer without a copy-on-write, and nothing is ever compacted. Errors are `WireError`s.
+/// Each payload is copied once into a buffer of its own (one its consumer gave back to `recycler`, for a large one,
+/// else a new one of exactly its size); the incoming buffer is never retained, so NIOSSL can reuse its plaintext
+/// buffer without a copy-on-write, and nothing is ever compacted. Errors are `WireError`s.
 public final class WireFrameDecoder: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = WireFrame
@@ -40,9 +41,11 @@ public final class WireFrameDecoder: ChannelInboundHandler {
     private var header: WireFrameHeader?
     private var payload = ByteBuffer()
     private var failed = false
+    private let recycler: PayloadRecycler?
 
-    public init(maxLengthField: Int) {
+    public init(maxLengthField: Int, recycler: PayloadRecycler? = nil) {
         self.maxLengthField = maxLengthField
+        self.recycler = recycler
         headerBytes.reserveCapacity(WireProtocol.headerLength)
     }
 
@@ -69,13 +72,25 @@ public final class WireFrameDecoder: ChannelInboundHandler {
                     }) else { continue }
                     headerBytes.removeAll(keepingCapacity: true)
                     header = parsed
-                    payload = context.channel.allocator.buffer(capacity: parsed.payloadLength)
+                    payload = buffer(for: parsed, allocator: context.channel.allocator)
                 }
             }
         } catch {
             failed = true
             context.fireErrorCaught(error)
         }
+    }
+
+    /// The buffer the payload of the frame `header` starts is assembled in. A frame other than DATA ends a stream of
+    /// large frames (a short DATA frame, the tail of a batch, does not).
+    private func buffer(for header: WireFrameHeader, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let capacity = header.payloadLength
+        guard let recycler else { return allocator.buffer(capacity: capacity) }
+        guard capacity >= PayloadRecycler.minimumPayload else {
+            if header.type != .data { recycler.endStream() }
+            return allocator.buffer(capacity: capacity)
+        }
+        return recycler.take(capacity: capacity) ?? allocator.buffer(capacity: capacity)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
