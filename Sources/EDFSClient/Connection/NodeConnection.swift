@@ -111,10 +111,12 @@ public final class NodeConnection: NodeLink {
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
                 minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
         let channel: any Channel
+        let recycler = PayloadRecycler()
         do {
             channel = try await open(bootstrap) { channel in
                 let sync = channel.pipeline.syncOperations
-                try sync.addHandler(WireFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength))
+                try sync.addHandler(WireFrameDecoder(maxLengthField: 2 * WireProtocol.defaultMaxFrameLength,
+                                                     recycler: recycler))
                 try sync.addHandler(WireFrameEncoder())
                 try sync.addHandler(ClientFrameRouterHandler(router: router))
             }
@@ -123,7 +125,7 @@ public final class NodeConnection: NodeLink {
                 node: address, reason: ConnectionFailureText.connect(error, address: address,
                                                                 timeout: Double(options.connectTimeout.components.seconds)))
         }
-        let core = NodeConnectionCore(channel: channel, router: router)
+        let core = NodeConnectionCore(channel: channel, router: router, recycler: recycler)
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(options.handshakeTimeout)) {
             router.failAll(.closed(node: address, reason: "no answer to HELLO within \(options.handshakeTimeout)"))
             channel.close(promise: nil)

@@ -9,11 +9,14 @@ import NIOSSL
 final class NodeConnectionCore: Sendable {
     let channel: any Channel
     let router: NodeConnectionRouter
+    /// Where consumed DATA payloads go back to this connection's frame decoder.
+    let recycler: PayloadRecycler
     private let limits = PthreadMutex<WireNodeLimits?>(nil)
 
-    init(channel: any Channel, router: NodeConnectionRouter) {
+    init(channel: any Channel, router: NodeConnectionRouter, recycler: PayloadRecycler) {
         self.channel = channel
         self.router = router
+        self.recycler = recycler
     }
 
     func setLimits(_ value: WireNodeLimits) { limits.withLock { $0 = value } }

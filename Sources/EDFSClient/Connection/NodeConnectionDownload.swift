@@ -26,6 +26,9 @@ public final class NodeConnectionDownload: ObjectDownload {
         return chunk
     }
 
+    /// Gives back a consumed chunk to the connection's frame decoder, to receive a later DATA payload into.
+    public func recycle(_ chunk: ByteBuffer) { core.recycler.recycle(chunk) }
+
     /// Bytes received and not yet consumed (never more than the window).
     package var bufferedBytes: Int { stream.bufferedBytes }
 

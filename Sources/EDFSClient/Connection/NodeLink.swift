@@ -68,6 +68,12 @@ public protocol ObjectDownload: Sendable {
     func next() async throws -> ByteBuffer?
     /// Abandons the download.
     func cancel() async
+    /// Gives back a chunk whose bytes are consumed, for the connection to receive later bytes into (optional).
+    func recycle(_ chunk: ByteBuffer)
+}
+
+extension ObjectDownload {
+    public func recycle(_ chunk: ByteBuffer) {}
 }
 
 extension NodeLink {

@@ -77,6 +77,7 @@ struct StripeDownload: Sendable {
                         try await Self.notBlamingReplica { try await afterBatch(opened) }
                     }
                 }
+                download.recycle(chunk)  // its bytes are in the batch: the connection may receive into it again
             }
             if work.hasPartialBatch {
                 let opened = try await runBlocking { try work.openBatch(consume) }
