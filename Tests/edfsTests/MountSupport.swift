@@ -85,7 +85,7 @@ final class MountProcess {
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 60))
         while !mountedPaths().contains(mountpoint) {
             guard process.isRunning, Date() < deadline else {
                 stop()
@@ -101,12 +101,13 @@ final class MountProcess {
 
     var isMounted: Bool { mountedPaths().contains(mountpoint) }
 
-    /// SIGTERM and wait (up to 30 s); whatever is left is cleaned up by force. Returns the exit status.
+    /// SIGTERM and wait (up to 30 s, times `TestTime.scale`); whatever is left is cleaned up by force. Returns the exit
+    /// status.
     @discardableResult
     func stop() -> Int32? {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 30))
             while process.isRunning && Date() < deadline { usleep(50_000) }
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
