@@ -43,7 +43,19 @@ final class CampaignLedger: Sendable {
         }
     }
 
-    private let state = PthreadMutex((history: [String: [Operation]](), counts: Counts()))
+    private let state = PthreadMutex((history: [String: [Operation]](), counts: Counts(), events: [String]()))
+    private let origin = ContinuousClock.now
+
+    /// Adds a line to the timeline printed when a campaign fails (faults injected, puts and what they stored).
+    func note(_ text: String) {
+        let elapsed = (ContinuousClock.now - origin).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let line = String(format: "%7.1f s  ", seconds) + text
+        state.withLock { $0.events.append(line) }
+    }
+
+    /// The timeline, oldest first.
+    var events: [String] { state.withLock { $0.events } }
 
     /// Records an operation as it starts; returns its index for `end`.
     func begin(_ name: String, _ kind: Operation.Kind) -> Int {
@@ -123,7 +135,8 @@ final class CampaignLedger: Sendable {
 /// small pool of names while nodes are SIGKILLed and restarted (never more than R − 1 down), replicas on disk are
 /// flipped, truncated and deleted (never the last good one of a stripe), and one node's data folder is wiped; then
 /// repair and check. `EDFS_CAMPAIGN_SECONDS` (default 25 per layout) and `EDFS_CAMPAIGN_SEED` set the length and the choices;
-/// Scripts/chaos.sh runs the long campaign.
+/// Scripts/chaos.sh runs the long campaign. A failed campaign prints its timeline (every fault, every put's outcome);
+/// `EDFS_CAMPAIGN_TIMELINE=1` prints it always.
 @Suite("Fault campaign", .serialized)
 struct FaultCampaignTests {
     /// 25 s unless set; under a sanitizer times `TestTime.scale` (at most 4), since each CLI operation there is many
@@ -177,10 +190,14 @@ struct FaultCampaignTests {
                             let index = ledger.begin(name, .put(content))
                             var stored = true
                             do {
-                                _ = try await PutOperation(current).run(file: path, as: name)
+                                let result = try await PutOperation(current).run(file: path, as: name)
+                                let missing = result.missingReplicas.map { "stripe \($0.stripe) on node \($0.node)" }
+                                ledger.note("client \(client): put \(name) v\(result.version) (\(size) B, begun "
+                                            + "\(ContinuousClock.now - start) ago) stored; missing replicas: \(missing)")
                             } catch {
                                 stored = false
                                 ledger.countFailure("put", error)
+                                ledger.note("client \(client): put \(name) failed: \(error)")
                             }
                             ledger.end(name, index, succeeded: stored, label: "put")
                             if !stored { await Self.drop(&session) }
@@ -228,14 +245,16 @@ struct FaultCampaignTests {
                         if let back = down.withLock({ $0.first }), roll < 2 {
                             try await cluster.startNode(back)
                             down.withLock { _ = $0.remove(back) }
+                            ledger.note("node \(back) restarted")
                         } else if down.withLock({ $0.count < layout.replicas - 1 && !$0.contains(node) }) {
                             await cluster.stopNode(node, kill: true)
                             down.withLock { _ = $0.insert(node) }
                             ledger.count { $0.kills += 1 }
+                            ledger.note("node \(node) killed")
                         }
                     } else {
                         if Self.damageOneReplica(cluster, layout: layout, down: down.withLock { $0 }, damaged: damaged,
-                                                 using: &random) {
+                                                 ledger: ledger, using: &random) {
                             ledger.count { $0.corruptions += 1 }
                         }
                     }
@@ -251,11 +270,13 @@ struct FaultCampaignTests {
         if ledger.counts.kills == 0 {
             await cluster.stopNode(0, kill: true)
             ledger.count { $0.kills += 1 }
+            ledger.note("node 0 killed and restarted (clients stopped)")
             try await cluster.startNode(0)
         }
         if ledger.counts.corruptions == 0 {
             var random = SplitMix64(state: seed ^ 0xFA17)
-            if Self.damageOneReplica(cluster, layout: layout, down: [], damaged: damaged, using: &random) {
+            if Self.damageOneReplica(cluster, layout: layout, down: [], damaged: damaged, ledger: ledger,
+                                     using: &random) {
                 ledger.count { $0.corruptions += 1 }
             }
         }
@@ -264,6 +285,7 @@ struct FaultCampaignTests {
         }
 
         // Every node up: repair, then a check that reads every replica.
+        ledger.note("clients and faults stopped; final repair --read-data begins")
         let repairStart = ContinuousClock.now
         let repairNotices = Notices()
         let repair = try await cluster.withSession(notices: repairNotices) { try await RepairOperation($0).run(readData: true) }
@@ -311,6 +333,21 @@ struct FaultCampaignTests {
                 }
             }
         }
+        if !lost.isEmpty || !unhealthy.isEmpty || ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_TIMELINE"] != nil {
+            // What a failure needs to be judged: each bad file's newest version and file id (its objects are named
+            // `<file id>.<stripe>`), and the timeline of faults and puts.
+            let bad = Set(unhealthy.map(\.name) + lost.compactMap { $0.split(separator: ":").first.map(String.init) })
+            try await cluster.withSession { session in
+                for name in bad.sorted() {
+                    let newest = try await ManifestReader(session).lookUp(path: name).newest
+                    let problems = unhealthy.first { $0.name == name }?.problems ?? []
+                    print("campaign: \(name): newest v\(newest?.header.version ?? 0), file id "
+                          + "\(newest?.header.fileID.hex ?? "none"), missing replicas recorded "
+                          + "\(newest?.body.missingReplicas.map { "\($0.stripe)@\($0.node)" } ?? []); \(problems)")
+                }
+            }
+            print("campaign timeline:\n" + ledger.events.joined(separator: "\n"))
+        }
         let live = after.files.reduce(UInt64(0)) { $0 + $1.size } * UInt64(layout.replicas)
         let orphanBytes = after.orphanBytes ?? 0
         let counts = ledger.counts
@@ -344,6 +381,7 @@ struct FaultCampaignTests {
         defer { quiet.withLock { $0 = false } }
         for back in down.withLock({ Array($0) }) { try await cluster.startNode(back) }
         down.withLock { $0.removeAll() }
+        ledger.note("wipe of node \(node): every node up, repair --read-data begins")
         // Reading every replica, so a flipped byte is found before the wipe takes the good copy.
         let before = Notices()
         do {
@@ -352,17 +390,20 @@ struct FaultCampaignTests {
             Issue.record("repair before the wipe failed: \(error); \(before.all)")
             throw error
         }
+        ledger.note("wipe of node \(node): repair done (notices: \(before.all)); node killed, its data folder removed")
         await cluster.stopNode(node, kill: true)
         try FileManager.default.removeItem(atPath: cluster.dataDirectory(node: node))
         try await cluster.startNode(node)
         ledger.count { $0.wipes += 1 }
         _ = try await cluster.withSession { try await RepairOperation($0).run() }
+        ledger.note("wipe of node \(node): node restarted empty and repaired")
     }
 
     /// Damages one replica on disk (flip a byte, truncate, or delete), only of an object that every one of its R nodes
     /// holds intact right now, on a node that is up: never more than one fault per stripe.
     private static func damageOneReplica(_ cluster: TestCluster, layout: (nodes: Int, replicas: Int), down: Set<Int>,
-                                         damaged: Shared<Set<String>>, using random: inout SplitMix64) -> Bool {
+                                         damaged: Shared<Set<String>>, ledger: CampaignLedger,
+                                         using random: inout SplitMix64) -> Bool {
         var holders = [String: [Int]]()
         for node in 0..<layout.nodes {
             for name in cluster.objectFiles(node: node).keys { holders[name, default: []].append(node) }
@@ -377,11 +418,13 @@ struct FaultCampaignTests {
         damaged.withLock { _ = $0.insert(name) }
         guard let path = cluster.objectFiles(node: node)[name],
               let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int), size > 1 else { return false }
-        switch Int.random(in: 0..<3, using: &random) {
+        let kind = Int.random(in: 0..<3, using: &random)
+        switch kind {
         case 0: (try? DiskDamage.flipByte(path, at: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
         case 1: (try? DiskDamage.truncate(path, to: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
         default: try? FileManager.default.removeItem(atPath: path)
         }
+        ledger.note("object \(name) on node \(node) \(["flipped", "truncated", "deleted"][kind]) (held by nodes \(nodes))")
         return true
     }
 }
