@@ -32,7 +32,7 @@ run() { # name, sanitizer, then swift test arguments
     || { tail -20 ".build-$name/edfs-build.log"; return 1; }
   swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$name" "$@" > ".build-$name/edfs-test.log" 2>&1 \
     && result=0 || result=$?
-  grep -E "✘|Test run with|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|SUMMARY: |ThreadSanitizer: reported" \
+  grep -E "✘|Test run with|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|SUMMARY: |ThreadSanitizer: reported|finished with ignores" \
     ".build-$name/edfs-test.log" | sort | uniq -c | sort -rn | head -30
   echo "swift test exit $result (log: .build-$name/edfs-test.log)"
   return "$result"
