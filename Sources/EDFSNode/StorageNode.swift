@@ -179,6 +179,7 @@ public final class StorageNode: Sendable {
     public var metricsAddress: SocketAddress? { state.withLock { $0.metricsAddress } }
 
     /// Binds the listen address and starts serving; returns the bound address (the real port when 0 was asked).
+    /// A node that cannot bind is shut down before this throws: its thread pool stops and its data folder is free.
     @discardableResult
     public func start() async throws(NodeStartError) -> SocketAddress {
         let fresh = state.withLock { s -> Bool in
@@ -205,12 +206,16 @@ public final class StorageNode: Sendable {
                     }
                 }
         } catch {
+            // Nothing will serve: release the thread pool and the data folder now, not at exit (found under ASan: the
+            // pool's threads outlived a node that could not bind, and LeakSanitizer's report replaced its error line).
+            await shutdown()
             throw BindFailure.error(error, host: configuration.host, port: configuration.port, what: "",
                                     otherPort: "give this node another port (the Server line of its config; "
                                         + "edfs cluster up --base-port)", setting: "")
         }
         guard let address = server.channel.localAddress else {
             server.channel.close(promise: nil)
+            await shutdown()
             throw .bind("no local address")
         }
         var metricsAddress: SocketAddress?

@@ -13,6 +13,33 @@ final class Shared<Value: Sendable>: Sendable {
     func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
+/// Lets the wipe hold the clients between operations: `enter` waits while they are held, `hold` returns once no
+/// client is inside an operation.
+final class ClientGate: Sendable {
+    private let state = PthreadMutex((held: false, busy: 0))
+
+    /// Called by a client before each operation (`leave` after it): waits while the clients are held.
+    func enter() async throws {
+        while !state.withLock({ s -> Bool in
+            if s.held { return false }
+            s.busy += 1
+            return true
+        }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func leave() { state.withLock { $0.busy -= 1 } }
+
+    /// Holds the clients: returns once every operation under way has ended.
+    func hold() async throws {
+        state.withLock { $0.held = true }
+        while state.withLock({ $0.busy > 0 }) { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    func release() { state.withLock { $0.held = false } }
+}
+
 /// Everything the clients did and saw, to judge every get against what was acknowledged.
 final class CampaignLedger: Sendable {
     struct Operation: Sendable {
@@ -43,7 +70,19 @@ final class CampaignLedger: Sendable {
         }
     }
 
-    private let state = PthreadMutex((history: [String: [Operation]](), counts: Counts()))
+    private let state = PthreadMutex((history: [String: [Operation]](), counts: Counts(), events: [String]()))
+    private let origin = ContinuousClock.now
+
+    /// Adds a line to the timeline printed when a campaign fails (faults injected, puts and what they stored).
+    func note(_ text: String) {
+        let elapsed = (ContinuousClock.now - origin).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let line = String(format: "%7.1f s  ", seconds) + text
+        state.withLock { $0.events.append(line) }
+    }
+
+    /// The timeline, oldest first.
+    var events: [String] { state.withLock { $0.events } }
 
     /// Records an operation as it starts; returns its index for `end`.
     func begin(_ name: String, _ kind: Operation.Kind) -> Int {
@@ -123,7 +162,8 @@ final class CampaignLedger: Sendable {
 /// small pool of names while nodes are SIGKILLed and restarted (never more than R − 1 down), replicas on disk are
 /// flipped, truncated and deleted (never the last good one of a stripe), and one node's data folder is wiped; then
 /// repair and check. `EDFS_CAMPAIGN_SECONDS` (default 25 per layout) and `EDFS_CAMPAIGN_SEED` set the length and the choices;
-/// Scripts/chaos.sh runs the long campaign.
+/// Scripts/chaos.sh runs the long campaign. A failed campaign prints its timeline (every fault, every put's outcome);
+/// `EDFS_CAMPAIGN_TIMELINE=1` prints it always.
 @Suite("Fault campaign", .serialized)
 struct FaultCampaignTests {
     /// 25 s unless set; under a sanitizer times `TestTime.scale` (at most 4), since each CLI operation there is many
@@ -145,7 +185,7 @@ struct FaultCampaignTests {
         let deadline = ContinuousClock.now + .seconds(Self.seconds)
         let down = Shared(Set<Int>())
         let damaged = Shared(Set<String>())  // object names damaged once: never damaged again (one fault per stripe)
-        let quiet = Shared(false)  // while true, the chaos loop waits (around the wipe's repairs)
+        let gate = ClientGate()  // the wipe holds the clients (see `wipe`)
         print("campaign \(layout.nodes) nodes R=\(layout.replicas): \(Self.seconds) s, seed \(seed), sizes 0…\(Self.maxSize) B")
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -155,6 +195,8 @@ struct FaultCampaignTests {
                     var session: ClusterSession?
                     var operations = 0
                     while ContinuousClock.now < deadline {
+                        try await gate.enter()
+                        defer { gate.leave() }
                         if session == nil || operations % 8 == 0 {
                             await session?.close()
                             session = try? await cluster.session()
@@ -177,10 +219,14 @@ struct FaultCampaignTests {
                             let index = ledger.begin(name, .put(content))
                             var stored = true
                             do {
-                                _ = try await PutOperation(current).run(file: path, as: name)
+                                let result = try await PutOperation(current).run(file: path, as: name)
+                                let missing = result.missingReplicas.map { "stripe \($0.stripe) on node \($0.node)" }
+                                ledger.note("client \(client): put \(name) v\(result.version) (\(size) B, begun "
+                                            + "\(ContinuousClock.now - start) ago) stored; missing replicas: \(missing)")
                             } catch {
                                 stored = false
                                 ledger.countFailure("put", error)
+                                ledger.note("client \(client): put \(name) failed: \(error)")
                             }
                             ledger.end(name, index, succeeded: stored, label: "put")
                             if !stored { await Self.drop(&session) }
@@ -217,25 +263,26 @@ struct FaultCampaignTests {
                 var wiped = false
                 while ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(Int.random(in: 300...900, using: &random)))
-                    if quiet.withLock({ $0 }) { continue }
                     let roll = Int.random(in: 0..<10, using: &random)
                     let node = Int.random(in: 0..<layout.nodes, using: &random)
                     if !wiped, ContinuousClock.now > deadline - .seconds(Self.seconds / 2) {
                         wiped = true
-                        try await Self.wipe(node, cluster: cluster, down: down, quiet: quiet, ledger: ledger)
+                        try await Self.wipe(node, cluster: cluster, down: down, gate: gate, ledger: ledger)
                     } else if roll < 4 {
                         // Kill one more node, if that leaves at most R − 1 down; restart one that is down.
                         if let back = down.withLock({ $0.first }), roll < 2 {
                             try await cluster.startNode(back)
                             down.withLock { _ = $0.remove(back) }
+                            ledger.note("node \(back) restarted")
                         } else if down.withLock({ $0.count < layout.replicas - 1 && !$0.contains(node) }) {
                             await cluster.stopNode(node, kill: true)
                             down.withLock { _ = $0.insert(node) }
                             ledger.count { $0.kills += 1 }
+                            ledger.note("node \(node) killed")
                         }
                     } else {
                         if Self.damageOneReplica(cluster, layout: layout, down: down.withLock { $0 }, damaged: damaged,
-                                                 using: &random) {
+                                                 ledger: ledger, using: &random) {
                             ledger.count { $0.corruptions += 1 }
                         }
                     }
@@ -251,19 +298,22 @@ struct FaultCampaignTests {
         if ledger.counts.kills == 0 {
             await cluster.stopNode(0, kill: true)
             ledger.count { $0.kills += 1 }
+            ledger.note("node 0 killed and restarted (clients stopped)")
             try await cluster.startNode(0)
         }
         if ledger.counts.corruptions == 0 {
             var random = SplitMix64(state: seed ^ 0xFA17)
-            if Self.damageOneReplica(cluster, layout: layout, down: [], damaged: damaged, using: &random) {
+            if Self.damageOneReplica(cluster, layout: layout, down: [], damaged: damaged, ledger: ledger,
+                                     using: &random) {
                 ledger.count { $0.corruptions += 1 }
             }
         }
         if ledger.counts.wipes == 0 {
-            try await Self.wipe(layout.nodes - 1, cluster: cluster, down: down, quiet: quiet, ledger: ledger)
+            try await Self.wipe(layout.nodes - 1, cluster: cluster, down: down, gate: gate, ledger: ledger)
         }
 
         // Every node up: repair, then a check that reads every replica.
+        ledger.note("clients and faults stopped; final repair --read-data begins")
         let repairStart = ContinuousClock.now
         let repairNotices = Notices()
         let repair = try await cluster.withSession(notices: repairNotices) { try await RepairOperation($0).run(readData: true) }
@@ -311,6 +361,21 @@ struct FaultCampaignTests {
                 }
             }
         }
+        if !lost.isEmpty || !unhealthy.isEmpty || ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_TIMELINE"] != nil {
+            // What a failure needs to be judged: each bad file's newest version and file id (its objects are named
+            // `<file id>.<stripe>`), and the timeline of faults and puts.
+            let bad = Set(unhealthy.map(\.name) + lost.compactMap { $0.split(separator: ":").first.map(String.init) })
+            try await cluster.withSession { session in
+                for name in bad.sorted() {
+                    let newest = try await ManifestReader(session).lookUp(path: name).newest
+                    let problems = unhealthy.first { $0.name == name }?.problems ?? []
+                    print("campaign: \(name): newest v\(newest?.header.version ?? 0), file id "
+                          + "\(newest?.header.fileID.hex ?? "none"), missing replicas recorded "
+                          + "\(newest?.body.missingReplicas.map { "\($0.stripe)@\($0.node)" } ?? []); \(problems)")
+                }
+            }
+            print("campaign timeline:\n" + ledger.events.joined(separator: "\n"))
+        }
         let live = after.files.reduce(UInt64(0)) { $0 + $1.size } * UInt64(layout.replicas)
         let orphanBytes = after.orphanBytes ?? 0
         let counts = ledger.counts
@@ -338,12 +403,20 @@ struct FaultCampaignTests {
 
     /// Wipes node `node`'s whole data folder the way a replaced disk would, with the cluster made whole first (so the
     /// wipe is the one fault), and repairs right after, as an operator would.
-    private static func wipe(_ node: Int, cluster: TestCluster, down: Shared<Set<Int>>, quiet: Shared<Bool>,
+    ///
+    /// The clients are held from before the first repair until after the last (`gate`): the first repair can only make
+    /// whole what is committed when it looks, and skips a file another client changes meanwhile. With the clients
+    /// running, a put begun while a node was down (its stripes there stored once: WriteQuorum 1 of R=2) committed
+    /// after the repair had passed its name, and a damaged replica of a skipped file stayed damaged; the wipe of the
+    /// node holding such a stripe's one good replica was a second fault on that stripe, both replicas gone — a loss
+    /// the campaign caused, not edfs (seen under TSan, where fewer operations follow the wipe to overwrite the file).
+    private static func wipe(_ node: Int, cluster: TestCluster, down: Shared<Set<Int>>, gate: ClientGate,
                              ledger: CampaignLedger) async throws {
-        quiet.withLock { $0 = true }
-        defer { quiet.withLock { $0 = false } }
+        try await gate.hold()
+        defer { gate.release() }
         for back in down.withLock({ Array($0) }) { try await cluster.startNode(back) }
         down.withLock { $0.removeAll() }
+        ledger.note("wipe of node \(node): every node up, repair --read-data begins")
         // Reading every replica, so a flipped byte is found before the wipe takes the good copy.
         let before = Notices()
         do {
@@ -352,17 +425,29 @@ struct FaultCampaignTests {
             Issue.record("repair before the wipe failed: \(error); \(before.all)")
             throw error
         }
+        // The rule this wipe must keep: no stripe has its every good replica on this node.
+        let survey = try await cluster.withSession { try await CheckOperation($0).run() }
+        let wiped = cluster.nodeNames[node]
+        let lastCopies = survey.files.flatMap { file in
+            file.stripes.filter { $0.replicas.filter { $0.state == .ok }.allSatisfy { $0.node == wiped } }
+                .map { "\(file.name) v\(file.version) stripe \($0.stripe)" }
+        }
+        #expect(lastCopies.isEmpty, "the wipe of \(wiped) would take the last good replica of \(lastCopies)")
+        ledger.note("wipe of node \(node): repair done (notices: \(before.all)); stripes whose every good replica is on "
+                    + "it: \(lastCopies); node killed, its data folder removed")
         await cluster.stopNode(node, kill: true)
         try FileManager.default.removeItem(atPath: cluster.dataDirectory(node: node))
         try await cluster.startNode(node)
         ledger.count { $0.wipes += 1 }
         _ = try await cluster.withSession { try await RepairOperation($0).run() }
+        ledger.note("wipe of node \(node): node restarted empty and repaired")
     }
 
     /// Damages one replica on disk (flip a byte, truncate, or delete), only of an object that every one of its R nodes
     /// holds intact right now, on a node that is up: never more than one fault per stripe.
     private static func damageOneReplica(_ cluster: TestCluster, layout: (nodes: Int, replicas: Int), down: Set<Int>,
-                                         damaged: Shared<Set<String>>, using random: inout SplitMix64) -> Bool {
+                                         damaged: Shared<Set<String>>, ledger: CampaignLedger,
+                                         using random: inout SplitMix64) -> Bool {
         var holders = [String: [Int]]()
         for node in 0..<layout.nodes {
             for name in cluster.objectFiles(node: node).keys { holders[name, default: []].append(node) }
@@ -377,11 +462,13 @@ struct FaultCampaignTests {
         damaged.withLock { _ = $0.insert(name) }
         guard let path = cluster.objectFiles(node: node)[name],
               let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int), size > 1 else { return false }
-        switch Int.random(in: 0..<3, using: &random) {
+        let kind = Int.random(in: 0..<3, using: &random)
+        switch kind {
         case 0: (try? DiskDamage.flipByte(path, at: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
         case 1: (try? DiskDamage.truncate(path, to: UInt64(Int.random(in: 0..<size, using: &random)))) ?? ()
         default: try? FileManager.default.removeItem(atPath: path)
         }
+        ledger.note("object \(name) on node \(node) \(["flipped", "truncated", "deleted"][kind]) (held by nodes \(nodes))")
         return true
     }
 }

@@ -100,6 +100,23 @@ import Testing
         }
     }
 
+    /// Found under ASan: a node whose port was taken kept its thread pool running and its data folder locked after
+    /// `start()` failed (LeakSanitizer reported the pool at exit, in place of the node's error line).
+    @Test func aNodeThatCannotBindReleasesItsDataFolder() async throws {
+        let running = try await TestNode()
+        var configuration = running.node.configuration
+        configuration.port = running.port
+        configuration.dataDirectory = running.directory.path + "/second"
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let second = try StorageNode(configuration: configuration, logger: logger)
+        await #expect(throws: NodeStartError.self) { try await second.start() }
+        // An offline scrub takes the data folder's lock exclusively: free although `second` still exists.
+        #expect(throws: Never.self) { _ = try DataFolderScrub.run(path: configuration.dataDirectory, options: ScrubOptions()) }
+        withExtendedLifetime(second) {}
+        await running.stop()
+    }
+
     @Test func temporaryFilesAreRemovedAtStartUp() async throws {
         let node = try await TestNode()
         let connection = try await node.connect()

@@ -128,7 +128,8 @@ struct MountCommandTests {
         let other = try cluster.writeScratch("other.txt", Array("from another client\n".utf8))
         #expect(try cluster.run(["put", other, "--as", "tree/other.txt"]).status == 0)
         var listed = false
-        for _ in 0..<100 where !listed {
+        let listedBy = Date().addingTimeInterval(TestTime.scaled(seconds: 10))
+        while !listed && Date() < listedBy {
             listed = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint + "/tree"))?.contains("other.txt") ?? false
             if !listed { usleep(100_000) }
         }

@@ -85,7 +85,7 @@ final class MountProcess {
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 60))
         while !mountedPaths().contains(mountpoint) {
             guard process.isRunning, Date() < deadline else {
                 stop()
@@ -101,19 +101,33 @@ final class MountProcess {
 
     var isMounted: Bool { mountedPaths().contains(mountpoint) }
 
-    /// SIGTERM and wait (up to 30 s); whatever is left is cleaned up by force. Returns the exit status.
+    /// SIGTERM and wait (up to 30 s, times `TestTime.scale`); whatever is left is cleaned up by force. Returns the exit
+    /// status.
     @discardableResult
     func stop() -> Int32? {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 30))
             while process.isRunning && Date() < deadline { usleep(50_000) }
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         if isMounted { _ = try? command(["fusermount3", "-u", "-z", mountpoint]) }
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
-        return process.terminationStatus
+        return Self.cancelAbortUnderTSan(process.terminationStatus, log: log) ? 0 : process.terminationStatus
+    }
+
+    /// Whether `status` is ThreadSanitizer's abort at unmount and nothing else. libfuse's `fuse_loop_mt` ends by
+    /// cancelling its worker threads (pthread_cancel) while they block reading /dev/fuse; TSan then aborts the process
+    /// with exit code 66 and "thread T… finished with ignores enabled" (one line per cancelled worker, several may
+    /// print before the process dies), created by libfuse3, with no ignore stack: Scripts/sanitizers/tsan-cancel-repro.sh
+    /// shows the same abort with no FUSE and no edfs code (a cancelled read), and TSan offers no suppression for it.
+    /// Any other TSan report in the log, or any other status, still fails. What the mount does after its loop
+    /// (unmount, destroy) is not run in that case; `stop` unmounts by force.
+    static func cancelAbortUnderTSan(_ status: Int32, log: String) -> Bool {
+        let reports = log.split(separator: "\n").filter { $0.contains("ThreadSanitizer") }
+        return status == 66 && !reports.isEmpty && reports.allSatisfy { $0.contains("finished with ignores enabled") }
+            && log.contains("libfuse3.so") && !log.contains("Ignore was enabled at")
     }
 }
 
