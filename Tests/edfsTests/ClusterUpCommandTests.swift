@@ -104,6 +104,34 @@ struct ClusterUpCommandTests {
         try body(folder, try freeBasePort(2))
     }
 
+    /// Processes whose command line names `folder` (the nodes `cluster up` started there).
+    private func processes(naming folder: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: line.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(folder + "/")
+        }
+    }
+
+    @Test("Ctrl-C while cluster up starts its nodes stops every node started so far (attack finding)",
+          arguments: [0.2, 0.5, 1.0])
+    func interruptDuringStart(after seconds: Double) throws {
+        try withFolder { folder, base in
+            let running = try Running(["--nodes", "2", "--replicas", "1", "--base-port", "\(base)"], stdin: "pw one",
+                                      folder: folder)
+            Thread.sleep(forTimeInterval: seconds)
+            let status = running.stop()
+            #expect(status == 0 || status == 130, "\(running.stderr)")
+            var left = processes(naming: folder)
+            for _ in 0..<30 where !left.isEmpty {
+                Thread.sleep(forTimeInterval: 0.1)
+                left = processes(naming: folder)
+            }
+            #expect(left.isEmpty, "nodes left running after SIGINT at \(seconds) s: \(left); \(running.stderr)")
+            for pid in left { kill(pid, SIGKILL) }
+        }
+    }
+
     @Test("an existing folder: its user logs in with the first password, a wrong one is exit 77, a mismatch is 64")
     func existingFolder() throws {
         try withFolder { folder, base in

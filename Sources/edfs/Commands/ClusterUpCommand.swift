@@ -85,11 +85,22 @@ struct ClusterUpCommand: AsyncParsableCommand {
                 guard password.constantTimeEquals(again) else { throw PasswordError.mismatch }
             }
 
+            // From here on, Ctrl-C or SIGTERM stops every node started so far (nodes run in their own process groups,
+            // so the signal reaches only this process), whenever it comes.
+            let interrupt = InterruptLatch.install()
             let cluster = try LocalCluster(options: options, executable: currentExecutable(),
                                            password: existing == nil ? password : nil)
             do {
-                try cluster.start()
-                if existing != nil { try await Self.logIn(cluster: cluster, user: user, password: password, directory: dir) }
+                for index in 0..<options.nodes where !interrupt.fired { try cluster.startNode(index) }
+                if !interrupt.fired { try cluster.writeClientConfig() }
+                if existing != nil, !interrupt.fired {
+                    try await Self.logIn(cluster: cluster, user: user, password: password, directory: dir)
+                }
+                if interrupt.fired {
+                    cluster.stop()
+                    printError("interrupted: stopped the nodes started so far; nothing else was changed")
+                    throw ExitCode(130)
+                }
             } catch let failure as LocalClusterError {
                 cluster.stop()
                 guard case .nodeFailed = failure else { throw failure }
@@ -110,7 +121,7 @@ struct ClusterUpCommand: AsyncParsableCommand {
             printUnbuffered(try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8))
             printUnbuffered("use it with: edfs put FILE --config \(cluster.clientConfigPath)   (Ctrl-C stops the cluster)")
             cluster.watch { printUnbuffered("edfs cluster: \($0)") }
-            await waitForInterrupt()
+            await interrupt.wait()
             cluster.stop()
             print("edfs cluster: stopped")
         }

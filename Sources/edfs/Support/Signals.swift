@@ -21,6 +21,59 @@ func waitForInterrupt() async {
     }
 }
 
+/// SIGINT and SIGTERM caught from its installation on (their default action, ending the process at once, is off), so
+/// a command can finish a step that must not be cut — starting node processes it has to stop again — and then act:
+/// `fired` says whether one came, `wait()` returns at the first.
+final class InterruptLatch: Sendable {
+    private struct State {
+        var fired = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = PthreadMutex(State())
+
+    private init() {}
+
+    /// Catches both signals from now on.
+    static func install() -> InterruptLatch {
+        let latch = InterruptLatch()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let queue = DispatchQueue(label: "edfs.interrupt-latch")
+        for number in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { latch.fire() }
+            source.resume()
+            SignalSources.keep(source)
+        }
+        return latch
+    }
+
+    /// Whether a signal came.
+    var fired: Bool { state.withLock { $0.fired } }
+
+    /// Returns once a signal has come (at once if one already did).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now: Bool = state.withLock { s in
+                if s.fired { return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    private func fire() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.fired = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
 /// Resumes a continuation at most once. `@unchecked Sendable`: its only state is read and written on one serial queue.
 final class ResumeOnce: @unchecked Sendable {
     private var continuation: CheckedContinuation<Void, Never>?
