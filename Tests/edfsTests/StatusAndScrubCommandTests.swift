@@ -50,6 +50,17 @@ struct StatusAndScrubCommandTests {
         #expect(wrong.status == 77, "a wrong password is not an outage: \(wrong.stderr)")
     }
 
+    @Test("a user locked out by wrong passwords: status says so and exits 77, never down (attack finding)")
+    func lockedOutIsNotDown() throws {
+        let cluster = try TestCluster(nodes: 2, replicas: 1)
+        #expect(try cluster.run(["status"]).status == 0)
+        for _ in 0..<6 { _ = try cluster.run(["status"], password: "a wrong guess") }
+        let locked = try cluster.run(["status"])
+        #expect(locked.status == 77, "\(locked.stdout)\(locked.stderr)")
+        #expect(locked.stderr.contains("too many failed logins") && locked.stderr.contains("5 minutes"), "\(locked.stderr)")
+        #expect(!locked.stdout.contains("state: down"))
+    }
+
     @Test("node scrub: refuses a running node and a folder that is no data folder; quarantines; exit 65 then 0")
     func offlineScrub() throws {
         let cluster = try TestCluster(nodes: 2, replicas: 2)

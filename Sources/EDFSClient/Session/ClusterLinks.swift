@@ -56,7 +56,7 @@ public struct ClusterLinks: Sendable {
                 throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(loginRefusals) node(s)): check the password and --user (5 wrong tries in a row lock this user out from this address for 5 minutes)")
             }
             if throttled > 0 {
-                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse logins for a while; try again later")
+                throw ClientError.authenticationFailed("too many failed logins for user \(user): the nodes refuse this user's logins from this address for up to 5 minutes; wait, then try again")
             }
             // One line however many nodes: nodes that failed the same way are named together.
             var groups = [(reason: String, nodes: [String])]()

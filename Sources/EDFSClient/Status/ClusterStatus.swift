@@ -43,12 +43,19 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
             nodes[index].reachable = true
             nodes[index].status = status
         }
-        var refusals = 0
+        var refusals = 0, throttled = 0
         for (index, error) in answers.failures {
             if case NodeLinkError.authenticationFailed = error { refusals += 1 }
+            if case NodeLinkError.throttled = error { throttled += 1 }
             nodes[index].reason = NodeHealth.reason(for: error)
         }
-        if answers.values.isEmpty && refusals > 0 {
+        // Nodes that answered a login, refusing it, are up: this user's password (or its lock-out) is the problem,
+        // not the cluster (exit 77, never `down`).
+        if answers.values.isEmpty && refusals + throttled > 0 {
+            if refusals == 0 {
+                throw ClientError.authenticationFailed("too many failed logins for user \(user): \(throttled) node(s) "
+                    + "refuse this user's logins from this address for up to 5 minutes; wait, then try again")
+            }
             throw ClientError.authenticationFailed("wrong password for user \(user) (login refused by \(refusals) node(s)): check the password and --user")
         }
         let reachable = nodes.filter(\.reachable).count
