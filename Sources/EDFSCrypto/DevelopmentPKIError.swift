@@ -71,11 +71,11 @@ public enum PKIError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notACertificateAuthority(path):
             return "\(path) is not a CA certificate: run with --force to make a new CA"
         case let .expired(path):
-            return "\(path) has expired: run with --force to replace it"
+            return "\(path) has expired: replace it with edfs certs node NAME --hosts … --force (or edfs certs init --force)"
         case let .keyMismatch(certificate, key):
-            return "\(key) does not belong to \(certificate): restore the matching pair, or run with --force to replace it"
+            return "\(key) does not belong to \(certificate): restore the matching pair, or replace it with edfs certs node NAME --hosts … --force"
         case let .notIssuedByCA(certificate, ca):
-            return "\(certificate) was not issued by \(ca): run with --force to reissue it"
+            return "\(certificate) was not issued by \(ca): reissue it with edfs certs node NAME --hosts … --force (or edfs certs init --force)"
         case let .cannotWrite(path, reason):
             return "cannot write \(path): \(reason); check the folder's permissions and free space"
         case let .openSSL(function, making):

@@ -307,7 +307,7 @@ public final class StorageNode: Sendable {
         let user = session?.table.user ?? "-"
         let requests = session?.table.requestCount ?? 0
         let tenths = Int((seconds * 10).rounded())
-        let line = "connection from \(peer): user \(user), \(requests) requests, \(tenths / 10).\(tenths % 10) s; \(reason)"
+        let line = "connection from \(peer): user \(user), \(requests) request\(requests == 1 ? "" : "s"), \(tenths / 10).\(tenths % 10) s; \(reason)"
         logger.info("\(line)")
     }
 

@@ -42,6 +42,7 @@ struct UploadPath: Sendable {
             writers[id] = writer
             output.table.begin(id, .upload)
         } catch {
+            services.logger.warning("put refused: \(error)", metadata: ["peer": "\(peer)"])
             await output.send(.error(error.wire, requestID: id))
         }
     }
@@ -66,6 +67,7 @@ struct UploadPath: Sendable {
             services.metrics.objectReceived.increment(by: payload.readableBytes)
             recycler?.recycle(payload)
         } catch {
+            services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
             writers[id] = nil
             writer.abort()
             await output.finish(id, with: .error(error.wire, requestID: id))

@@ -15,14 +15,14 @@ struct EDFSCommand: AsyncParsableCommand {
         abstract: "Encrypted, distributed chunk store: client-side AES-256-GCM, ciphertext-only TLS storage nodes.",
         discussion: """
             Files are encrypted on this machine before they leave it; the nodes keep only ciphertext. Every command \
-            takes --help; docs/CLI.md (and `man edfs`, from docs/edfs.1) lists every option and exit code.
+            takes --help; docs/CLI.md (and the man page, man -l docs/edfs.1) lists every option and exit code.
 
             Examples:
-              edfs cluster up --dir cluster                 a local 4-node cluster to try it
-              export EDFS_CONFIG=$PWD/cluster/dfc.conf
-              edfs put report.pdf photos                    store a file and a folder
-              edfs ls -l                                    what is stored, with sizes and health
-              edfs get -r photos -o restored                bring a folder back
+              edfs cluster up --dir "$PWD/cluster"         a local 4-node cluster
+              export EDFS_CONFIG="$PWD/cluster/dfc.conf"
+              edfs put report.pdf photos                   a file and a folder
+              edfs ls -l                                   sizes, times, health
+              edfs get -r photos -o restored               a folder back
             """,
         version: SoftwareVersion.text,
         subcommands: [

@@ -25,7 +25,7 @@ public struct FolderOperation: Sendable {
         case nil: throw ClientError.noSuchFile("no folder named \"\(path)\" is stored (see edfs ls)")
         case .file?: throw ClientError.conflict("\(path) is a file, not a folder")
         case .folder?:
-            guard names.isEmptyFolder(path) else { throw ClientError.conflict("the folder \(path) is not empty") }
+            guard names.isEmptyFolder(path) else { throw ClientError.conflict("the folder \(path) is not empty: remove what it holds first, or use edfs rm -r") }
         }
         try await removeEntry(path)
     }

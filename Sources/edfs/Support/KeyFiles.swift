@@ -15,7 +15,13 @@ func exportPassphrase(file: String?, confirm: Bool) throws -> SecureBytes {
     if environment["EDFS_EXPORT_PASSPHRASE"] != nil {
         return try PasswordSource.environment("EDFS_EXPORT_PASSPHRASE").read(environment: environment)
     }
-    let first = try PasswordSource.prompt("Export passphrase: ").read(environment: environment)
+    let first: SecureBytes
+    do {
+        first = try PasswordSource.prompt("Export passphrase: ").read(environment: environment)
+    } catch PasswordError.noTerminal {
+        throw ClientError.usage("no terminal to ask for the export passphrase: set EDFS_EXPORT_PASSPHRASE, or use "
+                                + "--passphrase-file")
+    }
     if confirm {
         let again = try PasswordSource.prompt("Export passphrase again: ").read(environment: environment)
         guard first.constantTimeEquals(again) else { throw PasswordError.mismatch }
