@@ -247,12 +247,14 @@ struct ProgressCommandTests {
         let process = Process()
         process.executableURL = try EDFSBinary.url()
         process.arguments = ["key", "rotate", "--reencrypt", "--json", "--config", cluster.clientConfigPath]
-        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        // The rotation waits after its first file (a test hook), so the signal lands mid-rotation on any machine.
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_PAUSE_AFTER_FILES": "1"]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        // Wait for a status line that shows re-encrypted bytes moving.
+        // Wait for a status line that shows re-encrypted bytes moving (the pause keeps it from finishing).
         while process.isRunning && Date() < deadline,
               !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").split(separator: "\n").contains(where: {
                   $0.contains("\"message_type\":\"status\"") && !$0.contains("\"bytes_done\":0,")

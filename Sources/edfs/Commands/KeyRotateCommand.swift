@@ -38,6 +38,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let crashAfter = ProcessInfo.processInfo.environment["EDFS_TEST_CRASH_AFTER_FILES"].flatMap(Int.init)
+            let pauseAfter = ProcessInfo.processInfo.environment["EDFS_TEST_PAUSE_AFTER_FILES"].flatMap(Int.init)
             let counter = FileCounter()
             let (quiet, json) = (display.quiet, json)
             let progress = CommandProgress(action: "rotate", options: display, json: json, totalsGiven: true)
@@ -45,7 +46,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
                 let s = progress.model.snapshot
                 return s.totalFiles == 0
                     ? "if the rotation had begun, edfs key status says so and edfs key rotate finishes it"
-                    : "\(s.filesDone) of \(s.totalFiles) files moved to the new key epoch, every file still readable; "
+                    : "\(s.filesDone) of \(s.totalFiles) files moved to the new keys, every file still readable; "
                         + "run edfs key rotate again to finish it" + (reencrypt ? " (it stays a re-encryption)" : "")
             }
             let report: RotationReport? = try await withSession(options) { session in
@@ -63,6 +64,9 @@ struct KeyRotateCommand: AsyncParsableCommand {
                     }
                     // Test hook: die like kill -9 right after the N-th file, to prove a rotation resumes.
                     if let crashAfter, done >= crashAfter { kill(getpid(), SIGKILL) }
+                    // Test hook: wait right after the N-th file for a signal (which ends the command), so an interrupt
+                    // lands mid-rotation however fast the machine is.
+                    if let pauseAfter, done >= pauseAfter { while true { pause() } }
                 }
             }
             guard let report else {
