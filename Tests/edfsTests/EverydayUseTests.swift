@@ -137,6 +137,7 @@ struct EverydayUseTests {
         let broken = try cluster.run(["ls", "-l", "a"])
         #expect(broken.status == 69, "\(broken.stdout)\(broken.stderr)")
         #expect(broken.stdout.contains("unavailable") && broken.stderr.contains("not healthy"))
+        #expect(broken.stderr.contains("edfs: a/notes.txt is unavailable (stripe 0 has 0 of 2 replicas"), "\(broken.stderr)")
     }
 
     @Test("get -o - into a reader that stops early: no message, exit 141; key export takes -o")

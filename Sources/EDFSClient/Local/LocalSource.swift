@@ -15,7 +15,7 @@ final class LocalSource: Sendable {
         guard fd >= 0 else {
             let code = errno
             let reason = String(cString: strerror(code))
-            throw code == ENOENT ? ClientError.noSuchFile("\(path): no such file") : ClientError.localIO("cannot open \(path): \(reason)")
+            throw code == ENOENT ? ClientError.noSuchFile("\(path): no such local file: check the path") : ClientError.localIO("cannot open \(path): \(reason)")
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {

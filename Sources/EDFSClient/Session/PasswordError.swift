@@ -15,7 +15,7 @@ public enum PasswordError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .noTerminal:
             return "no terminal to ask for a password: set EDFS_PASSWORD, or use --password-file or --password-stdin"
-        case let .empty(source): return "empty password from \(source)"
+        case let .empty(source): return "empty password from \(source): give the password there (one line)"
         case .tooLong: return "password longer than \(PasswordSource.maximumLength) bytes"
         case let .unreadable(path, reason): return "cannot read password file \(path): \(reason)"
         case .mismatch: return "the two new passwords differ"

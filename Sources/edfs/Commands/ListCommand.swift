@@ -61,10 +61,15 @@ struct ListCommand: AsyncParsableCommand {
             if unhealthy > 0 {
                 printError("\(unhealthy) of \(files.count) stored file(s) not healthy: see edfs check, fix with edfs repair")
             }
-            // A listing that shows a file no one can read right now says so in its exit code too (docs/CLI.md).
-            if shown.contains(where: { !$0.isFolder && Self.listing($0).health.hasPrefix("unavailable") }) {
-                throw ExitCode(ExitStatus.unavailable)
+            // A listing that shows a file no one can read right now says which, and so does its exit code (docs/CLI.md).
+            let unreadable = shown.filter { !$0.isFolder && Self.listing($0).health.hasPrefix("unavailable") }
+            for child in unreadable.prefix(10) {
+                let why = Self.listing(child).health.replacingOccurrences(of: "unavailable: ", with: "")
+                printError("\(child.path) is unavailable (\(why) replicas on the nodes that answered): "
+                           + "start the nodes that are down, then see edfs check")
             }
+            if unreadable.count > 10 { printError("and \(unreadable.count - 10) more unavailable file(s): see edfs check") }
+            if !unreadable.isEmpty { throw ExitCode(ExitStatus.unavailable) }
         }
     }
 

@@ -28,7 +28,7 @@ enum LocalFiles {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw ClientError.noSuchFile("\(path): no such file")
+                throw ClientError.noSuchFile("\(path): no such local file: check the path")
             }
             let base = URL(fileURLWithPath: path).standardized.lastPathComponent
             if isDirectory.boolValue {
