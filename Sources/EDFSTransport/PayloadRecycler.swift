@@ -19,7 +19,7 @@ public final class PayloadRecycler: Sendable {
     private let limit: Int
 
     /// A recycler that holds at most `limit` buffers.
-    public init(limit: Int = 4) { self.limit = limit }
+    public init(limit: Int = 2) { self.limit = limit }
 
     /// Gives back the buffer of a large frame whose bytes are consumed. Sound while other copies of it live: a buffer
     /// still shared is copied when it is reused (ByteBuffer's copy-on-write), never written under its other holder.
