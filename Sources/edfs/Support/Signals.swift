@@ -5,22 +5,6 @@ import EDFSCrypto
 import EDFSDevTools
 import Foundation
 
-/// Suspends until SIGINT or SIGTERM.
-func waitForInterrupt() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let queue = DispatchQueue(label: "edfs.signals")
-        let resumed = ResumeOnce(continuation)
-        for number in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { resumed.resume() }
-            source.resume()
-            SignalSources.keep(source)
-        }
-    }
-}
-
 /// SIGINT and SIGTERM caught from its installation on (their default action, ending the process at once, is off), so
 /// a command can finish a step that must not be cut — starting node processes it has to stop again — and then act:
 /// `fired` says whether one came, `wait()` returns at the first.
@@ -71,16 +55,6 @@ final class InterruptLatch: Sendable {
             return s.waiters
         }
         for waiter in waiters { waiter.resume() }
-    }
-}
-
-/// Resumes a continuation at most once. `@unchecked Sendable`: its only state is read and written on one serial queue.
-final class ResumeOnce: @unchecked Sendable {
-    private var continuation: CheckedContinuation<Void, Never>?
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-    func resume() {
-        continuation?.resume()
-        continuation = nil
     }
 }
 
