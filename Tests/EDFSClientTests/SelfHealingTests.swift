@@ -266,49 +266,6 @@ struct SelfHealingTests {
         }
     }
 
-    @Test("a put whose manifest reaches too few nodes while others never answer keeps its data: a node that stored it unseen never serves a version without data")
-    func uncertainCommitKeepsItsObjects() async throws {
-        let cluster = try TestCluster(nodes: 4, replicas: 2)
-        let first = try randomContent(300_000), second = try randomContent(280_000)
-        try await cluster.withSession { session in
-            _ = try await PutOperation(session).run(file: cluster.writeScratch("v1", first), as: "doc")
-        }
-        let v1 = try await record(cluster, "doc").header.fileID.hex
-        func objects(ofOtherThan fileID: String) -> [String] {
-            (0..<4).flatMap { node in cluster.objectFiles(node: node).keys.filter { !$0.hasPrefix(fileID) }.map { "\(node):\($0)" } }
-        }
-        // Every stripe stored, then nodes 2-4 stop answering right before the manifest commit: node 1 accepts it
-        // (below the commit quorum of 2, so it is undone there), the other three never answer (they may hold it).
-        let stopped = (1..<4).compactMap { cluster.cluster.processIdentifier($0) }
-        #expect(stopped.count == 3)
-        let notices = Notices()
-        try await cluster.withSession(notices: notices) { session in
-            do {
-                _ = try await PutOperation(session).run(file: cluster.writeScratch("v2", second), as: "doc",
-                                                        committing: { for pid in stopped { kill(pid, SIGSTOP) } })
-                Issue.record("a put whose manifest reached one node of four was reported stored")
-            } catch let error as ClientError {
-                #expect(error.exitCode == ExitStatus.unavailable && error.description.contains("may hold this put's version"),
-                        "\(error)")
-            }
-        }
-        for pid in stopped { kill(pid, SIGCONT) }
-        // The new version's objects are all still there (before, the accepting node's copies were deleted).
-        #expect(objects(ofOtherThan: v1).count == 8, "\(objects(ofOtherThan: v1)) \(notices.all)")
-        #expect(notices.all.contains { $0.contains("may still hold the manifest of this put") }, "\(notices.all)")
-
-        // Whatever the nodes now hold, a repair leaves one whole version that reads back exactly.
-        _ = try await cluster.withSession { try await RepairOperation($0).run() }
-        let after = try await check(cluster, readData: true)
-        #expect(after.worst == .healthy, "\(after.files.map(\.problems))")
-        let bytes = try await cluster.withSession { session in
-            let out = cluster.scratch("out")
-            try await GetOperation(session).run(name: "doc", to: .file(out))
-            return try Array(Data(contentsOf: URL(fileURLWithPath: out)))
-        }
-        #expect(bytes == first || bytes == second)
-    }
-
     @Test("two writers of one name at once: each gets a definite answer, the nodes end with one manifest, no orphans")
     func concurrentWritersSettle() async throws {
         try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in

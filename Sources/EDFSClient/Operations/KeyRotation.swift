@@ -199,7 +199,7 @@ private struct RotationStep: Sendable {
             // manifest is on every node (a commit interrupted half-way), then drop what is left of older copies.
             let lacking = (0..<session.nodeCount).filter { !record.holders.contains($0) }
             if !lacking.isEmpty {
-                let (accepted, _, _) = await commit.store(id: record.id, bytes: record.bytes, replacingForged: lookup.forged)
+                let (accepted, _) = await commit.store(id: record.id, bytes: record.bytes, replacingForged: lookup.forged)
                 guard Set(accepted).union(record.holders).count == session.nodeCount else {
                     throw ClientError.notEnoughNodes("the manifest of \(name) is not on every node; run edfs key rotate again")
                 }
@@ -245,7 +245,7 @@ private struct RotationStep: Sendable {
         let id = ManifestID.derive(path: name, nameKey: target.nameKey)
         let manifest = try Manifest.seal(manifestID: id, version: try current.nextVersion(), fileID: fileID,
                                          keyEpoch: target.epoch, body: body, masterKey: target.masterKey)
-        let (accepted, _, _) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        let (accepted, _) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
         guard accepted.count == session.nodeCount else {
             throw ClientError.notEnoughNodes("the new manifest of \(name) reached \(accepted.count) of \(session.nodeCount) nodes; "
                                              + "run edfs key rotate again to finish")

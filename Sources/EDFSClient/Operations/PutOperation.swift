@@ -127,7 +127,7 @@ public struct PutOperation: Sendable {
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
         committing?()
-        var (committed, stale, uncertain) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        var (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
         if committed.isEmpty, !stale.isEmpty {
             // Every node already had this version from another writer, which may have reported success: it won.
             await removal.remove(fileID: fileID, placement: placement)
@@ -154,18 +154,15 @@ public struct PutOperation: Sendable {
             stale = []
         }
         guard !committed.isEmpty else {
-            await removeUnlessHeld(fileID: fileID, placement: placement, name: name, maybeHeldOn: uncertain,
-                                   removal: removal)
-            throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); "
-                                             + Self.previousVersionState(uncertain))
+            await removal.remove(fileID: fileID, placement: placement)
+            throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
         }
         guard committed.count >= config.commitQuorum else {
             // Too few holders: a read quorum could miss this version. Undo it, so the answer is a definite "not stored".
-            let notUndone = await commit.rollBack(id: id, version: version, on: committed, restoring: current.newest)
-            await removeUnlessHeld(fileID: fileID, placement: placement, name: name, maybeHeldOn: uncertain + notUndone,
-                                   removal: removal)
+            await commit.rollBack(id: id, version: version, on: committed, restoring: current.newest)
+            await removal.remove(fileID: fileID, placement: placement)
             throw ClientError.notEnoughNodes("the manifest of \(name) reached \(committed.count) node(s), a commit needs "
-                                             + "\(config.commitQuorum); " + Self.previousVersionState(uncertain + notUndone))
+                                             + "\(config.commitQuorum); the previous version is unchanged")
         }
         // The old versions' objects go only once every reachable node holds the new manifest: a node that still
         // serves an old one must not point at deleted objects while the new one's holders are down. Every version
@@ -218,29 +215,6 @@ public struct PutOperation: Sendable {
 
     /// Reads, seals and streams one stripe to its replicas; returns the nodes that acknowledged it durably (at least
     /// `quorum`).
-    /// What a put that was not committed left: the previous version, or — when some node may hold the new
-    /// manifest — either version until a repair settles it.
-    private static func previousVersionState(_ maybeHeldOn: [Int]) -> String {
-        maybeHeldOn.isEmpty ? "the previous version is unchanged"
-            : "a node that did not answer may hold this put's version, so a get may return either until edfs repair "
-                + "settles it"
-    }
-
-    /// Removes the objects of a version that was not committed, unless some node may still hold its manifest (its
-    /// answer never came, or the undo failed there): such a node would otherwise serve a newest version whose data is
-    /// gone, which a repair would then spread over the previous one. Those objects are left to the nodes' orphan
-    /// collection instead (docs/STORAGE.md).
-    private func removeUnlessHeld(fileID: FileID, placement: Placement, name: String, maybeHeldOn nodes: [Int],
-                                  removal: ObjectRemoval) async {
-        guard !nodes.isEmpty else {
-            await removal.remove(fileID: fileID, placement: placement)
-            return
-        }
-        let names = Set(nodes).sorted().map(session.nodeName).joined(separator: ", ")
-        session.notices.add("\(name): \(names) may still hold the manifest of this put; its data is kept for the "
-                            + "nodes' orphan collection (edfs repair settles which version stays)")
-    }
-
     private func storeStripe(header: StripeHeader, targets: [Int], quorum: Int, dataKey: SymmetricKey,
                              source: LocalSource, fileOffset: UInt64, progress: TransferProgress?) async throws -> [Int] {
         let work = try StripeSealWork(header: header, dataKey: dataKey,

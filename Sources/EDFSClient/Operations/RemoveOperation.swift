@@ -30,7 +30,7 @@ public struct RemoveOperation: Sendable {
         let version = try lookup.nextVersion()
         let bytes = try Manifest.seal(manifestID: id, version: version, fileID: .random(),
                                       keyEpoch: bundle.epoch, body: tombstone, masterKey: bundle.masterKey)
-        let (stored, _, _) = await commit.store(id: id, bytes: bytes, replacingForged: lookup.forged)
+        let (stored, _) = await commit.store(id: id, bytes: bytes, replacingForged: lookup.forged)
         guard stored.count >= quorum else {
             await commit.rollBack(id: id, version: version, on: stored, restoring: record)
             throw ClientError.notEnoughNodes("the removal of \(name) reached \(stored.count) node(s), it needs \(quorum); "

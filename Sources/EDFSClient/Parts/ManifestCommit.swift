@@ -4,28 +4,19 @@ import EDFSFormat
 struct ManifestCommit: Sendable {
     let session: ClusterSession
 
-    /// Stores a manifest on every reachable node; returns the nodes that accepted it, those that hold a version at
-    /// least as new (another writer), and those whose answer never came (a lost connection or a missed deadline: they
-    /// may hold it all the same). Other failures are reported as notices.
+    /// Stores a manifest on every reachable node; returns the nodes that accepted it and those that hold a
+    /// version at least as new (another writer). Other failures are reported as notices.
     ///
     /// A node that refuses it as stale because it holds one of `forged` — a copy under this id that fails
     /// authentication at a key epoch the session holds, so no client with the keys wrote it — has that copy removed
     /// (only up to its own version number) and is asked again: a forged version number cannot block a name.
     func store(id: ManifestID, bytes: [UInt8],
                replacingForged forged: [(node: Int, id: ManifestID, storedVersion: UInt64)] = []) async
-        -> (accepted: [Int], stale: [Int], uncertain: [Int]) {
+        -> (accepted: [Int], stale: [Int]) {
         let results = await session.fanOut.run { _, link in try await link.putManifest(id.hex, bytes: bytes) }
         var accepted = results.succeeded
         var stale = [Int]()
         var retry = [Int: UInt64]()
-        // A node that answered with an error did not store it; one that did not answer may have.
-        let uncertain = results.failures.filter { failure in
-            switch failure.error {
-            case NodeLinkError.unreachable: return true
-            case is NodeLinkError: return false
-            default: return true
-            }
-        }.map(\.node).sorted()
         for (node, error) in results.failures {
             if case NodeLinkError.stale = error {
                 if let copy = forged.first(where: { $0.node == node && $0.id == id }) {
@@ -52,7 +43,7 @@ struct ManifestCommit: Sendable {
             }
             accepted = (accepted + replaced.succeeded).sorted()
         }
-        return (accepted, stale, uncertain)
+        return (accepted, stale)
     }
 
     /// Gives each node of `nodes` exactly `bytes` under `id`: removes the copy there first (only up to `bound[node]`,

@@ -65,7 +65,7 @@ struct MetadataCommit: Sendable {
         let version = try lookup.nextVersion()
         let bytes = try Manifest.seal(manifestID: id, version: version, fileID: fileID, keyEpoch: bundle.epoch,
                                       body: body, masterKey: bundle.masterKey)
-        let (stored, stale, _) = await ManifestCommit(session: session).store(id: id, bytes: bytes,
+        let (stored, stale) = await ManifestCommit(session: session).store(id: id, bytes: bytes,
                                                                            replacingForged: lookup.forged)
         return Attempt(id: id, version: version, bytes: bytes, stored: stored, stale: stale)
     }
