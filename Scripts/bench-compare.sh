@@ -21,7 +21,7 @@
 # run goes on.
 #
 #   Scripts/bench-compare.sh [BIG_MIB=1024] [SMALL_FILES=1000] [LIST_FILES=10000]     short run: 64 200 1000
-#   environment: EDFS (default .build/release/edfs, built when missing), KDF_ITERATIONS=100000, BENCH_DIR (parent
+#   environment: TOOLS (a comma-separated subset of edfs,restic,rclone,gocryptfs; default all), EDFS (default .build/release/edfs, built when missing), KDF_ITERATIONS=100000, BENCH_DIR (parent
 #                of the temporary folder, default $TMPDIR or /tmp: it must be on a real disk for the fsync figures),
 #                BASE_PORT (default: free ports)
 # Installs restic, rclone, gocryptfs and time from Debian when missing and run as root. Everything it makes is in
@@ -39,6 +39,8 @@ esac
 REPLICAS=2
 
 # --- tools
+# TOOLS=edfs,restic,… runs only those tools (default: all; the ceilings always run).
+wanted() { [ -z "${TOOLS:-}" ] || [[ ",$TOOLS," == *",$1,"* ]]; }
 APT_UPDATED=""
 apt_install() { # package…
   [ "$(id -u)" = 0 ] || return 1
@@ -157,6 +159,8 @@ OP_BIGGET="2 ${BIG_MIB} MiB get/restore"
 OP_SMALLPUT="3 ${SMALL_FILES} x 4 KiB put"
 OP_SMALLGET="4 ${SMALL_FILES} x 4 KiB restore"
 OP_LIST="5 ls of ${LIST_FILES} files"
+OP_ONE="6 one 4 KiB put command"
+ONE_RUNS=${ONE_RUNS:-11}
 
 # --- ceilings
 echo "== ceilings" >&2
@@ -188,33 +192,54 @@ fi
 
 # --- edfs
 echo "== edfs" >&2
-if cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 "$REPLICAS"; then
+if ! wanted edfs; then :
+elif cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 "$REPLICAS"; then
   echo "KDFIterations: $KDF_ITERATIONS" >> "$CLUSTER_CONF"
   export EDFS_PASSWORD
   EDFS_PASSWORD=$(cat "$PASSWORD_FILE")
   NODES="${CLUSTER_NODE_PIDS[*]}"
-  EO=(--config "$CLUSTER_CONF" --quiet)
+  EO=(--config "$CLUSTER_CONF")
+  QUIET=(--quiet)  # put and get have progress to silence; ls has none (and no --quiet)
   # The first put creates the user's keys; not measured.
   head -c 4096 /dev/urandom > "$WORK/warm.bin"
   "$EDFS" put "$WORK/warm.bin" --as warm "${EO[@]}" > /dev/null
   mkdir -p "$WORK/out/edfs"
-  if measure nodes "$NODES" "$EDFS" put "$BIG" --as big.bin "${EO[@]}"; then record "$OP_BIGPUT" edfs "$BIG_BYTES" MB/s
+  if measure nodes "$NODES" "$EDFS" put "$BIG" --as big.bin "${EO[@]}" "${QUIET[@]}"; then record "$OP_BIGPUT" edfs "$BIG_BYTES" MB/s
   else skip "$OP_BIGPUT" edfs "put failed"; fi
-  if measure nodes "$NODES" "$EDFS" get big.bin -o "$WORK/out/big.bin" "${EO[@]}"; then
+  if measure nodes "$NODES" "$EDFS" get big.bin -o "$WORK/out/big.bin" "${EO[@]}" "${QUIET[@]}"; then
     record "$OP_BIGGET" edfs "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"
   else skip "$OP_BIGGET" edfs "get failed"; fi
   rm -f "$WORK/out/big.bin"
-  if measure nodes "$NODES" "$EDFS" put "$WORK/data/small" "${EO[@]}"; then record "$OP_SMALLPUT" edfs "$SMALL_FILES" files/s
+  if measure nodes "$NODES" "$EDFS" put "$WORK/data/small" "${EO[@]}" "${QUIET[@]}"; then record "$OP_SMALLPUT" edfs "$SMALL_FILES" files/s
   else skip "$OP_SMALLPUT" edfs "put failed"; fi
-  if measure nodes "$NODES" "$EDFS" get -r small -o "$WORK/out/edfs" "${EO[@]}"; then
+  if measure nodes "$NODES" "$EDFS" get -r small -o "$WORK/out/edfs" "${EO[@]}" "${QUIET[@]}"; then
     record "$OP_SMALLGET" edfs "$SMALL_FILES" files/s diff -r "$WORK/data/small" "$WORK/out/edfs/small"
   else skip "$OP_SMALLGET" edfs "get -r failed"; fi
   rm -rf "$WORK/out/edfs"
-  if "$EDFS" put "$WORK/data/list" "${EO[@]}" > /dev/null 2> "$WORK/cmd.err"; then
+  if "$EDFS" put "$WORK/data/list" "${EO[@]}" "${QUIET[@]}" > /dev/null 2> "$WORK/cmd.err"; then
     if measure nodes "$NODES" "$EDFS" ls list "${EO[@]}"; then
       record "$OP_LIST" edfs "$LIST_FILES" files/s list_count "$LIST_FILES" .
     else skip "$OP_LIST" edfs "ls failed"; fi
   else skip "$OP_LIST" edfs "put of the listing folder failed: $(tail -1 "$WORK/cmd.err")"; fi
+  # One 4 KiB put as its own command, ONE_RUNS times (new names): the median and the slowest, against the
+  # command's fixed floor, one PBKDF2 of the same parameters (OpenSSL through Python's hashlib) + 100 ms.
+  ONE_TIMES=()
+  for i in $(seq "$ONE_RUNS"); do
+    if measure nodes "$NODES" "$EDFS" put "$WORK/warm.bin" --as "one-$i" "${EO[@]}" "${QUIET[@]}"; then ONE_TIMES+=("$M_SECS"); fi
+  done
+  if [ "${#ONE_TIMES[@]}" -eq "$ONE_RUNS" ]; then
+    M_SECS=$(printf '%s\n' "${ONE_TIMES[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    row "$OP_ONE" "edfs (median of $ONE_RUNS)" "$M_SECS" 1 files/s "$M_CPU" "$M_RSS" -
+    M_SECS=$(printf '%s\n' "${ONE_TIMES[@]}" | sort -g | tail -1)
+    row "$OP_ONE" "edfs (slowest of $ONE_RUNS)" "$M_SECS" 1 files/s - - -
+  else skip "$OP_ONE" edfs "a put failed"; fi
+  KDF_SECS=$(python3 -c "import hashlib, time
+t = time.perf_counter(); hashlib.pbkdf2_hmac('sha256', b'password', b'0123456789abcdef0123456789abcdef', $KDF_ITERATIONS, 32)
+print('%.4f' % (time.perf_counter() - t))" 2> /dev/null || echo "")
+  if [ -n "$KDF_SECS" ]; then
+    row "$OP_ONE" "ceiling: PBKDF2 ($KDF_ITERATIONS) + 100 ms" "$(awk -v k="$KDF_SECS" 'BEGIN { print k + 0.1 }')" 1 files/s - - -
+    row "$OP_ONE" "ceiling: PBKDF2 ($KDF_ITERATIONS) alone" "$KDF_SECS" 1 files/s - - -
+  fi
   cluster_stop
   rm -rf "$WORK/edfs"
 else
@@ -223,7 +248,8 @@ fi
 
 # --- restic
 echo "== restic" >&2
-if command -v restic > /dev/null; then
+if ! wanted restic; then :
+elif command -v restic > /dev/null; then
   export RESTIC_REPOSITORY=$WORK/restic RESTIC_PASSWORD_FILE=$PASSWORD_FILE RESTIC_CACHE_DIR=$WORK/restic-cache
   restic_found() { find "$1" -name "$2" -print -quit; }  # restic restores under the path it backed up
   if restic init > /dev/null 2> "$WORK/cmd.err"; then
@@ -256,7 +282,8 @@ fi
 
 # --- rclone crypt over a local folder (configured through the environment; no rclone.conf of the user is read)
 echo "== rclone" >&2
-if command -v rclone > /dev/null; then
+if ! wanted rclone; then :
+elif command -v rclone > /dev/null; then
   : > "$WORK/rclone.conf"
   export RCLONE_CONFIG=$WORK/rclone.conf RCLONE_CONFIG_BENCHCRYPT_TYPE=crypt RCLONE_CONFIG_BENCHCRYPT_REMOTE=$WORK/rclone-store
   RCLONE_CONFIG_BENCHCRYPT_PASSWORD=$(rclone obscure "$(cat "$PASSWORD_FILE")")
@@ -289,7 +316,8 @@ fi
 # --- gocryptfs (FUSE)
 echo "== gocryptfs" >&2
 GC_WHY=""
-if ! command -v gocryptfs > /dev/null; then GC_WHY="not installed"
+if ! wanted gocryptfs; then GC_WHY="left out (TOOLS)"
+elif ! command -v gocryptfs > /dev/null; then GC_WHY="not installed"
 elif [ ! -c /dev/fuse ]; then GC_WHY="no /dev/fuse"
 else
   mkdir -p "$WORK/gc-cipher"

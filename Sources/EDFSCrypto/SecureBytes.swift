@@ -25,7 +25,11 @@ public final class SecureBytes: @unchecked Sendable {
     /// Copies `bytes` into a new secret buffer. The caller remains responsible for its own copy.
     public convenience init(copying bytes: some Collection<UInt8>) {
         self.init(count: bytes.count) { buffer in
-            _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
+            // One memcpy when the bytes are contiguous (arrays, slices, buffers); element by element otherwise.
+            let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(source))
+            }
+            if copied == nil { _ = buffer.initializeMemory(as: UInt8.self, from: bytes) }
         }
     }
 

@@ -57,8 +57,9 @@ public struct ListOperation: Sendable {
             session.notices.add("\(unreadable) stored manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened "
                                 + "and \(unreadable == 1 ? "was" : "were") skipped")
         }
-        return try newest.values.filter { !$0.body.isDeleted }
-            .sorted { Array($0.body.name.utf8).lexicographicallyPrecedes(Array($1.body.name.utf8)) }.map { record in
+        // Sorted by the names' bytes: the keys alone (each made once), not the records, move in the sort.
+        let live = newest.filter { !$0.value.body.isDeleted }
+        return try live.keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { live[$0] }.map { record in
             FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
                         health: record.body.isFolder ? "healthy" : try inventory.health(of: record),

@@ -50,29 +50,32 @@ struct ClusterInventory: Sendable {
         for (node, error) in fetched.failures {
             session.notices.add("node \(session.nodeName(node)): cannot read its manifests: \(error)")
         }
-        for (id, nodes) in manifestHolders.sorted(by: { $0.key < $1.key }) {
-            var best: ManifestRecord?
-            var bestHolders = [Int]()
+        for (id, nodes) in manifestHolders {
+            // Each distinct copy is opened once: the nodes holding one version normally hold the same bytes.
+            var copies = [(record: ManifestRecord, holders: [Int])]()
             for node in nodes.sorted() {
-                guard case let .success(answers) = fetched.results[node], case let .manifest(bytes)? = answers[id],
-                      let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                guard case let .success(answers) = fetched.results[node], case let .manifest(bytes)? = answers[id] else {
+                    unreadable += 1
+                    continue
+                }
+                if let known = copies.firstIndex(where: { $0.record.bytes == bytes }) {
+                    copies[known].holders.append(node)
+                    continue
+                }
+                guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
                       let bundle = session.bundle(epoch: header.keyEpoch),
                       let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
                     unreadable += 1
                     continue
                 }
-                let candidate = ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body,
-                                               bytes: bytes, holders: [])
-                if let current = best, current.bytes == bytes {
-                    bestHolders.append(node)
-                } else if best.map({ candidate.supersedes($0) }) ?? true {
-                    best = candidate
-                    bestHolders = [node]
-                }
+                copies.append((ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body,
+                                              bytes: bytes, holders: []), [node]))
             }
-            guard let record = best else { continue }
-            records[id] = ManifestRecord(id: record.id, header: record.header, body: record.body, bytes: record.bytes,
-                                         holders: bestHolders)
+            // The newest authentic copy: one that no other supersedes (the first such, in node order, on a tie).
+            guard var best = copies.first else { continue }
+            for copy in copies.dropFirst() where copy.record.supersedes(best.record) { best = copy }
+            records[id] = ManifestRecord(id: best.record.id, header: best.record.header, body: best.record.body,
+                                         bytes: best.record.bytes, holders: best.holders)
         }
         return (records, unreadable)
     }

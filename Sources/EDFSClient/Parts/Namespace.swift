@@ -71,7 +71,8 @@ public struct Namespace: Sendable {
     /// Every file at any depth inside `folder` ("" for all), sorted by path.
     public func files(inside folder: String) -> [FileListing] {
         entries.values.filter { !$0.isFolder && StoredPath.isInside($0.name, folder: folder) }
-            .sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+            .map { (key: Array($0.name.utf8), file: $0) }  // each sort key made once, not per comparison
+            .sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.file)
     }
 
     /// Every folder entry at any depth inside `folder`, deepest first (the order to remove them in).
