@@ -26,11 +26,23 @@ public final class ObjectStore: Sendable {
     public let root: String
     /// Data bytes per checksummed block.
     public let blockSize: Int
+    /// The folder fsyncs after renames and unlinks, grouped (group commit).
+    let flusher: FolderFlusher
+    /// Users whose folders this store has seen or made (so a write does not re-check them with three mkdir calls);
+    /// at most one entry per configured user, as only logged-in users write. Dropped again if a folder is gone.
+    private let readyUsers = PthreadMutex<Set<String>>([])
+
     /// Opens (creating if needed) the store under `root`.
-    public init(root: String, blockSize: Int = 1 << 20) throws(StoreError) {
+    public convenience init(root: String, blockSize: Int = 1 << 20) throws(StoreError) {
+        try self.init(root: root, blockSize: blockSize, flusher: FolderFlusher())
+    }
+
+    /// Opens the store under `root`, flushing folders through `flusher` (tests pass one that counts or delays).
+    init(root: String, blockSize: Int, flusher: FolderFlusher) throws(StoreError) {
         precondition(StoredFooter.blockSizeRange.contains(blockSize), "block size out of range")
         self.root = root
         self.blockSize = blockSize
+        self.flusher = flusher
         try FileIO.makeDirectory(root)
         try FileIO.makeDirectory(root + "/users")
     }
@@ -72,6 +84,24 @@ public final class ObjectStore: Sendable {
             if try FileIO.makeDirectory(userDir + "/" + namespace.rawValue) { created = true }
         }
         if created { try FileIO.fsyncDirectory(userDir) }
+        readyUsers.withLock { _ = $0.insert(user) }
+    }
+
+    /// Opens a temporary file for `finalName` in `directory`, one of `user`'s folders, creating the user's folders
+    /// on the user's first write. Later writes skip that check; if a folder has gone meanwhile (removed by hand),
+    /// the open fails, the folders are made again and the open is retried once.
+    func makeWriter(user: String, what: String, directory: String, finalName: String,
+                    length: UInt64) throws(StoreError) -> ObjectWriter {
+        if !readyUsers.withLock({ $0.contains(user) }) { try ensureUserDirectories(user) }
+        do throws(StoreError) {
+            return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
+                                    blockSize: blockSize, flusher: flusher)
+        } catch .notFound {
+            readyUsers.withLock { _ = $0.remove(user) }
+            try ensureUserDirectories(user)
+            return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
+                                    blockSize: blockSize, flusher: flusher)
+        }
     }
 
     // MARK: Start-up
@@ -122,9 +152,7 @@ public final class ObjectStore: Sendable {
         if let space = try? FileIO.space(root), space.free < needed {
             throw .storageFull("\(needed) bytes needed, \(space.free) free")
         }
-        try ensureUserDirectories(user)
-        return try ObjectWriter(what: namespace.what, directory: dir, finalName: name, announcedLength: length,
-                                blockSize: blockSize)
+        return try makeWriter(user: user, what: namespace.what, directory: dir, finalName: name, length: length)
     }
 
     /// Opens a stored object or manifest for verified reading.
@@ -152,9 +180,15 @@ public final class ObjectStore: Sendable {
 
     /// Removes a stored object or manifest; `notFound` if there is none.
     public func delete(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) {
+        try unlink(user: user, namespace: namespace, id: id)
+        try flusher.flush(try directory(user, namespace))
+    }
+
+    /// Removes a stored object or manifest without flushing its folder (the caller flushes before it answers);
+    /// `notFound` if there is none.
+    func unlink(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) {
         let target = try path(user: user, namespace: namespace, id: id)
         guard try FileIO.removeFile(target, what: namespace.what) else { throw .notFound(namespace.what) }
-        try FileIO.fsyncDirectory(try directory(user, namespace))
     }
 
     /// One page of a user's objects or manifests, in byte order of their names.
