@@ -25,7 +25,7 @@ extension MetadataStore {
             let name = Self.historyEntryName(next)
             let writer = try ObjectWriter(what: "keyslot history entry", directory: dir, finalName: name,
                                           announcedLength: UInt64(bytes.count), blockSize: objects.blockSize,
-                                          flusher: objects.flusher)
+                                          flusher: objects.flusher, listings: objects.listings)
             try writer.append(bytes)
             try writer.commit()
             entries.append((next, name))

@@ -174,6 +174,7 @@ public final class MetadataStore: Sendable {
                 }
                 let removedFileID = storedFileID(target)
                 guard try FileIO.removeFile(target, what: "manifest") else { throw .notFound("manifest") }
+                objects.listings.changed(try objects.directory(user, .manifests))
                 references.replaced(user: user, old: removedFileID, new: nil)
             }
         } catch {

@@ -28,6 +28,8 @@ public final class ObjectStore: Sendable {
     public let blockSize: Int
     /// The folder fsyncs after renames and unlinks, grouped (group commit).
     let flusher: FolderFlusher
+    /// Sorted names of recently listed folders, for the later pages of a listing.
+    let listings = ListingCache()
     /// Users whose folders this store has seen or made (so a write does not re-check them with three mkdir calls);
     /// at most one entry per configured user, as only logged-in users write. Dropped again if a folder is gone.
     private let readyUsers = PthreadMutex<Set<String>>([])
@@ -95,12 +97,12 @@ public final class ObjectStore: Sendable {
         if !readyUsers.withLock({ $0.contains(user) }) { try ensureUserDirectories(user) }
         do throws(StoreError) {
             return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
-                                    blockSize: blockSize, flusher: flusher)
+                                    blockSize: blockSize, flusher: flusher, listings: listings)
         } catch .notFound {
             readyUsers.withLock { _ = $0.remove(user) }
             try ensureUserDirectories(user)
             return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
-                                    blockSize: blockSize, flusher: flusher)
+                                    blockSize: blockSize, flusher: flusher, listings: listings)
         }
     }
 
@@ -189,18 +191,31 @@ public final class ObjectStore: Sendable {
     func unlink(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) {
         let target = try path(user: user, namespace: namespace, id: id)
         guard try FileIO.removeFile(target, what: namespace.what) else { throw .notFound(namespace.what) }
+        listings.changed(try directory(user, namespace))
     }
 
-    /// One page of a user's objects or manifests, in byte order of their names.
+    /// One page of a user's objects or manifests, in byte order of their names. The first page reads the folder;
+    /// the next ones take its sorted names from `listings` while they are fresh (see `ListingCache`).
     public func list(user: String, namespace: StoreNamespace, startAfter: String,
                      limit: Int) throws(StoreError) -> (entries: [WireListEntry], more: Bool) {
         let dir = try directory(user, namespace)
-        let names = try FileIO.listDirectory(dir).filter { WireName.isValidID($0) && $0 > startAfter }.sorted()
+        let names = try listings.names(dir, fresh: startAfter.isEmpty) { () throws(StoreError) -> [String] in
+            try FileIO.listDirectory(dir).filter { WireName.isValidID($0) }.sorted()
+        }
+        // The first name after `startAfter` (binary search: the names are sorted).
+        var low = 0
+        var high = names.count
+        while low < high {
+            let middle = (low + high) / 2
+            if names[middle] <= startAfter { low = middle + 1 } else { high = middle }
+        }
+        let page = names[low...].prefix(max(0, limit))
         var entries: [WireListEntry] = []
-        for name in names.prefix(limit) {
+        entries.reserveCapacity(page.count)
+        for name in page {
             entries.append(WireListEntry(name: name, length: storedLength(dir + "/" + name)))
         }
-        return (entries, names.count > limit)
+        return (entries, names.count - low > page.count)
     }
 
     /// The data length of a stored file whose footer checks out, else `UInt64.max`.

@@ -21,6 +21,8 @@ public final class ObjectWriter: Sendable {
     let blockSize: Int
     /// Flushes the folder after the rename, grouped with other writers'.
     let flusher: FolderFlusher
+    /// Told of the rename (the folder's names changed).
+    let listings: ListingCache
 
     private struct State {
         var fd: Int32
@@ -37,9 +39,10 @@ public final class ObjectWriter: Sendable {
     private let state: PthreadMutex<State>
 
     init(what: String, directory: String, finalName: String, announcedLength: UInt64, blockSize: Int,
-         flusher: FolderFlusher) throws(StoreError) {
+         flusher: FolderFlusher, listings: ListingCache) throws(StoreError) {
         self.what = what
         self.flusher = flusher
+        self.listings = listings
         self.directory = directory
         self.finalPath = directory + "/" + finalName
         self.temporaryPath = directory + "/" + ObjectStore.temporaryPrefix + ObjectStore.randomSuffix()
@@ -149,6 +152,7 @@ public final class ObjectWriter: Sendable {
                 throw error
             }
             s.finished = true
+            listings.changed(directory)
         }
     }
 
