@@ -1,3 +1,4 @@
+import EDFSCrypto
 import EDFSFormat
 import EDFSTransport
 import NIOCore
@@ -13,9 +14,30 @@ import NIOCore
 struct UploadPath: Sendable {
     /// Objects up to this length are gathered in memory before they are written.
     static let smallObjectLength = 64 << 10
-    /// Bytes of small objects (by announced length) one connection may gather at once; beyond it, objects take the
-    /// streaming path. Bounds the memory: 64 connections × 256 KiB = 16 MiB node-wide (SECURITY.md).
+    /// Bytes of small objects (by announced length) one connection may hold at once, from PUT_OBJECT until their
+    /// write has ended; beyond it, objects take the streaming path. Bounds the memory: 64 connections × 256 KiB =
+    /// 16 MiB node-wide (SECURITY.md).
     static let smallObjectBudget = 256 << 10
+
+    /// The bytes of small objects a connection holds: taken at PUT_OBJECT, given back when the object is dropped or
+    /// its write (in a child task of the session) has ended.
+    final class SmallObjectBytes: Sendable {
+        private let held = PthreadMutex(0)
+
+        /// Takes `count` bytes if they fit the budget.
+        func take(_ count: Int) -> Bool {
+            held.withLock { held in
+                guard held + count <= UploadPath.smallObjectBudget else { return false }
+                held += count
+                return true
+            }
+        }
+
+        func give(_ count: Int) { held.withLock { $0 -= count } }
+
+        /// Bytes held now (for tests).
+        var current: Int { held.withLock { $0 } }
+    }
 
     /// A small object being gathered.
     private struct SmallUpload: Sendable {
@@ -33,8 +55,8 @@ struct UploadPath: Sendable {
     private var writers: [UInt32: ObjectWriter] = [:]
     /// Request id → the small object it is gathering.
     private var small: [UInt32: SmallUpload] = [:]
-    /// Announced bytes of `small`.
-    private var smallBytes = 0
+    /// Announced bytes of the small objects gathered or being written.
+    let smallBytes = SmallObjectBytes()
     /// Takes each DATA payload back once it is written, for the frame decoder to reuse.
     let recycler: PayloadRecycler?
 
@@ -57,11 +79,10 @@ struct UploadPath: Sendable {
                 + "\(services.limits.maxObjectLength)"), requestID: id))
             return
         }
-        if length <= UInt64(Self.smallObjectLength), smallBytes + Int(length) <= Self.smallObjectBudget {
+        if length <= UInt64(Self.smallObjectLength), smallBytes.take(Int(length)) {
             var upload = SmallUpload(user: user, objectID: objectID, length: length)
             upload.bytes.reserveCapacity(Int(length))
             small[id] = upload
-            smallBytes += Int(length)
             output.table.begin(id, .upload)
             return
         }
@@ -86,7 +107,7 @@ struct UploadPath: Sendable {
             let payload = frame.payload
             let received = UInt64(upload.bytes.count + payload.readableBytes)
             guard received <= upload.length else {
-                smallBytes -= Int(upload.length)
+                smallBytes.give(Int(upload.length))
                 let error = StoreError.lengthMismatch(expected: upload.length, received: received)
                 services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
                 await output.finish(id, with: .error(error.wire, requestID: id))
@@ -124,11 +145,11 @@ struct UploadPath: Sendable {
     /// Ends PUT request `id`: the object is made durable and published in a task of `group`, which then replies.
     mutating func end(id: UInt32, kind: NodeRequestTable.Kind?, in group: inout DiscardingTaskGroup) throws(WireError) {
         if let upload = small.removeValue(forKey: id) {
-            smallBytes -= Int(upload.length)
             output.table.update(id, to: .finishing)
-            group.addTask { [services, output, peer] in
+            group.addTask { [services, output, peer, smallBytes] in
                 let store = services.store
                 do throws(StoreError) {
+                    defer { smallBytes.give(Int(upload.length)) }
                     try await services.blocking { () throws(StoreError) in
                         let writer = try store.beginWrite(user: upload.user, id: upload.objectID, length: upload.length)
                         try writer.append(upload.bytes)
@@ -162,14 +183,14 @@ struct UploadPath: Sendable {
     /// Discards request `id`'s unfinished object, if it is one (CANCEL).
     mutating func cancel(id: UInt32) {
         writers.removeValue(forKey: id)?.abort()
-        if let upload = small.removeValue(forKey: id) { smallBytes -= Int(upload.length) }
+        if let upload = small.removeValue(forKey: id) { smallBytes.give(Int(upload.length)) }
     }
 
     /// Discards every unfinished object (the connection ended).
     mutating func abortAll() {
         for writer in writers.values { writer.abort() }
         writers.removeAll()
+        for upload in small.values { smallBytes.give(Int(upload.length)) }
         small.removeAll()
-        smallBytes = 0
     }
 }
