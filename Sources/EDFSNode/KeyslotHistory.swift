@@ -24,7 +24,8 @@ extension MetadataStore {
         for bytes in [entries.isEmpty ? replacing : nil, accepted].compactMap({ $0 }) where bytes != newest {
             let name = Self.historyEntryName(next)
             let writer = try ObjectWriter(what: "keyslot history entry", directory: dir, finalName: name,
-                                          announcedLength: UInt64(bytes.count), blockSize: objects.blockSize)
+                                          announcedLength: UInt64(bytes.count), blockSize: objects.blockSize,
+                                          flusher: objects.flusher, listings: objects.listings)
             try writer.append(bytes)
             try writer.commit()
             entries.append((next, name))

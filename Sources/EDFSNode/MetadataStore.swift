@@ -4,7 +4,8 @@ import EDFSFormat
 /// manifests (a write must carry a newer version and no older key epoch than the keyslot; a delete may be bounded
 /// by version), the keyslot (a write must supersede the stored one by epoch and revision) and the login verifier.
 /// Each check and the rename it guards run under the user's own lock, so two writers of one user cannot both win
-/// while other users never wait. Blocking: call from a thread pool.
+/// while other users never wait; the files' fsyncs run before the lock is taken and the folder fsyncs after it is
+/// released (grouped: `FolderFlusher`). Blocking: call from a thread pool.
 public final class MetadataStore: Sendable {
     static let keyslotName = "keyslot"
     static let verifierName = "verifier"
@@ -30,25 +31,38 @@ public final class MetadataStore: Sendable {
 
     /// Stores `bytes` under `finalName` in `directory` via a durable temporary file; `decide` runs under the
     /// user's lock just before the rename and may refuse (throw) or skip (return false) the replacement.
+    ///
+    /// Only the check and the rename hold the lock: the temporary file is written and fsynced before, and the folder
+    /// fsync comes after, shared with every writer that renamed in that folder meanwhile (`FolderFlusher`), so one
+    /// user's writes overlap their flushes instead of queueing behind each other's. Whatever the caller is told
+    /// (stored, skipped as a retry, refused as stale) rests on what the check saw, which may be another writer's
+    /// rename not yet flushed: so every outcome waits for a folder flush that started after the check.
     private func replaceSmallFile(user: String, what: String, directory dir: String, finalName: String, bytes: [UInt8],
                                   decide: () throws(StoreError) -> Bool,
                                   published: () -> Void = {}) throws(StoreError) {
         guard bytes.count <= WireProtocol.maxMetadataLength else {
             throw .tooLarge("\(what) is larger than \(WireProtocol.maxMetadataLength) bytes")
         }
-        try objects.ensureUserDirectories(user)
-        let writer = try ObjectWriter(what: what, directory: dir, finalName: finalName,
-                                      announcedLength: UInt64(bytes.count), blockSize: objects.blockSize)
+        let writer = try objects.makeWriter(user: user, what: what, directory: dir, finalName: finalName,
+                                            length: UInt64(bytes.count))
         try writer.append(bytes)
         try writer.makeDurable()
-        try locks.withLock(user: user) { () throws(StoreError) in
-            guard try decide() else {
-                writer.abort()
-                return
+        var outcome: StoreError?
+        do throws(StoreError) {
+            try locks.withLock(user: user) { () throws(StoreError) in
+                guard try decide() else {
+                    writer.abort()
+                    return
+                }
+                try writer.renameIntoPlace()
+                published()
             }
-            try writer.publish()
-            published()
+        } catch {
+            writer.abort()
+            outcome = error
         }
+        try objects.flusher.flush(dir)
+        if let outcome { throw outcome }
     }
 
     /// Stores a manifest if its header version is newer than the stored one's (docs/PROTOCOL.md).
@@ -72,8 +86,9 @@ public final class MetadataStore: Sendable {
                 throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(slotHeader.epoch); "
                     + "reopen the session")
             }
-            replacedFileID = storedFileID(target)
-            guard let stored = try storedManifestVersion(target) else { return true }
+            let stored = try storedManifest(target)
+            replacedFileID = stored.fileID
+            guard let stored = stored.version else { return true }
             guard header.version > stored else {
                 throw .stale("manifest version \(header.version) is not newer than the stored version \(stored)")
             }
@@ -115,7 +130,22 @@ public final class MetadataStore: Sendable {
             guard !named else {
                 throw .inUse("object \(id) is named by a manifest on this node; it is kept")
             }
-            try objects.delete(user: user, id: id)
+            try objects.unlink(user: user, id: id)
+        }
+        try objects.flusher.flush(try objects.directory(user, .objects))
+    }
+
+    /// The version and file id of the stored manifest at `path`, from one read: the version is nil when there is
+    /// none or it is corrupt (see `storedManifestVersion`); the file id comes from the raw header even then.
+    private func storedManifest(_ path: String) throws(StoreError) -> (version: UInt64?, fileID: String?) {
+        do throws(StoreError) {
+            let stored = try ObjectReader(path: path, what: "manifest").readAll()
+            guard let header = try? ManifestHeader.decode(prefixOf: stored) else { return (nil, storedFileID(path)) }
+            return (header.version, header.fileID.hex)
+        } catch .notFound {
+            return (nil, nil)
+        } catch .checksumMismatch {
+            return (nil, storedFileID(path))
         }
     }
 
@@ -132,18 +162,26 @@ public final class MetadataStore: Sendable {
         }
     }
 
-    /// Removes a manifest if its stored version is at most `bound`.
+    /// Removes a manifest if its stored version is at most `bound`. Like a write, every answer (removed, stale,
+    /// none) waits for a flush of the folder that started after the check (see `replaceSmallFile`).
     public func deleteManifest(user: String, id: String, ifVersionAtMost bound: UInt64) throws(StoreError) {
         let target = try objects.path(user: user, namespace: .manifests, id: id)
-        try locks.withLock(user: user) { () throws(StoreError) in
-            if bound != UInt64.max, let stored = try storedManifestVersion(target), stored > bound {
-                throw .stale("stored manifest version \(stored) is newer than \(bound)")
+        var outcome: StoreError?
+        do throws(StoreError) {
+            try locks.withLock(user: user) { () throws(StoreError) in
+                if bound != UInt64.max, let stored = try storedManifestVersion(target), stored > bound {
+                    throw .stale("stored manifest version \(stored) is newer than \(bound)")
+                }
+                let removedFileID = storedFileID(target)
+                guard try FileIO.removeFile(target, what: "manifest") else { throw .notFound("manifest") }
+                objects.listings.changed(try objects.directory(user, .manifests))
+                references.replaced(user: user, old: removedFileID, new: nil)
             }
-            let removedFileID = storedFileID(target)
-            guard try FileIO.removeFile(target, what: "manifest") else { throw .notFound("manifest") }
-            references.replaced(user: user, old: removedFileID, new: nil)
+        } catch {
+            outcome = error
         }
-        try FileIO.fsyncDirectory(try objects.directory(user, .manifests))
+        try objects.flusher.flush(try objects.directory(user, .manifests))
+        if let outcome { throw outcome }
     }
 
     /// Stores a keyslot if it supersedes the stored one (higher revision, no older epoch), is byte-identical, or is

@@ -26,11 +26,25 @@ public final class ObjectStore: Sendable {
     public let root: String
     /// Data bytes per checksummed block.
     public let blockSize: Int
+    /// The folder fsyncs after renames and unlinks, grouped (group commit).
+    let flusher: FolderFlusher
+    /// Sorted names of recently listed folders, for the later pages of a listing.
+    let listings = ListingCache()
+    /// Users whose folders this store has seen or made (so a write does not re-check them with three mkdir calls);
+    /// at most one entry per configured user, as only logged-in users write. Dropped again if a folder is gone.
+    private let readyUsers = PthreadMutex<Set<String>>([])
+
     /// Opens (creating if needed) the store under `root`.
-    public init(root: String, blockSize: Int = 1 << 20) throws(StoreError) {
+    public convenience init(root: String, blockSize: Int = 1 << 20) throws(StoreError) {
+        try self.init(root: root, blockSize: blockSize, flusher: FolderFlusher())
+    }
+
+    /// Opens the store under `root`, flushing folders through `flusher` (tests pass one that counts or delays).
+    init(root: String, blockSize: Int, flusher: FolderFlusher) throws(StoreError) {
         precondition(StoredFooter.blockSizeRange.contains(blockSize), "block size out of range")
         self.root = root
         self.blockSize = blockSize
+        self.flusher = flusher
         try FileIO.makeDirectory(root)
         try FileIO.makeDirectory(root + "/users")
     }
@@ -72,6 +86,24 @@ public final class ObjectStore: Sendable {
             if try FileIO.makeDirectory(userDir + "/" + namespace.rawValue) { created = true }
         }
         if created { try FileIO.fsyncDirectory(userDir) }
+        readyUsers.withLock { _ = $0.insert(user) }
+    }
+
+    /// Opens a temporary file for `finalName` in `directory`, one of `user`'s folders, creating the user's folders
+    /// on the user's first write. Later writes skip that check; if a folder has gone meanwhile (removed by hand),
+    /// the open fails, the folders are made again and the open is retried once.
+    func makeWriter(user: String, what: String, directory: String, finalName: String,
+                    length: UInt64) throws(StoreError) -> ObjectWriter {
+        if !readyUsers.withLock({ $0.contains(user) }) { try ensureUserDirectories(user) }
+        do throws(StoreError) {
+            return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
+                                    blockSize: blockSize, flusher: flusher, listings: listings)
+        } catch .notFound {
+            readyUsers.withLock { _ = $0.remove(user) }
+            try ensureUserDirectories(user)
+            return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
+                                    blockSize: blockSize, flusher: flusher, listings: listings)
+        }
     }
 
     // MARK: Start-up
@@ -122,9 +154,7 @@ public final class ObjectStore: Sendable {
         if let space = try? FileIO.space(root), space.free < needed {
             throw .storageFull("\(needed) bytes needed, \(space.free) free")
         }
-        try ensureUserDirectories(user)
-        return try ObjectWriter(what: namespace.what, directory: dir, finalName: name, announcedLength: length,
-                                blockSize: blockSize)
+        return try makeWriter(user: user, what: namespace.what, directory: dir, finalName: name, length: length)
     }
 
     /// Opens a stored object or manifest for verified reading.
@@ -152,21 +182,40 @@ public final class ObjectStore: Sendable {
 
     /// Removes a stored object or manifest; `notFound` if there is none.
     public func delete(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) {
-        let target = try path(user: user, namespace: namespace, id: id)
-        guard try FileIO.removeFile(target, what: namespace.what) else { throw .notFound(namespace.what) }
-        try FileIO.fsyncDirectory(try directory(user, namespace))
+        try unlink(user: user, namespace: namespace, id: id)
+        try flusher.flush(try directory(user, namespace))
     }
 
-    /// One page of a user's objects or manifests, in byte order of their names.
+    /// Removes a stored object or manifest without flushing its folder (the caller flushes before it answers);
+    /// `notFound` if there is none.
+    func unlink(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) {
+        let target = try path(user: user, namespace: namespace, id: id)
+        guard try FileIO.removeFile(target, what: namespace.what) else { throw .notFound(namespace.what) }
+        listings.changed(try directory(user, namespace))
+    }
+
+    /// One page of a user's objects or manifests, in byte order of their names. The first page reads the folder;
+    /// the next ones take its sorted names from `listings` while they are fresh (see `ListingCache`).
     public func list(user: String, namespace: StoreNamespace, startAfter: String,
                      limit: Int) throws(StoreError) -> (entries: [WireListEntry], more: Bool) {
         let dir = try directory(user, namespace)
-        let names = try FileIO.listDirectory(dir).filter { WireName.isValidID($0) && $0 > startAfter }.sorted()
+        let names = try listings.names(dir, fresh: startAfter.isEmpty) { () throws(StoreError) -> [String] in
+            try FileIO.listDirectory(dir).filter { WireName.isValidID($0) }.sorted()
+        }
+        // The first name after `startAfter` (binary search: the names are sorted).
+        var low = 0
+        var high = names.count
+        while low < high {
+            let middle = (low + high) / 2
+            if names[middle] <= startAfter { low = middle + 1 } else { high = middle }
+        }
+        let page = names[low...].prefix(max(0, limit))
         var entries: [WireListEntry] = []
-        for name in names.prefix(limit) {
+        entries.reserveCapacity(page.count)
+        for name in page {
             entries.append(WireListEntry(name: name, length: storedLength(dir + "/" + name)))
         }
-        return (entries, names.count > limit)
+        return (entries, names.count - low > page.count)
     }
 
     /// The data length of a stored file whose footer checks out, else `UInt64.max`.

@@ -6,8 +6,9 @@ import Darwin
 #endif
 
 /// One file being written into the store: bytes go to a temporary file beside the target while their block
-/// checksums are computed; `makeDurable()` appends the footer and fsyncs, `publish()` renames over the target and fsyncs
-/// the directory. Until published, nothing is visible; `abort()` (or deinit) removes the temporary file.
+/// checksums are computed; `makeDurable()` appends the footer and fsyncs, `publish()` renames over the target and waits
+/// for a flush of the folder (`FolderFlusher`: shared with the writers that renamed there meanwhile). Until published,
+/// nothing is visible; `abort()` (or deinit) removes the temporary file.
 /// Blocking: call from a thread pool. Methods are serialised by an internal lock.
 public final class ObjectWriter: Sendable {
     /// What is being written, for messages ("object", "manifest", "keyslot").
@@ -18,6 +19,10 @@ public final class ObjectWriter: Sendable {
     /// The exact number of data bytes this file must receive.
     public let announcedLength: UInt64
     let blockSize: Int
+    /// Flushes the folder after the rename, grouped with other writers'.
+    let flusher: FolderFlusher
+    /// Told of the rename (the folder's names changed).
+    let listings: ListingCache
 
     private struct State {
         var fd: Int32
@@ -33,8 +38,11 @@ public final class ObjectWriter: Sendable {
 
     private let state: PthreadMutex<State>
 
-    init(what: String, directory: String, finalName: String, announcedLength: UInt64, blockSize: Int) throws(StoreError) {
+    init(what: String, directory: String, finalName: String, announcedLength: UInt64, blockSize: Int,
+         flusher: FolderFlusher, listings: ListingCache) throws(StoreError) {
         self.what = what
+        self.flusher = flusher
+        self.listings = listings
         self.directory = directory
         self.finalPath = directory + "/" + finalName
         self.temporaryPath = directory + "/" + ObjectStore.temporaryPrefix + ObjectStore.randomSuffix()
@@ -126,8 +134,15 @@ public final class ObjectWriter: Sendable {
         }
     }
 
-    /// Renames the durable file over the target and fsyncs the directory: from here on it is durable.
+    /// Renames the durable file over the target and flushes the folder: from here on it is durable.
     public func publish() throws(StoreError) {
+        try renameIntoPlace()
+        try flusher.flush(directory)
+    }
+
+    /// Renames the durable file over the target, without flushing the folder: the rename is visible but not yet
+    /// durable, so the caller must `flusher.flush(directory)` before it tells anyone the write succeeded.
+    func renameIntoPlace() throws(StoreError) {
         try state.withLock { (s: inout State) throws(StoreError) in
             guard s.durable, !s.finished else { throw .io("publish \(what)", "the file was not made durable") }
             do throws(StoreError) {
@@ -137,7 +152,7 @@ public final class ObjectWriter: Sendable {
                 throw error
             }
             s.finished = true
-            try FileIO.fsyncDirectory(directory)
+            listings.changed(directory)
         }
     }
 

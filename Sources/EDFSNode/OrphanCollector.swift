@@ -53,6 +53,7 @@ struct OrphanCollector: Sendable {
                     guard try FileIO.move(dir + "/" + name, to: trash, ifStill: status, what: "orphan object") else {
                         continue
                     }
+                    store.listings.changed(dir)
                     try FileIO.removeFile(trash, what: "orphan object")
                     outcome.removed.append("users/" + user + "/objects/" + name)
                     outcome.bytes += status.size

@@ -126,9 +126,11 @@ public struct Scrubber: Sendable {
             report.corrupt.append(relative)
         }
         guard let quarantine else { return }
-        if let moved = try quarantine.move(user: user, inside: inside, expected: status, now: Self.wallClock()) {
-            report.quarantined.append(moved)
-        }
+        let moved = try quarantine.move(user: user, inside: inside, expected: status, now: Self.wallClock())
+        // The file left its folder (or was put back): listings of that folder read it afresh.
+        store.listings.changed(store.root + "/users/" + user + "/"
+            + (inside.split(separator: "/").dropLast().joined(separator: "/")))
+        if let moved { report.quarantined.append(moved) }
     }
 
     /// Removes the user's temporary files last written before `cutoff`.
