@@ -43,7 +43,7 @@ for run in $(seq "$RUNS"); do
   n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
   w0=$(date +%s%N)
   /usr/bin/time -v -o "$WORK/time.txt" "$EDFS" put "$WORK/data/small" --to "run$run" "${EO[@]}" > "$WORK/put.out" 2> "$WORK/put.err" \
-    || { tail -5 "$WORK/put.err" >&2; exit 1; }
+    || { head -40 "$WORK/put.err" >&2; exit 1; }
   w1=$(date +%s%N)
   n1=$(ticks "${CLUSTER_NODE_PIDS[@]}")
   stored=$(grep -c '^stored' "$WORK/put.out" || true)

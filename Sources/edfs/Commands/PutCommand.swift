@@ -94,37 +94,45 @@ enum PutQueue {
     /// 16 MiB or more is alone in flight.
     static let byteBudget: UInt64 = 16 << 20
 
+    /// One file's put, done: the item's index and its result or error.
+    private struct Finished: Sendable {
+        let index: Int
+        let result: PutResult?
+        let error: (any Error)?
+    }
+
     /// Runs `put` for every item, several at a time; `stored` hears each result (on this task, one at a time). On a
     /// failure no new file starts, the files in flight finish (a commit is never cut half-way), and the first failure
     /// is thrown once they have.
     static func run(_ items: [LocalFiles.Item], put: @escaping @Sendable (LocalFiles.Item) async throws -> PutResult,
                     stored: (PutResult) -> Void) async throws {
-        try await withThrowingTaskGroup(of: (UInt64, Result<PutResult, any Error>).self) { group in
+        func weight(_ item: LocalFiles.Item) -> UInt64 { min(item.size, byteBudget) }
+        try await withThrowingTaskGroup(of: Finished.self) { group in
             var inFlight = 0
             var inFlightBytes: UInt64 = 0
             var failure: (any Error)?
-            func settle(_ weight: UInt64, _ outcome: Result<PutResult, any Error>) {
+            var next = items.startIndex
+            while true {
+                // Start files while the bounds allow (one always may start when none is in flight).
+                while failure == nil, next < items.endIndex {
+                    let index = next
+                    let item = items[index]
+                    guard inFlight < maximumFiles, inFlight == 0 || inFlightBytes + weight(item) <= byteBudget else { break }
+                    inFlight += 1
+                    inFlightBytes += weight(item)
+                    next += 1
+                    group.addTask {
+                        do { return Finished(index: index, result: try await put(item), error: nil) } catch {
+                            return Finished(index: index, result: nil, error: error)
+                        }
+                    }
+                }
+                guard let finished = try await group.next() else { break }
                 inFlight -= 1
-                inFlightBytes -= weight
-                switch outcome {
-                case let .success(result): stored(result)
-                case let .failure(error): if failure == nil { failure = error }
-                }
+                inFlightBytes -= weight(items[finished.index])
+                if let result = finished.result { stored(result) }
+                if let error = finished.error, failure == nil { failure = error }
             }
-            for item in items {
-                let weight = min(item.size, byteBudget)
-                while failure == nil, inFlight >= maximumFiles || (inFlight > 0 && inFlightBytes + weight > byteBudget),
-                      let (done, outcome) = try await group.next() {
-                    settle(done, outcome)
-                }
-                if failure != nil { break }
-                inFlight += 1
-                inFlightBytes += weight
-                group.addTask {
-                    do { return (weight, .success(try await put(item))) } catch { return (weight, .failure(error)) }
-                }
-            }
-            while let (done, outcome) = try await group.next() { settle(done, outcome) }
             if let failure { throw failure }
         }
     }
