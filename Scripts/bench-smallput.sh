@@ -5,7 +5,8 @@
 # new folder of the same cluster.
 #
 #   Scripts/bench-smallput.sh [FILES=1000] [SIZE=4096] [RUNS=2]
-#   environment: EDFS (default .build/release/edfs), KDF_ITERATIONS=100000, BENCH_DIR (parent of the temp folder)
+#   environment: EDFS (default .build/release/edfs), KDF_ITERATIONS=100000, BENCH_DIR (parent of the temp folder),
+#                SEGMENT_SIZE (the client's SegmentSize in bytes; default: the config's, 1 MiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-1000}
@@ -31,13 +32,14 @@ mkdir -p "$WORK/data/small" "$WORK/out"
 head -c "$((FILES * SIZE))" /dev/urandom | split -b "$SIZE" -a 6 -d - "$WORK/data/small/f"
 cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 2
 echo "KDFIterations: $KDF_ITERATIONS" >> "$CLUSTER_CONF"
+[ -n "${SEGMENT_SIZE:-}" ] && echo "SegmentSize: $SEGMENT_SIZE" >> "$CLUSTER_CONF"
 export EDFS_PASSWORD
 EDFS_PASSWORD=$(cat "$PASSWORD_FILE")
 EO=(--config "$CLUSTER_CONF" --quiet)
 head -c 4096 /dev/urandom > "$WORK/warm.bin"
 "$EDFS" put "$WORK/warm.bin" --as warm "${EO[@]}" > /dev/null  # creates the user's keys; not measured
 
-echo "bench-smallput: $FILES × $SIZE B, $(nproc) cores, $EDFS"
+echo "bench-smallput: $FILES × $SIZE B, SegmentSize ${SEGMENT_SIZE:-default}, $(nproc) cores, $EDFS"
 for run in $(seq "$RUNS"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
