@@ -169,7 +169,7 @@ struct SingleStripeTests {
         }
     }
 
-    @Test("a node serving an altered single-stripe object or manifest is refused: get reads the other replica, or fails whole")
+    @Test("a node serving an altered single-stripe object or manifest is refused: get reads the other replica (and heals it), or fails whole")
     func lyingNode() async throws {
         try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment) { cluster in
             let content = try randomContent(4096)
@@ -192,6 +192,12 @@ struct SingleStripeTests {
                 return try Array(Data(contentsOf: URL(fileURLWithPath: cluster.scratch("o1"))))
             } == content)
             #expect(notices.all.contains { $0.contains("stripe 0") && $0.contains("failed") }, "\(notices.all)")
+            // Heal on read replaces the bad replica of the one stripe.
+            _ = try await cluster.withSession { session in
+                try await GetOperation(session).run(name: "a", to: .file(cluster.scratch("healed")))
+            }
+            let healed = try await cluster.withSession { try await CheckOperation($0).run(names: ["a"], readData: true) }
+            #expect(healed.files.first?.health == .healthy, "\(healed.files.map(\.problems))")
             // 2. Another file's valid single-stripe object (a different file id and key) in its place on both holders:
             //    nothing verifies, so the get fails and writes nothing.
             let bObject = try b.stripeHeader(0).objectName
