@@ -50,16 +50,17 @@ struct PutCommand: AsyncParsableCommand {
             try await withSession(options) { session in
                 progress.start()
                 for folder in folders { try await FolderOperation(session).make(folder.name, mode: folder.mode) }
+                let json = json
                 try await PutQueue.run(items) { item in
                     progress.model.begin(item.name)
                     defer { commit.update { $0.committing.removeAll { $0 == item.name } } }
                     let result = try await PutOperation(session).run(
                         file: item.path, as: item.name, progress: progress.model,
                         committing: { PutCommit.starting(commit, item.name) })
+                    // The line first, then the count: an interrupt's "N files stored" never exceeds the lines shown,
+                    // and the file stays "being committed" until both are done.
+                    Self.report(result, json: json)
                     progress.model.end(item.name)
-                    return result
-                } stored: { result in
-                    report(result)
                 }
             }
             progress.finish { "stored " + CommandProgress.counts($0) }
@@ -67,7 +68,7 @@ struct PutCommand: AsyncParsableCommand {
     }
 
     /// The line (or JSON line) of one stored file.
-    private func report(_ result: PutResult) {
+    private static func report(_ result: PutResult, json: Bool) {
         if json {
             printUnbuffered(CommandProgress.jsonLine(FileMessage(
                 messageType: "stored", name: result.name, size: result.size, version: result.version,
@@ -94,18 +95,15 @@ enum PutQueue {
     /// 16 MiB or more is alone in flight.
     static let byteBudget: UInt64 = 16 << 20
 
-    /// One file's put, done: the item's index and its result or error.
+    /// One file's put, done: the item's index and its error, if it failed.
     private struct Finished: Sendable {
         let index: Int
-        let result: PutResult?
         let error: (any Error)?
     }
 
-    /// Runs `put` for every item, several at a time; `stored` hears each result (on this task, one at a time). On a
-    /// failure no new file starts, the files in flight finish (a commit is never cut half-way), and the first failure
-    /// is thrown once they have.
-    static func run(_ items: [LocalFiles.Item], put: @escaping @Sendable (LocalFiles.Item) async throws -> PutResult,
-                    stored: (PutResult) -> Void) async throws {
+    /// Runs `put` for every item, several at a time (each reports its own file). On a failure no new file starts, the
+    /// files in flight finish (a commit is never cut half-way), and the first failure is thrown once they have.
+    static func run(_ items: [LocalFiles.Item], put: @escaping @Sendable (LocalFiles.Item) async throws -> Void) async throws {
         func weight(_ item: LocalFiles.Item) -> UInt64 { min(item.size, byteBudget) }
         try await withThrowingTaskGroup(of: Finished.self) { group in
             var inFlight = 0
@@ -122,15 +120,17 @@ enum PutQueue {
                     inFlightBytes += weight(item)
                     next += 1
                     group.addTask {
-                        do { return Finished(index: index, result: try await put(item), error: nil) } catch {
-                            return Finished(index: index, result: nil, error: error)
+                        do {
+                            try await put(item)
+                            return Finished(index: index, error: nil)
+                        } catch {
+                            return Finished(index: index, error: error)
                         }
                     }
                 }
                 guard let finished = try await group.next() else { break }
                 inFlight -= 1
                 inFlightBytes -= weight(items[finished.index])
-                if let result = finished.result { stored(result) }
                 if let error = finished.error, failure == nil { failure = error }
             }
             if let failure { throw failure }
@@ -170,9 +170,11 @@ struct PutCommit: Sendable {
                 : "; \(notStored.map(displayed).joined(separator: ", ")) were not stored, their previous versions (if any) are intact"
         }
         if !beingCommitted.isEmpty {
-            text += "; \(beingCommitted.map(displayed).joined(separator: ", ")) "
-                + (beingCommitted.count == 1 ? "was" : "were")
-                + " being committed: a get returns its new or its previous version (run edfs repair to settle it)"
+            text += beingCommitted.count == 1
+                ? "; \(displayed(beingCommitted[0])) was being committed: a get returns its new or its previous version "
+                    + "(run edfs repair to settle it)"
+                : "; \(beingCommitted.map(displayed).joined(separator: ", ")) were being committed: a get of each returns "
+                    + "its new or its previous version (run edfs repair to settle them)"
         }
         return text + "; run the put again for the rest"
     }
