@@ -278,6 +278,27 @@ struct ProgressCommandTests {
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
     }
 
+    /// Starts `edfs put ARGUMENTS` with stdout and stderr in files; returns once `ready` holds for its stdout (or after
+    /// 60 s, or when it ended).
+    private func startPut(_ cluster: TestCluster, _ arguments: [String],
+                          until ready: (String) -> Bool) throws -> (process: Process, out: String, err: String) {
+        let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["put"] + arguments + ["--config", cluster.clientConfigPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline, !ready((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "") {
+            usleep(2_000)
+        }
+        return (process, outPath, errPath)
+    }
+
     @Test("SIGINT during a put of many small files in flight: one line naming every file under way; what it says stored is stored, what it says not stored is not")
     func interruptedConcurrentPut() throws {
         let cluster = try TestCluster(segmentSize: 1 << 20)
@@ -287,21 +308,7 @@ struct ProgressCommandTests {
         for index in 0..<1500 {
             try Data(try randomContent(2048)).write(to: URL(fileURLWithPath: folder + String(format: "/f%04d", index)))
         }
-        let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = try EDFSBinary.url()
-        process.arguments = ["put", folder, "--config", cluster.clientConfigPath]
-        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline,
-              ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").split(separator: "\n").count < 20 {
-            usleep(2_000)
-        }
+        let (process, outPath, errPath) = try startPut(cluster, [folder]) { $0.split(separator: "\n").count >= 20 }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         let stdout = try String(contentsOfFile: outPath, encoding: .utf8)
@@ -348,21 +355,7 @@ struct ProgressCommandTests {
         _ = try writeRandomFile(b, mebibytes: 200)
         FileManager.default.createFile(atPath: c, contents: Data(try randomContent(10_000)))
 
-        let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = try EDFSBinary.url()
-        process.arguments = ["put", a, b, c, "--config", cluster.clientConfigPath]
-        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline,
-              !((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").contains("stored a.bin") {
-            usleep(2_000)
-        }
+        let (process, outPath, errPath) = try startPut(cluster, [a, b, c]) { $0.contains("stored a.bin") }
         usleep(200_000)  // b.bin is on its way
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
