@@ -3,9 +3,11 @@ import EDFSCrypto
 /// What only the key holder may read about one file version (the manifest's encrypted body).
 public struct ManifestBody: Sendable {
     /// The newest body version: 2 adds the mode and the folder and shared-objects flags, 3 the time the version was
-    /// stored. A body is written in the lowest version that holds what it records (one without a stored time, mode
-    /// or flags beyond "deleted" is version 1, byte for byte what the first clients wrote); every version reads.
-    public static let bodyVersion: UInt8 = 3
+    /// stored, 4 (the layout of 3) a stripe count other than the node count: a single-stripe file (k = 1). A body is
+    /// written in the lowest version that holds what it records (one without a stored time, mode or flags beyond
+    /// "deleted" is version 1, byte for byte what the first clients wrote; an N-stripe file is never version 4);
+    /// every version reads.
+    public static let bodyVersion: UInt8 = 4
     public static let maximumNameBytes = 4096
     static let deletedFlag: UInt8 = 0x01
     static let folderFlag: UInt8 = 0x02
@@ -71,6 +73,10 @@ public struct ManifestBody: Sendable {
     /// True for a version with stripe objects: neither a tombstone nor a folder entry.
     public var hasObjects: Bool { !isDeleted && !isFolder }
 
+    /// k, the number of stripes this version is cut into: N (`nodeCount`), or 1 for a single-stripe file (a body of
+    /// version 4). Readers use this, never the node count.
+    public var stripeCount: Int { stripeLengths.count }
+
     /// The header of stripe `index` as the objects of this version must carry it.
     public func stripeHeader(index: Int, fileID: FileID) throws -> StripeHeader {
         guard stripeLengths.indices.contains(index) else { throw FormatError.invalidField("stripe index", "out of range") }
@@ -89,7 +95,16 @@ public struct ManifestBody: Sendable {
         var writer = BigEndianWriter<FormatError>(capacity: 88 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
         let flags = (isDeleted ? Self.deletedFlag : 0) | (isFolder ? Self.folderFlag : 0)
             | (sharesObjects ? Self.sharedObjectsFlag : 0)
-        let version: UInt8 = storedSeconds != 0 ? 3 : mode == 0 && flags & ~Self.deletedFlag == 0 ? 1 : 2
+        let version: UInt8
+        if stripeLengths.count != Int(nodeCount) {
+            // Only version 4 records a stripe count other than N; it has version 3's stored time, never zero.
+            guard storedSeconds != 0 else {
+                throw FormatError.invalidField("manifest stored time", "is needed by a single-stripe body")
+            }
+            version = 4
+        } else {
+            version = storedSeconds != 0 ? 3 : mode == 0 && flags & ~Self.deletedFlag == 0 ? 1 : 2
+        }
         writer.u8(version)
         writer.u8(flags)
         writer.u32(dataKeyEpoch)
@@ -136,9 +151,9 @@ public struct ManifestBody: Sendable {
         let nanos = try reader.u32()
         let mode = version >= 2 ? try reader.u32() : 0
         let storedSeconds = version >= 3 ? try reader.i64() : 0
-        // One encoding per body: a version-3 body always records a time (without one it is written as 1 or 2).
+        // One encoding per body: a version-3 or -4 body always records a time (without one it is written as 1 or 2).
         guard version < 3 || storedSeconds != 0 else {
-            throw FormatError.invalidField("manifest stored time", "is zero in a version-3 body")
+            throw FormatError.invalidField("manifest stored time", "is zero in a version-\(version) body")
         }
         var keyBytes = try reader.raw(SymmetricKey.byteCount)
         defer { secureWipe(&keyBytes) }
@@ -153,6 +168,11 @@ public struct ManifestBody: Sendable {
         var lengths = [UInt64]()
         lengths.reserveCapacity(Int(stripeCount))
         for _ in 0..<stripeCount { lengths.append(try reader.u64()) }
+        // k = N in every version; k = 1 (a single-stripe file) only from version 4 on.
+        guard stripeCount == UInt32(nodeCount) || (version >= 4 && stripeCount == 1) else {
+            throw FormatError.invalidField("manifest stripe count",
+                                           version >= 4 ? "must be 1 or the node count" : "must equal the node count")
+        }
         let missingCount = try reader.u32()
         guard missingCount <= stripeCount * UInt32(max(replicas, 1)) else {
             throw FormatError.invalidField("manifest missing-replica count", "is out of range")
@@ -173,8 +193,8 @@ public struct ManifestBody: Sendable {
         guard nodeCount >= 1, replicas >= 1, replicas <= nodeCount else {
             throw FormatError.invalidField("manifest placement", "needs 1 ≤ replicas ≤ nodes")
         }
-        guard stripeLengths.count == Int(nodeCount) else {
-            throw FormatError.invalidField("manifest stripe count", "must equal the node count")
+        guard stripeLengths.count == Int(nodeCount) || stripeLengths.count == 1 else {
+            throw FormatError.invalidField("manifest stripe count", "must be 1 or the node count")
         }
         guard segmentSize >= 1, Int(segmentSize) <= SegmentScheme.maximumSegmentSize else {
             throw FormatError.invalidField("manifest segment size", "is out of range")

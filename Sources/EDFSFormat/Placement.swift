@@ -2,7 +2,8 @@ import EDFSCrypto
 
 /// Which nodes hold which stripes of a file (DESIGN.md §3, the seed's hash-mod table generalised).
 ///
-/// Nodes are numbered 0…N−1 in configuration order; a file has N stripes numbered 0…N−1. The file's
+/// Nodes are numbered 0…N−1 in configuration order; a file has N stripes numbered 0…N−1 (a file of at most one
+/// segment has one, stripe 0). The file's
 /// table row is `h = MD5(file id) mod N`, and stripe `c` lives on nodes `(c + h − j) mod N` for
 /// `j = 0…R−1`, where `j = 0` is the primary. Every stripe lands on R distinct nodes and every node holds
 /// exactly R stripes of each file, so any R−1 nodes may be lost. For N = 4 this reproduces the seed's
@@ -21,7 +22,8 @@ public struct Placement: Hashable, Sendable {
         self.replicas = replicas
     }
 
-    /// The number of stripes a file is cut into: one per node.
+    /// The number of stripes a file larger than one segment is cut into: one per node. A smaller file is one stripe
+    /// (stripe 0 of its row); readers take a version's stripe count from its manifest (`ManifestBody.stripeCount`).
     public var stripeCount: Int { nodeCount }
 
     /// The table row of a file: its id's MD5 digest, read as a 128-bit big-endian number, mod `nodeCount`.

@@ -7,15 +7,6 @@ import Testing
 /// Stored replicas damaged on disk under a running cluster.
 @Suite("Client against damaged replicas", .serialized)
 struct IntegrityTests {
-    /// The nodes holding each object name.
-    private func holders(_ cluster: any ClientCluster) -> [String: [Int]] {
-        var result = [String: [Int]]()
-        for node in 0..<cluster.nodeCount {
-            for name in cluster.objectFiles(node: node).keys { result[name, default: []].append(node) }
-        }
-        return result
-    }
-
     @Test("one flipped byte in one replica, one truncated replica: get returns the right bytes and says so",
           arguments: ClusterKind.allCases)
     func oneBadReplica(kind: ClusterKind) async throws {
@@ -82,7 +73,7 @@ struct IntegrityTests {
             try await cluster.withSession { session in
                 _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
             }
-            let (name, nodes) = try #require(holders(cluster).sorted { $0.key < $1.key }.first)
+            let (name, nodes) = try #require(cluster.objectHolders().sorted { $0.key < $1.key }.first)
             for node in nodes { try FileManager.default.removeItem(atPath: try #require(cluster.objectFiles(node: node)[name])) }
             try await cluster.withSession { session in
                 do {
@@ -101,7 +92,7 @@ struct IntegrityTests {
             try await cluster.withSession { session in
                 _ = try await PutOperation(session).run(file: cluster.writeScratch("src", try randomContent(500_000)), as: "f")
             }
-            let (name, nodes) = try #require(holders(cluster).sorted { $0.key < $1.key }.first)
+            let (name, nodes) = try #require(cluster.objectHolders().sorted { $0.key < $1.key }.first)
             for node in nodes { try DiskDamage.flipByte(try #require(cluster.objectFiles(node: node)[name]), at: 200) }
             let outDir = cluster.scratch("outdir")
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)

@@ -123,14 +123,19 @@ struct GoldenVectorTests {
         #expect(Array(bytes[56..<68]) == V.hex("b0b1b2b3b4b5b6b7b8b9babb"))
     }
 
+    /// The plaintext body of a manifest, opened under `master` with the 56 header bytes as AAD.
+    private func openedBody(_ bytes: [UInt8], _ master: SymmetricKey) throws -> SecureBytes {
+        try bytes.withUnsafeBytes { all in
+            try AESGCM.openBox(UnsafeRawBufferPointer(rebasing: all[56...]), key: master,
+                               aad: UnsafeRawBufferPointer(rebasing: all[0..<56]))
+        }
+    }
+
     @Test("good body version 2: mode and shared-objects flag; a folder entry")
     func goodBodyVersion2() throws {
         let master = try V.key(V.masterKey5Bytes)
         let bytes = try V.committed("good_manifest_v2.bin")
-        let plain = try bytes.withUnsafeBytes { all in
-            try AESGCM.openBox(UnsafeRawBufferPointer(rebasing: all[56...]), key: master,
-                               aad: UnsafeRawBufferPointer(rebasing: all[0..<56]))
-        }
+        let plain = try openedBody(bytes, master)
         // Version 2, flags 0x04 (shared objects), then v1's fields with the mode (u32) after the nanoseconds.
         #expect(plain.withUnsafeBytes { Array($0.prefix(49)) } == V.hex("""
             02 04 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000064 000000006553f100 075bcd15 000001a0
@@ -151,10 +156,7 @@ struct GoldenVectorTests {
     func goodBodyVersion3() throws {
         let master = try V.key(V.masterKey5Bytes)
         let bytes = try V.committed("good_manifest_v3.bin")
-        let plain = try bytes.withUnsafeBytes { all in
-            try AESGCM.openBox(UnsafeRawBufferPointer(rebasing: all[56...]), key: master,
-                               aad: UnsafeRawBufferPointer(rebasing: all[0..<56]))
-        }
+        let plain = try openedBody(bytes, master)
         // Version 3, flags 0x04, v2's fields up to the mode, then the stored time (i64) 1,700,000,100 = 0x6553f164.
         #expect(plain.withUnsafeBytes { Array($0.prefix(57)) } == V.hex("""
             03 04 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000064 000000006553f100 075bcd15 000001a0
@@ -165,6 +167,34 @@ struct GoldenVectorTests {
         #expect(body.name == "golden/report.txt" && body.size == 100 && body.stripeLengths == [40, 40, 20])
         #expect(try V.manifestV2Body().encoded().withUnsafeBytes { $0.first } == 2)
         #expect(try V.manifestV3Body().encoded().withUnsafeBytes { $0.first } == 3)
+    }
+
+    @Test("good body version 4: one stripe of N; an N-stripe body is never written as version 4")
+    func goodBodyVersion4() throws {
+        let master = try V.key(V.masterKey5Bytes)
+        let bytes = try V.committed("good_manifest_v4.bin")
+        let plain = try openedBody(bytes, master)
+        // Version 4, no flags, version 3's fields; after the DEK: S = 16, N = 3, R = 2, k = 1, the one stripe length
+        // 40, one missing replica (stripe 0, node 2).
+        #expect(plain.withUnsafeBytes { Array($0.prefix(57)) } == V.hex("""
+            04 00 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000028 000000006553f100 075bcd15 000001a0
+            000000006553f164
+            """))
+        #expect(plain.withUnsafeBytes { Array($0.suffix(30)) } == V.hex("""
+            00000010 0003 0002 00000001 0000000000000028 00000001 00000000 0002
+            """))
+        let (header, body) = try Manifest.open(bytes, masterKey: master)
+        #expect(header.version == 11 && body.storedSeconds == 1_700_000_100 && body.mode == 0o640)
+        #expect(body.nodeCount == 3 && body.stripeCount == 1 && body.stripeLengths == [40] && body.size == 40)
+        #expect(try body.stripeHeader(index: 0, fileID: header.fileID).stripeCount == 1)
+        #expect(try V.manifestV4Body().encoded().withUnsafeBytes { $0.first } == 4)
+        #expect(try V.manifestV3Body().encoded().withUnsafeBytes { $0.first } == 3)
+        // k = 1 needs the stored time of version 4.
+        var unstamped = try V.manifestV4Body()
+        unstamped.storedSeconds = 0
+        #expect(throws: FormatError.invalidField("manifest stored time", "is needed by a single-stripe body")) {
+            _ = try unstamped.encoded()
+        }
     }
 
     @Test("fail manifests are refused with their documented error")
@@ -189,7 +219,13 @@ struct GoldenVectorTests {
         #expect(throws: FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")) {
             try open("fail_manifest_missing_out_of_range.bin")
         }
-        #expect(throws: FormatError.unsupportedVersion("manifest body", 4)) { try open("fail_manifest_body_version_4.bin") }
+        #expect(throws: FormatError.unsupportedVersion("manifest body", 5)) { try open("fail_manifest_body_version_5.bin") }
+        #expect(throws: FormatError.invalidField("manifest stripe count", "must equal the node count")) {
+            try open("fail_manifest_v3_single_stripe.bin")
+        }
+        #expect(throws: FormatError.invalidField("manifest stripe count", "must be 1 or the node count")) {
+            try open("fail_manifest_v4_three_of_four.bin")
+        }
         #expect(throws: FormatError.invalidField("manifest stored time", "is zero in a version-3 body")) {
             try open("fail_manifest_v3_no_stored_time.bin")
         }

@@ -26,6 +26,7 @@ enum GoldenVectors {
     static let manifestV2Nonce = counting(from: 0x90, count: 12)
     static let folderNonce = counting(from: 0xf0, count: 12)
     static let manifestV3Nonce = counting(from: 0x80, count: 12)
+    static let manifestV4Nonce = counting(from: 0x70, count: 12)
     /// The stored time of the body-version-3 vector: 1,700,000,100 s.
     static let storedSeconds: Int64 = 1_700_000_100
     static let folderFileIDHex = "0123456789abcdeffedcba9876543210"
@@ -81,6 +82,15 @@ enum GoldenVectors {
         return body
     }
 
+    /// Body version 4: a single-stripe file (k = 1 of N = 3): name, mtime, DEK, S, N, R and data key epoch of
+    /// `manifestBody()`, size 40 in one stripe of 40, mode 0o640, the stored time, missing replica (stripe 0, node 2).
+    static func manifestV4Body() throws -> ManifestBody {
+        ManifestBody(name: fileName, size: 40, modificationSeconds: 1_700_000_000, modificationNanoseconds: 123_456_789,
+                     dataKey: try key(dataKeyBytes), segmentSize: 16, nodeCount: 3, replicas: 2, stripeLengths: [40],
+                     missingReplicas: [MissingReplica(stripe: 0, node: 2)], dataKeyEpoch: 4, mode: 0o640,
+                     storedSeconds: storedSeconds)
+    }
+
     /// A folder entry (body version 2): name `golden`, mode 0o755, mtime 1,700,000,000 s, DEK 0xc0…0xdf, no stripes.
     static func folderBody() throws -> ManifestBody {
         ManifestBody(name: "golden", size: 0, modificationSeconds: 1_700_000_000, modificationNanoseconds: 0,
@@ -125,13 +135,30 @@ enum GoldenVectors {
                           keyEpoch: 5, body: manifestV3Body(), masterKey: key(masterKey5Bytes), nonce: manifestV3Nonce)
     }
 
+    static func goodManifestV4() throws -> [UInt8] {
+        try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 11, fileID: FileID(hex: fileIDHex),
+                          keyEpoch: 5, body: manifestV4Body(), masterKey: key(masterKey5Bytes), nonce: manifestV4Nonce)
+    }
+
+    /// A body-version-4 manifest whose body bytes are `edit`ed after encoding and then sealed validly.
+    static func manifestV4(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+        try sealed(manifestV4Body(), version: 11, fileIDHex: fileIDHex, nonce: manifestV4Nonce, editingBody: edit)
+    }
+
     /// A body-version-3 manifest whose body bytes are `edit`ed after encoding and then sealed validly.
     static func manifestV3(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
-        var plain = try manifestV3Body().encoded().withUnsafeBytes { Array($0) }
+        try sealed(manifestV3Body(), version: 10, fileIDHex: fileIDHex, nonce: manifestV3Nonce, editingBody: edit)
+    }
+
+    /// `body` encoded, its bytes `edit`ed, then sealed validly under the manifest id and the epoch-5 masterKey, so
+    /// only the body rule the edit breaks fails.
+    static func sealed(_ body: ManifestBody, version: UInt64, fileIDHex: String, nonce: [UInt8],
+                       editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+        var plain = try body.encoded().withUnsafeBytes { Array($0) }
         edit(&plain)
-        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 10, fileID: FileID(hex: fileIDHex),
+        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: version, fileID: FileID(hex: fileIDHex),
                                  keyEpoch: 5, encodedBody: SecureBytes(copying: plain), masterKey: key(masterKey5Bytes),
-                                 nonce: manifestV3Nonce)
+                                 nonce: nonce)
     }
 
     static func goodFolder() throws -> [UInt8] {
@@ -141,11 +168,7 @@ enum GoldenVectors {
 
     /// A folder entry whose body bytes are `edit`ed after encoding and then sealed validly.
     static func folder(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
-        var plain = try folderBody().encoded().withUnsafeBytes { Array($0) }
-        edit(&plain)
-        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 1, fileID: FileID(hex: folderFileIDHex),
-                                 keyEpoch: 5, encodedBody: SecureBytes(copying: plain), masterKey: key(masterKey5Bytes),
-                                 nonce: folderNonce)
+        try sealed(folderBody(), version: 1, fileIDHex: folderFileIDHex, nonce: folderNonce, editingBody: edit)
     }
 
     static func goodKeyslot(user: String = user) throws -> [UInt8] {
@@ -166,11 +189,7 @@ enum GoldenVectors {
 
     /// A manifest whose body bytes are `edit`ed after encoding and then sealed validly, so only the body rule fails.
     static func manifest(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
-        var plain = try manifestBody().encoded().withUnsafeBytes { Array($0) }
-        edit(&plain)
-        return try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 7, fileID: FileID(hex: fileIDHex),
-                                 keyEpoch: 5, encodedBody: SecureBytes(copying: plain), masterKey: key(masterKey5Bytes),
-                                 nonce: manifestNonce)
+        try sealed(manifestBody(), version: 7, fileIDHex: fileIDHex, nonce: manifestNonce, editingBody: edit)
     }
 
     // MARK: Every file, by name
@@ -198,6 +217,7 @@ enum GoldenVectors {
         ("good_tombstone.bin", goodTombstone),
         ("good_manifest_v2.bin", goodManifestV2),
         ("good_manifest_v3.bin", goodManifestV3),
+        ("good_manifest_v4.bin", goodManifestV4),
         ("good_folder.bin", goodFolder),
         ("good_keyslot.bin", { try goodKeyslot() }),
         ("good_keyslot_scram.bin", { try goodSCRAMKeyslot() }),
@@ -236,7 +256,15 @@ enum GoldenVectors {
                 for stripe in [0, 0, 1, 1, 2, 2, 0] as [UInt8] { body += [0, 0, 0, stripe, 0, 1] }
             }
         }),
-        ("fail_manifest_body_version_4.bin", { try folder { $0[0] = 4 } }),
+        ("fail_manifest_body_version_5.bin", { try folder { $0[0] = 5 } }),
+        ("fail_manifest_v3_single_stripe.bin", { try manifestV4 { $0[0] = 3 } }),  // k = 1 needs version 4
+        ("fail_manifest_v4_three_of_four.bin", {
+            // good_manifest_v3.bin's body (k = 3 of N = 3) as version 4 with N = 4: 1 < k < N
+            try manifestV3 { body in
+                body[0] = 4
+                body[Offset.bodySize + 8 + 8 + 4 + 4 + 8 + 32 + 4 + 1] = 4  // N, a u16 after the segment size
+            }
+        }),
         ("fail_manifest_v3_no_stored_time.bin", {
             // the stored time (8 bytes after the mode, which follows version, flags, epoch, name, size and mtime) → 0
             try manifestV3 { body in

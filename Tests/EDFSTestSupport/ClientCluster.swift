@@ -72,6 +72,15 @@ extension ClientCluster {
     /// The user's folder on node `index`.
     public func userDirectory(node index: Int) -> String { dataDirectory(node: index) + "/users/\(user)" }
 
+    /// The nodes holding each stored object, by object name.
+    public func objectHolders() -> [String: [Int]] {
+        var result = [String: [Int]]()
+        for node in 0..<nodeCount {
+            for name in objectFiles(node: node).keys { result[name, default: []].append(node) }
+        }
+        return result
+    }
+
     /// Stored object files of a node, by object name.
     public func objectFiles(node index: Int) -> [String: String] {
         let root = userDirectory(node: index) + "/objects"

@@ -177,6 +177,39 @@ struct FolderCommandTests {
         }
     }
 
+    @Test("put of 300 small files runs several at once: one line per file, every file reads; a file that fails stops new ones, the others finish, its exit code")
+    func manySmallFiles() throws {
+        let cluster = try TestCluster()
+        let folder = cluster.scratch("many")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var files = [String: [UInt8]]()
+        for index in 0..<300 {
+            let name = String(format: "f%03d", index)
+            files[name] = try randomContent(index == 7 ? 200_000 : 100 + index * 13)  // one multi-stripe file among them
+            try Data(files[name] ?? []).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+        let put = try cluster.run(["put", folder, "--json"])
+        #expect(put.status == 0, "\(put.stderr)")
+        let lines = put.stdout.split(separator: "\n").filter { $0.contains("\"stored\"") }
+        #expect(lines.count == 300, "one JSON line per stored file")
+        #expect(Set(lines.compactMap { line in files.keys.first { line.contains("\"many/\($0)\"") } }).count == 300)
+        let out = cluster.scratch("back")
+        #expect(try cluster.run(["get", "-r", "many", "-o", out]).status == 0)
+        #expect(try diff(folder, out + "/many").0 == 0)
+        // Each small file is one object per replica: 299 × 2 + one file of 4 stripes × 2.
+        #expect(objectNames(cluster).count == 299 * 2 + 4 * 2)
+
+        // A folder where file f010 would go: that file fails (73); files under way finish, no new one starts.
+        #expect(try cluster.run(["mkdir", "again/many/f010"]).status == 0)
+        let failing = try cluster.run(["put", folder, "--to", "again"])
+        #expect(failing.status == 73, "\(failing.stderr)")
+        #expect(failing.stderr.contains("f010 is a folder"), "\(failing.stderr)")
+        let stored = failing.stdout.split(separator: "\n").filter { $0.hasPrefix("stored again/many/") }
+        #expect(!stored.isEmpty && stored.count < 299, "stopped early: \(stored.count) stored")
+        let listed = try cluster.run(["ls", "again/many"]).stdout.split(separator: "\n")
+        #expect(listed.count == stored.count + 1, "what was reported stored is stored, and f010 is still a folder")
+    }
+
     @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
     func foldersAndNaming() throws {
         let cluster = try TestCluster()

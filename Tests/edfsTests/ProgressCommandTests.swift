@@ -278,6 +278,70 @@ struct ProgressCommandTests {
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
     }
 
+    /// Starts `edfs put ARGUMENTS` with stdout and stderr in files; returns once `ready` holds for its stdout (or after
+    /// 60 s, or when it ended).
+    private func startPut(_ cluster: TestCluster, _ arguments: [String],
+                          until ready: (String) -> Bool) throws -> (process: Process, out: String, err: String) {
+        let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = try EDFSBinary.url()
+        process.arguments = ["put"] + arguments + ["--config", cluster.clientConfigPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline, !ready((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "") {
+            usleep(2_000)
+        }
+        return (process, outPath, errPath)
+    }
+
+    @Test("SIGINT during a put of many small files in flight: one line naming every file under way; what it says stored is stored, what it says not stored is not")
+    func interruptedConcurrentPut() throws {
+        let cluster = try TestCluster(segmentSize: 1 << 20)
+        #expect(try cluster.run(["mkdir", "other"]).status == 0)  // the first command makes the keys (a note line)
+        let folder = cluster.scratch("many")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for index in 0..<1500 {
+            try Data(try randomContent(2048)).write(to: URL(fileURLWithPath: folder + String(format: "/f%04d", index)))
+        }
+        let (process, outPath, errPath) = try startPut(cluster, [folder]) { $0.split(separator: "\n").count >= 20 }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let stdout = try String(contentsOfFile: outPath, encoding: .utf8)
+        let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
+        try #require(process.terminationStatus != 0, "the put finished before the interrupt; nothing was tested")
+        #expect(process.terminationStatus == 130)
+        #expect(stderr.split(separator: "\n").count == 1, "one line: \(stderr)")
+        let stored = Set(stdout.split(separator: "\n").filter { $0.hasPrefix("stored many/") }
+            .compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
+        // The count the line gives: every file counted has its line; a file whose line was out when the interrupt
+        // came but not yet counted is among those "being committed".
+        let stated = stderr.hasPrefix("edfs: interrupted: ")
+            ? Int(stderr.dropFirst("edfs: interrupted: ".count).prefix { $0.isNumber }) : nil
+        #expect(stated.map { $0 <= stored.count && stored.count <= $0 + 32 } == true, "\(stored.count): \(stderr)")
+        #expect(stderr.contains(" of 1500 files stored"), "\(stderr)")
+        // The files the line says were not stored: each named, none readable; their names follow "; " up to " was" / " were".
+        let notStored: [String]
+        if let range = stderr.range(of: #"; ([^;]*) (was|were) not stored"#, options: .regularExpression) {
+            let clause = String(stderr[range]).dropFirst(2)
+            let names = clause.components(separatedBy: " was not stored").first?.components(separatedBy: " were not stored").first ?? ""
+            notStored = names.components(separatedBy: ", ")
+        } else {
+            notStored = []
+        }
+        #expect(!notStored.isEmpty || stderr.contains("being committed"), "some file was under way: \(stderr)")
+        #expect(notStored.allSatisfy { $0.hasPrefix("many/f") && !stored.contains($0) }, "\(notStored)")
+        for name in notStored.prefix(5) {
+            #expect(try cluster.run(["get", name, "-o", cluster.scratch("nope")]).status == 66, "\(name) was not stored")
+        }
+        let listed = Set(try cluster.run(["ls", "many"]).stdout.split(separator: "\n").map { "many/" + $0 })
+        #expect(stored.isSubset(of: listed), "every file reported stored is stored")
+    }
+
     @Test("SIGINT during a put of several files: exit 130, what was stored, the previous version intact")
     func interruptedPut() throws {
         let cluster = try TestCluster(segmentSize: 1 << 20)
@@ -291,21 +355,7 @@ struct ProgressCommandTests {
         _ = try writeRandomFile(b, mebibytes: 200)
         FileManager.default.createFile(atPath: c, contents: Data(try randomContent(10_000)))
 
-        let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = try EDFSBinary.url()
-        process.arguments = ["put", a, b, c, "--config", cluster.clientConfigPath]
-        process.environment = ProcessInfo.processInfo.environment.merging(["EDFS_PASSWORD": cluster.passwordText]) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline,
-              !((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").contains("stored a.bin") {
-            usleep(2_000)
-        }
+        let (process, outPath, errPath) = try startPut(cluster, [a, b, c]) { $0.contains("stored a.bin") }
         usleep(200_000)  // b.bin is on its way
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()

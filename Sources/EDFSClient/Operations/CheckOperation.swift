@@ -216,7 +216,7 @@ public struct CheckOperation: Sendable {
         }
         var names = Set<String>()
         for fileID in fileIDs {
-            for stripe in 0..<placement.stripeCount {
+            for stripe in 0..<min(record.stripeCount, placement.nodeCount) {
                 names.insert(StripeHeader.objectName(fileID: fileID, stripeIndex: UInt32(stripe)))
             }
         }

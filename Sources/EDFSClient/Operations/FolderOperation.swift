@@ -71,6 +71,14 @@ public struct FolderOperation: Sendable {
     /// folder at the same time is success (`MetadataCommit.commitFolderEntry`).
     private func ensureFolder(_ folder: String, mode: UInt32) async throws -> Bool {
         if session.knownFolders.contains(folder) { return false }
+        // Concurrent puts into one new folder: the first makes it, the others await that (and then find it known).
+        return try await session.knownFolders.creations.once(folder) { [self] in
+            try await makeFolderEntry(folder, mode: mode)
+        }
+    }
+
+    private func makeFolderEntry(_ folder: String, mode: UInt32) async throws -> Bool {
+        if session.knownFolders.contains(folder) { return false }
         let reader = ManifestReader(session)
         func isFolder(_ lookup: ManifestLookup) throws -> Bool {
             guard let live = lookup.live else { return false }

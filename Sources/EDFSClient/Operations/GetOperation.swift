@@ -99,7 +99,7 @@ public struct GetOperation: Sendable {
             do {
                 let sink = OutputSink(descriptor: output.descriptor, sequential: false)
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    for stripe in 0..<Int(record.body.nodeCount) {
+                    for stripe in 0..<record.body.stripeLengths.count {
                         if stripe >= TransferTuning.concurrentStripes { try await group.next() }
                         let offset = offsets[stripe]
                         group.addTask {
@@ -124,7 +124,7 @@ public struct GetOperation: Sendable {
     private func fetchInOrder(_ record: ManifestRecord, into sink: OutputSink, progress: TransferProgress?,
                               damage: ReadDamage) async throws {
         let stripes = StripeDownload(session: session)
-        for stripe in 0..<Int(record.body.nodeCount) {
+        for stripe in 0..<record.body.stripeLengths.count {
             try await stripes.fetch(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
                                     afterBatch: { progress?.advance($0) }, damage: damage)
         }

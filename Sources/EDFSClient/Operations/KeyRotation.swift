@@ -264,7 +264,7 @@ private struct RotationStep: Sendable {
     private func removeReencryptionLeftovers(of record: ManifestRecord, keeping: FileID?) async {
         guard record.body.hasObjects, let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: target),
               derived != keeping, let placement = try? record.placement() else { return }
-        await removal.remove(fileID: derived, placement: placement)
+        await removal.remove(fileID: derived, placement: placement, stripeCount: record.stripeCount)
     }
 
     /// Streams every stripe of `record` from a good replica, opens it, seals it again under a fresh data key and
@@ -278,7 +278,8 @@ private struct RotationStep: Sendable {
         let placement = try record.placement()
         let row = placement.row(for: fileID)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for stripe in 0..<placement.stripeCount {
+            // The layout is kept: a single-stripe file stays one stripe (stripe 0 of the new file id's row).
+            for stripe in 0..<record.stripeCount {
                 if stripe >= TransferTuning.concurrentStripes { try await group.next() }
                 let old = try record.stripeHeader(stripe)
                 let header = try StripeHeader(fileID: fileID, stripeIndex: old.stripeIndex, stripeCount: old.stripeCount,
@@ -299,9 +300,7 @@ private struct RotationStep: Sendable {
 
     private func reencryptStripe(_ record: ManifestRecord, stripe: Int, into header: StripeHeader, targets: [Int],
                                  dataKey: SymmetricKey) async throws {
-        let work = try StripeSealWork(header: header, dataKey: dataKey,
-                                      batchBytes: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize))
-                                          * Int(header.segmentSize))
+        let work = try StripeSealWork(header: header, dataKey: dataKey)
         // A rotation runs with every node up: every replica must take the new object.
         let uploads = try await ReplicaUploads.begin(session: session, header: header, targets: targets,
                                                      quorum: targets.count, hint: "run edfs key rotate again")

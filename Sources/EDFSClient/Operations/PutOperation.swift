@@ -54,8 +54,11 @@ public struct PutOperation: Sendable {
         }
         let fileID = try FileID.random()
         let row = placement.row(for: fileID)
+        // k: one stripe for a file that fits in one segment (stripe 0 of row h, on R nodes), else one per node.
+        let stripeCount = TransferTuning.stripeCount(fileSize: source.size, segmentSize: config.segmentSize,
+                                                     nodeCount: placement.nodeCount)
         // Fail fast, before any data moves, when some stripe cannot reach its write quorum.
-        for stripe in 0..<placement.stripeCount {
+        for stripe in 0..<stripeCount {
             let nodes = try placement.nodes(stripe: stripe, row: row)
             let reachable = nodes.filter { session.links[$0] != nil }
             if reachable.count < quorum {
@@ -72,18 +75,18 @@ public struct PutOperation: Sendable {
         }
         try await FolderOperation(session).ensureFolders(above: name)
         let dataKey = try SymmetricKey.generate()
-        let layout = try StripeLayout(fileSize: source.size, stripeCount: placement.stripeCount)
+        let layout = try StripeLayout(fileSize: source.size, stripeCount: stripeCount)
 
         var durable = [Int: [Int]]()
         do {
             durable = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
                 var result = [Int: [Int]]()
-                for stripe in 0..<placement.stripeCount {
+                for stripe in 0..<stripeCount {
                     if stripe >= TransferTuning.concurrentStripes, let (done, nodes) = try await group.next() {
                         result[done] = nodes
                     }
                     let header = try StripeHeader(fileID: fileID, stripeIndex: UInt32(stripe),
-                                                  stripeCount: UInt32(placement.stripeCount), segmentSize: segmentSize,
+                                                  stripeCount: UInt32(stripeCount), segmentSize: segmentSize,
                                                   plaintextLength: layout.length(ofStripe: stripe))
                     let targets = try placement.nodes(stripe: stripe, row: row)
                     let fileOffset = layout.offset(ofStripe: stripe)
@@ -97,12 +100,12 @@ public struct PutOperation: Sendable {
                 return result
             }
         } catch {
-            await removal.remove(fileID: fileID, placement: placement)
+            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw error
         }
 
         var missing = [MissingReplica]()
-        for stripe in 0..<placement.stripeCount {
+        for stripe in 0..<stripeCount {
             for node in try placement.nodes(stripe: stripe, row: row) where !(durable[stripe] ?? []).contains(node) {
                 missing.append(MissingReplica(stripe: UInt32(stripe), node: UInt16(node)))
             }
@@ -119,7 +122,7 @@ public struct PutOperation: Sendable {
         // removes what it uploaded instead of overwriting that version or deleting its objects.
         let current = try await reader.lookUp(path: name)
         guard current.highestVersion == previous.highestVersion else {
-            await removal.remove(fileID: fileID, placement: placement)
+            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw ClientError.failed("\(name) was stored by another client during this put; run the put again")
         }
         let version = try current.nextVersion()
@@ -130,7 +133,7 @@ public struct PutOperation: Sendable {
         var (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
         if committed.isEmpty, !stale.isEmpty {
             // Every node already had this version from another writer, which may have reported success: it won.
-            await removal.remove(fileID: fileID, placement: placement)
+            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
                                      + "this put was not stored: run it again to replace that version")
         }
@@ -140,7 +143,7 @@ public struct PutOperation: Sendable {
             // the other nodes, the loser undoes its copies. Each gets a definite answer, the nodes converge.
             guard let holders = try await settleRace(name: name, id: id, version: version, manifest: manifest, body: body,
                                                      committed: committed, stale: stale) else {
-                await removal.remove(fileID: fileID, placement: placement)
+                await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
                 throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
                                          + "this put was not stored: run it again to replace that version")
             }
@@ -154,13 +157,13 @@ public struct PutOperation: Sendable {
             stale = []
         }
         guard !committed.isEmpty else {
-            await removal.remove(fileID: fileID, placement: placement)
+            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
         }
         guard committed.count >= config.commitQuorum else {
             // Too few holders: a read quorum could miss this version. Undo it, so the answer is a definite "not stored".
             await commit.rollBack(id: id, version: version, on: committed, restoring: current.newest)
-            await removal.remove(fileID: fileID, placement: placement)
+            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw ClientError.notEnoughNodes("the manifest of \(name) reached \(committed.count) node(s), a commit needs "
                                              + "\(config.commitQuorum); the previous version is unchanged")
         }
@@ -217,9 +220,7 @@ public struct PutOperation: Sendable {
     /// `quorum`).
     private func storeStripe(header: StripeHeader, targets: [Int], quorum: Int, dataKey: SymmetricKey,
                              source: LocalSource, fileOffset: UInt64, progress: TransferProgress?) async throws -> [Int] {
-        let work = try StripeSealWork(header: header, dataKey: dataKey,
-                                      batchBytes: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize))
-                                          * Int(header.segmentSize))
+        let work = try StripeSealWork(header: header, dataKey: dataKey)
         let uploads = try await ReplicaUploads.begin(session: session, header: header, targets: targets, quorum: quorum,
                                                      hint: "the previous version is unchanged")
         do {

@@ -55,7 +55,7 @@ public final class RandomAccessRead: Sendable {
         self.cache = cache
         var stripes = [Stripe]()
         var offset: UInt64 = 0
-        for index in 0..<Int(record.body.nodeCount) {
+        for index in 0..<record.body.stripeLengths.count {
             let header = try record.stripeHeader(index)
             stripes.append(Stripe(header: header, fileOffset: offset, replicas: try record.nodes(ofStripe: index)))
             offset += header.plaintextLength

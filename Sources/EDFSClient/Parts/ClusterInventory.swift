@@ -84,7 +84,7 @@ struct ClusterInventory: Sendable {
     func health(of record: ManifestRecord) throws -> String {
         let replicas = Int(record.body.replicas)
         var worst: (stripe: Int, count: Int)?
-        for stripe in 0..<Int(record.body.nodeCount) {
+        for stripe in 0..<record.stripeCount {
             let header = try record.stripeHeader(stripe)
             let present = try record.nodes(ofStripe: stripe)
                 .filter { objectsByNode[$0]?[header.objectName] == header.objectLength }.count

@@ -10,6 +10,9 @@ public struct ManifestRecord: Sendable {
     /// Nodes that hold exactly this version.
     public let holders: [Int]
 
+    /// k, the stripes of this version (N, or 1 for a single-stripe file): what every reader iterates over.
+    public var stripeCount: Int { body.stripeCount }
+
     /// The stripe headers this version's objects must carry.
     public func stripeHeader(_ index: Int) throws -> StripeHeader { try body.stripeHeader(index: index, fileID: header.fileID) }
 

@@ -11,10 +11,10 @@ struct ObjectRemoval: Sendable {
     /// rotation will never commit them.
     func remove(objectsOf record: ManifestRecord, includingReencryptionTarget: Bool = true) async {
         guard record.body.hasObjects, !record.body.sharesObjects, let placement = try? record.placement() else { return }
-        await remove(fileID: record.header.fileID, placement: placement)
+        await remove(fileID: record.header.fileID, placement: placement, stripeCount: record.stripeCount)
         if includingReencryptionTarget, session.bundles.count == 2, session.keyslot.header.reencrypting,
            let derived = try? ReencryptionTarget.fileID(for: record.header.fileID, target: session.bundles[0]) {
-            await remove(fileID: derived, placement: placement)
+            await remove(fileID: derived, placement: placement, stripeCount: record.stripeCount)
         }
     }
 
@@ -28,11 +28,12 @@ struct ObjectRemoval: Sendable {
         }
     }
 
-    /// Deletes every stripe object of `fileID` from the reachable nodes `placement` names for it.
-    func remove(fileID: FileID, placement: Placement) async {
+    /// Deletes the `stripeCount` stripe objects of `fileID` (k: N, or 1 for a single-stripe file) from the reachable
+    /// nodes `placement` names for them.
+    func remove(fileID: FileID, placement: Placement, stripeCount: Int) async {
         let row = placement.row(for: fileID)
         var byNode = [Int: [String]]()
-        for stripe in 0..<placement.stripeCount {
+        for stripe in 0..<min(stripeCount, placement.nodeCount) {
             guard let nodes = try? placement.nodes(stripe: stripe, row: row) else { continue }
             for node in nodes {
                 byNode[node, default: []].append(StripeHeader.objectName(fileID: fileID, stripeIndex: UInt32(stripe)))

@@ -36,7 +36,7 @@ struct ReplicaSurvey: Sendable {
     func survey(_ record: ManifestRecord, readData: Bool, progress: TransferProgress? = nil) async throws -> [StripeSurvey] {
         var stripes = [StripeSurvey]()
         let answered = Set(inventory.answeredNodes(session))
-        for stripe in 0..<Int(record.body.nodeCount) {
+        for stripe in 0..<record.stripeCount {
             let header = try record.stripeHeader(stripe)
             var replicas = [(node: Int, state: ReplicaState, storedLength: UInt64?)]()
             for node in try record.nodes(ofStripe: stripe) {

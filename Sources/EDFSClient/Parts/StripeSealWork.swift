@@ -13,10 +13,17 @@ final class StripeSealWork: @unchecked Sendable {
     private let plaintext: UnsafeMutableRawBufferPointer
     private let allocator = ByteBufferAllocator()
 
-    init(header: StripeHeader, dataKey: SymmetricKey, batchBytes: Int) throws {
-        sealer = try StripeSealer(header: header, dataKey: dataKey)
-        self.batchBytes = batchBytes
-        plaintext = .allocate(byteCount: max(batchBytes, 1), alignment: 64)
+    /// A batch is `TransferTuning`'s whole segments, or the whole stripe when it is shorter: a 4 KiB stripe allocates
+    /// and touches 4 KiB, not a full batch.
+    init(header: StripeHeader, dataKey: SymmetricKey) throws {
+        let segmentSize = Int(header.segmentSize)
+        // No more cipher contexts (one key schedule each) than the stripe has segments.
+        let segments = header.plaintextLength / UInt64(max(1, segmentSize)) + 1
+        sealer = try StripeSealer(header: header, dataKey: dataKey,
+                                  workers: Int(min(UInt64(ParallelSegmentCipher.defaultWorkers), segments)))
+        let batch = TransferTuning.segmentsPerBatch(segmentSize: segmentSize) * segmentSize
+        batchBytes = max(1, Int(clamping: min(UInt64(batch), header.plaintextLength)))
+        plaintext = .allocate(byteCount: batchBytes, alignment: 64)
     }
 
     /// Reads `count` bytes at `offset` and seals them into a new buffer ready to send.

@@ -8,6 +8,13 @@ enum TransferTuning {
     /// Segments per batch for `segmentSize`.
     static func segmentsPerBatch(segmentSize: Int) -> Int { max(1, batchBytes / max(1, segmentSize)) }
 
+    /// k, the stripes a file of `fileSize` bytes is cut into: one stripe (placed as stripe 0 of the file's row) when it
+    /// fits in one segment, else one per node. A small file then costs R object writes instead of N × R
+    /// (docs/PERFORMANCE.md, "Small files as one stripe").
+    static func stripeCount(fileSize: UInt64, segmentSize: Int, nodeCount: Int) -> Int {
+        fileSize <= UInt64(max(0, segmentSize)) ? 1 : nodeCount
+    }
+
     /// Stripes transferred at once: enough to keep every core and node busy, few enough to bound memory.
     static var concurrentStripes: Int { max(4, ProcessInfoCores.active) }
 }
