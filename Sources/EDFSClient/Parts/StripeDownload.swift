@@ -7,6 +7,8 @@ import NIOCore
 /// verified, with a notice.
 struct StripeDownload: Sendable {
     let session: ClusterSession
+    /// Where the stripes' batch buffers come from (one pool per command; by default none are kept between stripes).
+    var pool = BatchBufferPool(limit: 0)
 
     /// Streams one stripe from its replicas through the opener. `consume` gets each verified batch of plaintext
     /// with its offset in the stripe, exactly once and in order, inside a blocking job; `afterBatch` then runs on the
@@ -16,7 +18,8 @@ struct StripeDownload: Sendable {
                afterBatch: @escaping @Sendable (Int) async throws -> Void, damage: ReadDamage? = nil) async throws {
         let header = try record.stripeHeader(stripe)
         let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
-                                      batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
+                                      batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)),
+                                      pool: pool)
         var failures = [(node: Int, reason: String, corrupt: Bool)]()
         let replicas = try record.nodes(ofStripe: stripe)
         for (attempt, node) in replicas.enumerated() {
