@@ -12,18 +12,12 @@ final class OutputSink: @unchecked Sendable {
         self.sequential = sequential
     }
 
-    /// The most one positional write takes: the file system serialises writes to one file (ext4's inode lock), so
-    /// stripes writing 4 MiB batches at once queue behind each other; in pieces they take turns (finding 4 of
-    /// docs/PERFORMANCE.md).
-    static let positionalPiece = 1 << 20
-
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         var done = 0
         while done < bytes.count {
             let base = bytes.baseAddress?.advanced(by: done)
             let n = sequential ? Glibc.write(descriptor, base, bytes.count - done)
-                               : pwrite(descriptor, base, min(bytes.count - done, Self.positionalPiece),
-                                        off_t(offset) + off_t(done))
+                               : pwrite(descriptor, base, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Self.failure(errno: errno, sequential: sequential) }
             done += n
