@@ -52,23 +52,25 @@ row() { # WHAT CLIENT UNITS UNIT_NAME MEASURE
     "$(awk "BEGIN {printf \"%.0f %s\", $units / $wall, \"$unit\"}")" "$cpu" "$faults" "$((rss / 1024))" "$wall"
 }
 for round in $(seq "$ROUNDS"); do
+  order="before after"; [ $((round % 2)) = 0 ] && order="after before"  # neither always runs first
   for mib in $SIZES; do
     bytes=$((mib << 20))
     start=$(date +%s%N); dd if="$WORK/f$mib.bin" of="$WORK/dd.out" bs=1M 2> /dev/null; end=$(date +%s%N)
-    rm -f "$WORK/dd.out"
+    rm -f "$WORK/dd.out"; sync
     printf '%-28s %-7s %9s\n' "dd buffered $mib MiB" - \
       "$(awk "BEGIN {printf \"%.0f MB/s\", $bytes / 1e6 / (($end - $start) / 1e9)}")"
-    for client in before after; do
+    for client in $order; do
       bin=$BEFORE; [ "$client" = after ] && bin=$AFTER
       row "get $mib MiB to a file" "$client" "$bytes / 1e6" MB/s "$(measure "$bin" get "f$mib.bin" -o "$WORK/out" "${C[@]}")"
-      cmp "$WORK/f$mib.bin" "$WORK/out"; rm -f "$WORK/out"
+      # The written file's dirty pages would otherwise be flushed during the next command and charged to it.
+      cmp "$WORK/f$mib.bin" "$WORK/out"; rm -f "$WORK/out"; sync
       row "get $mib MiB to /dev/null" "$client" "$bytes / 1e6" MB/s "$(measure "$bin" get "f$mib.bin" -o - "${C[@]}")"
     done
   done
-  for client in before after; do
+  for client in $order; do
     bin=$BEFORE; [ "$client" = after ] && bin=$AFTER
     row "get -r $FILES x 4 KiB" "$client" "$FILES" files/s "$(measure "$bin" get -r small -o "$WORK/restored" "${C[@]}")"
-    diff -r "$WORK/tree/small" "$WORK/restored/small"; rm -rf "$WORK/restored"
+    diff -r "$WORK/tree/small" "$WORK/restored/small"; rm -rf "$WORK/restored"; sync
   done
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
