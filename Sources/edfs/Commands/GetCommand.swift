@@ -122,8 +122,7 @@ struct GetCommand: AsyncParsableCommand {
             try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
                 var running = 0
                 var runningBytes: UInt64 = 0
-                func collect() async throws {
-                    guard let (index, size) = try await group.next() else { return }
+                func finished(_ index: Int, size: UInt64) {
                     running -= 1
                     runningBytes -= batch[index].size
                     let item = batch[index]
@@ -131,32 +130,46 @@ struct GetCommand: AsyncParsableCommand {
                     model.removeFromTotal(bytes: item.size)
                     model.addTotal(bytes: size)
                     written[index] = (tree.shown(item.local), item.stored, size)
+                }
+                func collect() async throws {
+                    guard let (index, size) = try await group.next() else { return }
+                    finished(index, size: size)
                     reportReady()
                 }
-                for (index, item) in batch.enumerated() {
-                    while running >= Self.filesInFlight
-                            || (running > 0 && runningBytes + item.size > Self.bytesInFlight) { try await collect() }
-                    guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
-                          let name = item.local.last else {
-                        written[index] = .some(nil)
-                        reportReady()
-                        continue
+                do {
+                    for (index, item) in batch.enumerated() {
+                        while running >= Self.filesInFlight
+                                || (running > 0 && runningBytes + item.size > Self.bytesInFlight) { try await collect() }
+                        guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
+                              let name = item.local.last else {
+                            written[index] = .some(nil)
+                            reportReady()
+                            continue
+                        }
+                        let path = tree.shown(item.local)
+                        let lookup = lookups[index]
+                        running += 1
+                        runningBytes += item.size
+                        group.addTask {
+                            defer { close(parent) }
+                            let record = try reader.liveManifest(path: item.stored, from: lookup)
+                            model.begin(item.stored)
+                            try await operation.run(record, to: .fileIn(folder: parent, name: name, shown: path),
+                                                    sync: sync, progress: model, heal: heal)
+                            model.end(item.stored)
+                            return (index, record.body.size)
+                        }
                     }
-                    let path = tree.shown(item.local)
-                    let lookup = lookups[index]
-                    running += 1
-                    runningBytes += item.size
-                    group.addTask {
-                        defer { close(parent) }
-                        let record = try reader.liveManifest(path: item.stored, from: lookup)
-                        model.begin(item.stored)
-                        try await operation.run(record, to: .fileIn(folder: parent, name: name, shown: path),
-                                                sync: sync, progress: model, heal: heal)
-                        model.end(item.stored)
-                        return (index, record.body.size)
+                    while running > 0 { try await collect() }
+                } catch {
+                    // Every file renamed into place gets its line, also those after the one that failed.
+                    group.cancelAll()
+                    while let result = await group.nextResult() {
+                        if case let .success((index, size)) = result { finished(index, size: size) }
                     }
+                    for case let done?? in written[reported...] { report(wrote: done.path, name: done.name, size: done.size) }
+                    throw error
                 }
-                while running > 0 { try await collect() }
             }
             start = end
         }
