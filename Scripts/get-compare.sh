@@ -18,12 +18,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-head -c 18 /dev/urandom | base64 > "$WORK/password"
-cluster_start "$BEFORE" "$WORK/c" bench "$WORK/password"
-echo "KDFIterations: $KDF_ITERATIONS" >> "$CLUSTER_CONF"
-export EDFS_PASSWORD
-EDFS_PASSWORD=$(cat "$WORK/password")
-C=(--config "$CLUSTER_CONF" --quiet)
+cluster_start_logged_in "$BEFORE" "$WORK" bench "$KDF_ITERATIONS"
+C=("${CLUSTER_ARGS[@]}")
 for mib in $SIZES; do
   head -c $((mib << 20)) /dev/urandom > "$WORK/f$mib.bin"
   "$BEFORE" put "$WORK/f$mib.bin" --as "f$mib.bin" "${C[@]}" > /dev/null
