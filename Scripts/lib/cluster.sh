@@ -5,6 +5,8 @@
 #   . Scripts/lib/cluster.sh
 #   cluster_start EDFS DIR USER PASSWORD_FILE [NODES=4] [REPLICAS=2]   # sets CLUSTER_PID, CLUSTER_PORT, CLUSTER_CONF,
 #                                                                       # CLUSTER_NODE_PIDS (array); returns 1 on failure
+#   cluster_start_logged_in EDFS WORK USER [KDF_ITERATIONS]             # the same with a password, EDFS_PASSWORD and
+#                                                                       # CLUSTER_ARGS (--config … --quiet)
 #   cluster_stop                                                        # kills the cluster process and its nodes by pid
 #
 # environment: BASE_PORT (default: NODES consecutive free ports picked at random in 20000-60000)
@@ -45,6 +47,17 @@ cluster_start() { # EDFS DIR USER PASSWORD_FILE [NODES] [REPLICAS]
   done
   [ "${#CLUSTER_NODE_PIDS[@]}" -eq "$nodes" ] || {
     echo "cluster: expected $nodes node processes, found ${#CLUSTER_NODE_PIDS[@]}" >&2; return 1; }
+}
+
+# cluster_start with a random password (WORK/password), KDF_ITERATIONS in the config, EDFS_PASSWORD exported and
+# CLUSTER_ARGS (--config CONF --quiet) for the commands; the cluster's folder is WORK/c.
+cluster_start_logged_in() { # EDFS WORK USER [KDF_ITERATIONS=100000]
+  head -c 18 /dev/urandom | base64 > "$2/password"
+  cluster_start "$1" "$2/c" "$3" "$2/password" || return 1
+  echo "KDFIterations: ${4:-100000}" >> "$CLUSTER_CONF"
+  EDFS_PASSWORD=$(cat "$2/password")
+  export EDFS_PASSWORD
+  CLUSTER_ARGS=(--config "$CLUSTER_CONF" --quiet)
 }
 
 cluster_stop() {

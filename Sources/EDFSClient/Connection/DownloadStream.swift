@@ -169,20 +169,33 @@ final class DownloadStream: Sendable {
         return wasOpen
     }
 
+    private enum Immediate {
+        case value(ByteBuffer?, Int)
+        case failure(any Error)
+    }
+
+    /// What the consumer gets without waiting: a buffered chunk, the end, or the failure; nil when it must wait.
+    private func immediate(_ s: inout State) -> Immediate? {
+        if let (chunk, grant) = take(&s) { return .value(chunk, grant) }
+        switch s.end {
+        case .success?: return .value(nil, 0)
+        case let .failure(error)?: return .failure(error)
+        case nil: return nil
+        }
+    }
+
+    /// `next()` when it need not wait: the next chunk (nil inside after the last) and the credit to grant; nil when
+    /// nothing is buffered yet.
+    func nextIfReady() throws -> (ByteBuffer?, Int)? {
+        switch state.withLock({ immediate(&$0) }) {
+        case let .value(chunk, grant)?: return (chunk, grant)
+        case let .failure(error)?: throw error
+        case nil: return nil
+        }
+    }
+
     /// The next chunk (nil after the last) and the credit to grant the node for what was consumed.
     func next() async throws -> (ByteBuffer?, Int) {
-        enum Immediate {
-            case value(ByteBuffer?, Int)
-            case failure(any Error)
-        }
-        func immediate(_ s: inout State) -> Immediate? {
-            if let (chunk, grant) = take(&s) { return .value(chunk, grant) }
-            switch s.end {
-            case .success?: return .value(nil, 0)
-            case let .failure(error)?: return .failure(error)
-            case nil: return nil
-            }
-        }
         if let now = state.withLock({ immediate(&$0) }) {
             switch now {
             case let .value(chunk, grant): return (chunk, grant)
@@ -192,7 +205,7 @@ final class DownloadStream: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(ByteBuffer?, Int), any Error>) in
                 let now = state.withLock { s -> Immediate? in
-                    if let now = immediate(&s) { return now }
+                    if let now = self.immediate(&s) { return now }
                     if Task.isCancelled { return .failure(CancellationError()) }
                     s.waiter = continuation
                     return nil

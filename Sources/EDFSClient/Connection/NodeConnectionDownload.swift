@@ -26,6 +26,13 @@ public final class NodeConnectionDownload: ObjectDownload {
         return chunk
     }
 
+    /// The next bytes if they are already here (`.some(nil)` after the last), nil when `next()` would wait.
+    public func nextIfReady() throws -> ByteBuffer?? {
+        guard let (chunk, grant) = try stream.nextIfReady() else { return nil }
+        if grant > 0 { core.sendControl(.window, id: id, payload: WireWindow.encode(increment: UInt32(clamping: grant))) }
+        return .some(chunk)
+    }
+
     /// Gives back a consumed chunk to the connection's frame decoder, to receive a later DATA payload into.
     public func recycle(_ chunk: ByteBuffer) { core.recycler.recycle(chunk) }
 

@@ -70,10 +70,14 @@ public protocol ObjectDownload: Sendable {
     func cancel() async
     /// Gives back a chunk whose bytes are consumed, for the connection to receive later bytes into (optional).
     func recycle(_ chunk: ByteBuffer)
+    /// The next bytes if they are already here (`.some(nil)` after the last), nil when `next()` would wait (optional:
+    /// lets a reader skip its stall timer for buffered bytes).
+    func nextIfReady() throws -> ByteBuffer??
 }
 
 extension ObjectDownload {
     public func recycle(_ chunk: ByteBuffer) {}
+    public func nextIfReady() throws -> ByteBuffer?? { nil }
 }
 
 extension NodeLink {

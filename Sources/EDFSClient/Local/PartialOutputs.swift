@@ -1,3 +1,4 @@
+import Dispatch
 import EDFSCrypto
 import Glibc
 
@@ -12,7 +13,17 @@ public final class PartialOutputs: Sendable {
         /// removal after the folder's path was swapped for a link still removes the right file).
         var files: [String: (folder: Int32, name: String)] = [:]
         var closed = false
+        /// Part-file names found in a folder (device, inode) by its last scan, by the bytes of their target's name,
+        /// and when it was scanned (`removeAbandoned`).
+        var scans: [FolderIdentity: (at: UInt64, byBase: [[UInt8]: [String]])] = [:]
     }
+    private struct FolderIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+    /// How long a folder's scan for abandoned part files is reused (nanoseconds): a get -r of many files into one
+    /// folder reads it once, not once per file (each read is the whole folder: quadratic in its size).
+    private static let scanReuse: UInt64 = 10_000_000_000
     private let state = PthreadMutex(State())
 
     /// Linux's O_TMPFILE (`__O_TMPFILE | O_DIRECTORY`; a function-like macro, so not imported): an unnamed file in a
@@ -83,22 +94,28 @@ public final class PartialOutputs: Sendable {
 
     /// Removes part files of earlier gets of the same target that died without cleaning up (SIGKILL, a crash):
     /// regular files named `.<base>.edfs-<hex>.part` in `directory` whose lock no running get holds. Returns how many.
+    /// The folder is read once per `scanReuse` for all targets in it; a part file that appeared since is left for a
+    /// later get (only a get that died leaves one).
     @discardableResult
     func removeAbandoned(inFolder directory: Int32, base: String) -> Int {
-        let listing = dup(directory)
-        guard listing >= 0 else { return 0 }
-        guard let folder = fdopendir(listing) else {
-            close(listing)
-            return 0
+        var info = stat()
+        guard fstat(directory, &info) == 0 else { return 0 }
+        let identity = FolderIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        let now = DispatchTime.now().uptimeNanoseconds
+        let cached = state.withLock { s -> [String]?? in
+            guard let scan = s.scans[identity], now &- scan.at < Self.scanReuse else { return nil }
+            return .some(s.scans[identity]?.byBase.removeValue(forKey: Array(base.utf8)))
         }
-        defer { closedir(folder) }
-        let prefix = ".\(base).edfs-"
+        let candidates: [String]
+        if let cached {
+            candidates = cached ?? []
+        } else {
+            var byBase = Self.partFiles(in: directory)
+            candidates = byBase.removeValue(forKey: Array(base.utf8)) ?? []
+            state.withLock { $0.scans[identity] = (now, byBase) }
+        }
         var removed = 0
-        while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard name.hasPrefix(prefix), name.hasSuffix(".part"), name.count == prefix.count + 12 + 5 else { continue }
+        for name in candidates {
             let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { continue }
             defer { close(fd) }
@@ -108,5 +125,26 @@ public final class PartialOutputs: Sendable {
             if unlinkat(directory, name, 0) == 0 { removed += 1 }
         }
         return removed
+    }
+
+    /// The names shaped `.<base>.edfs-<12 characters>.part` in `directory`, by the bytes of their base.
+    private static func partFiles(in directory: Int32) -> [[UInt8]: [String]] {
+        let listing = dup(directory)
+        guard listing >= 0 else { return [:] }
+        guard let folder = fdopendir(listing) else {
+            close(listing)
+            return [:]
+        }
+        defer { closedir(folder) }
+        let marker = Array(".edfs-".utf8), suffix = Array(".part".utf8)
+        let tail = marker.count + 12 + suffix.count
+        var found = [[UInt8]: [String]]()
+        while let entry = readdir(folder) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            guard bytes.count > 1 + tail, bytes[0] == UInt8(ascii: "."), bytes.suffix(suffix.count).elementsEqual(suffix),
+                  bytes[(bytes.count - tail)..<(bytes.count - tail + marker.count)].elementsEqual(marker) else { continue }
+            found[Array(bytes[1..<(bytes.count - tail)]), default: []].append(String(decoding: bytes, as: UTF8.self))
+        }
+        return found
     }
 }

@@ -19,8 +19,13 @@ public enum GetDestination: Sendable, Equatable {
 /// or corrupt replica is abandoned for the next one at the first segment not yet verified, with a notice.
 public struct GetOperation: Sendable {
     public let session: ClusterSession
+    /// Where every stripe's batch buffers come from: a command reading several files passes one pool to all.
+    public let pool: BatchBufferPool
 
-    public init(_ session: ClusterSession) { self.session = session }
+    public init(_ session: ClusterSession, pool: BatchBufferPool = BatchBufferPool()) {
+        self.session = session
+        self.pool = pool
+    }
 
     /// Fetches `name` to `destination`. With `sync`, the output is flushed to disk (fsync of file and folder) before
     /// returning; without it the rename still makes the file appear only complete, and the nodes keep the durable copy.
@@ -28,8 +33,17 @@ public struct GetOperation: Sendable {
     @discardableResult
     public func run(name: String, to destination: GetDestination, sync: Bool = false,
                     progress: TransferProgress? = nil, heal: Bool = true) async throws -> ManifestRecord {
+        let (record, _) = try await ManifestReader(session).liveManifest(path: name)
+        return try await run(record, to: destination, sync: sync, progress: progress, heal: heal)
+    }
+
+    /// Fetches the version `record` (the live manifest of its name, authenticated by `ManifestReader`, e.g. from
+    /// `lookUp(paths:)` and `liveManifest(path:from:)`) to `destination`, as `run(name:…)` does.
+    @discardableResult
+    public func run(_ record: ManifestRecord, to destination: GetDestination, sync: Bool = false,
+                    progress: TransferProgress? = nil, heal: Bool = true) async throws -> ManifestRecord {
         let damage = ReadDamage()
-        let record = try await fetch(name: name, to: destination, sync: sync, progress: progress, damage: damage)
+        try await fetch(record, to: destination, sync: sync, progress: progress, damage: damage)
         if heal { await self.heal(record, damage.all) }
         return record
     }
@@ -52,16 +66,16 @@ public struct GetOperation: Sendable {
         }
     }
 
-    private func fetch(name: String, to destination: GetDestination, sync: Bool, progress: TransferProgress?,
-                       damage: ReadDamage) async throws -> ManifestRecord {
-        let (record, _) = try await ManifestReader(session).liveManifest(path: name)
+    private func fetch(_ record: ManifestRecord, to destination: GetDestination, sync: Bool,
+                       progress: TransferProgress?, damage: ReadDamage) async throws {
+        let name = record.body.name
         guard !record.body.isFolder else { throw ClientError.conflict("\(name) is a folder: use edfs get -r") }
         guard Int(record.body.nodeCount) <= session.nodeCount else {
             throw ClientError.usage("\(name) was stored on \(record.body.nodeCount) nodes; \(session.config.path) lists "
                                     + "\(session.nodeCount)")
         }
         progress?.learnedSize(record.body.size)
-        let stripes = StripeDownload(session: session)
+        let stripes = StripeDownload(session: session, pool: pool)
         switch destination {
         case .standardOutput:
             try await fetchInOrder(record, into: OutputSink(descriptor: 1, sequential: true), progress: progress,
@@ -94,7 +108,7 @@ public struct GetOperation: Sendable {
             } else if case let .file(path) = destination {
                 output = try TemporaryOutput(target: path, size: record.body.size)
             } else {
-                return record
+                return
             }
             do {
                 let sink = OutputSink(descriptor: output.descriptor, sequential: false)
@@ -117,13 +131,12 @@ public struct GetOperation: Sendable {
                 throw error
             }
         }
-        return record
     }
 
     /// Every stripe in order into a sequential sink (standard output, a device, a FIFO).
     private func fetchInOrder(_ record: ManifestRecord, into sink: OutputSink, progress: TransferProgress?,
                               damage: ReadDamage) async throws {
-        let stripes = StripeDownload(session: session)
+        let stripes = StripeDownload(session: session, pool: pool)
         for stripe in 0..<record.body.stripeLengths.count {
             try await stripes.fetch(record, stripe: stripe, consume: { bytes, _ in try sink.write(bytes, at: 0) },
                                     afterBatch: { progress?.advance($0) }, damage: damage)

@@ -47,12 +47,43 @@ public struct ManifestReader: Sendable {
     /// Fetches `path`'s manifests from every reachable node and opens them; the newest authentic version wins.
     /// A manifest that fails authentication is reported and skipped, never trusted.
     public func lookUp(path: String) async throws -> ManifestLookup {
-        let ids = manifestIDs(path: path)
+        var answers = [(id: ManifestID, results: [Int: Result<[UInt8]?, any Error>])]()
+        for id in manifestIDs(path: path) {
+            answers.append((id, await session.fanOut.run { _, link in try await link.getManifest(id.hex) }.results))
+        }
+        return assemble(answers)
+    }
+
+    /// The lookups of several paths, each the same as `lookUp(path:)` gives (the same copies opened, the same nodes
+    /// unsettled, the same notices), from one GET_MANIFESTS per node (per `WireProtocol.maxManifestBatch` ids) instead
+    /// of a round trip per path: `get -r` reads its files' manifests so.
+    public func lookUp(paths: [String]) async -> [ManifestLookup] {
+        let idsByPath = paths.map(manifestIDs(path:))
+        let wanted = Array(Set(idsByPath.joined().map(\.hex))).sorted()
+        let fetched = await session.fanOut.run { _, link in try await link.getManifests(wanted) }.results
+        return idsByPath.map { ids in
+            assemble(ids.map { id in
+                (id, fetched.mapValues { result in
+                    result.flatMap { answers -> Result<[UInt8]?, any Error> in
+                        switch answers[id.hex] {
+                        case .absent?: return .success(nil)
+                        case let .manifest(bytes)?: return .success(bytes)
+                        // What a single GET_MANIFEST of a copy the node cannot read answers.
+                        case .unreadable?: return .failure(NodeLinkError.checksumMismatch)
+                        case nil: return .failure(NodeLinkError.unreachable("no answer for this manifest"))
+                        }
+                    }
+                })
+            })
+        }
+    }
+
+    /// Opens what the nodes answered for each of a path's manifest ids: the newest authentic version wins.
+    private func assemble(_ answers: [(id: ManifestID, results: [Int: Result<[UInt8]?, any Error>])]) -> ManifestLookup {
         var lookup = ManifestLookup(newest: nil, highestVersion: 0, copies: [], unsettledNodes: [], forgedCopies: 0)
         var holders: [String: [Int]] = [:]
         var opened: [String: ManifestRecord] = [:]
-        for id in ids {
-            let fetched = await session.fanOut.run { _, link in try await link.getManifest(id.hex) }.results
+        for (id, fetched) in answers {
             for (node, result) in fetched.sorted(by: { $0.key < $1.key }) {
                 let bytes: [UInt8]
                 switch result {
@@ -105,10 +136,15 @@ public struct ManifestReader: Sendable {
     /// 65 when copies exist but none is authentic.
     public func liveManifest(path: String) async throws -> (ManifestRecord, ManifestLookup) {
         let lookup = try await lookUp(path: path)
+        return (try liveManifest(path: path, from: lookup), lookup)
+    }
+
+    /// `liveManifest(path:)` from a lookup already made (`lookUp(paths:)`).
+    public func liveManifest(path: String, from lookup: ManifestLookup) throws -> ManifestRecord {
         try requireReadQuorum(lookup, path: path)
         if let live = lookup.live {
             warnOfOlderCopies(lookup, newest: live, path: path)
-            return (live, lookup)
+            return live
         }
         if lookup.newest == nil && lookup.forgedCopies > 0 {
             throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication")

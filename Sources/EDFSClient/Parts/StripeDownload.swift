@@ -7,6 +7,8 @@ import NIOCore
 /// verified, with a notice.
 struct StripeDownload: Sendable {
     let session: ClusterSession
+    /// Where the stripes' batch buffers come from (one pool per command; by default none are kept between stripes).
+    var pool = BatchBufferPool(limit: 0)
 
     /// Streams one stripe from its replicas through the opener. `consume` gets each verified batch of plaintext
     /// with its offset in the stripe, exactly once and in order, inside a blocking job; `afterBatch` then runs on the
@@ -16,7 +18,8 @@ struct StripeDownload: Sendable {
                afterBatch: @escaping @Sendable (Int) async throws -> Void, damage: ReadDamage? = nil) async throws {
         let header = try record.stripeHeader(stripe)
         let work = try StripeOpenWork(header: header, dataKey: record.body.dataKey,
-                                      batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)))
+                                      batchSegments: TransferTuning.segmentsPerBatch(segmentSize: Int(header.segmentSize)),
+                                      pool: pool)
         var failures = [(node: Int, reason: String, corrupt: Bool)]()
         let replicas = try record.nodes(ofStripe: stripe)
         for (attempt, node) in replicas.enumerated() {
@@ -97,9 +100,15 @@ struct StripeDownload: Sendable {
         }
     }
 
-    /// The next chunk, or a timeout error when the replica stalls.
+    /// The next chunk, or a timeout error when the replica stalls. Bytes already received are taken without the
+    /// timer (a task group, a child task and a sleeping task), which only a wait needs (finding 7 of
+    /// docs/PERFORMANCE.md: most chunks of a large stripe, and every chunk of a small one, are already here).
     static func next(of download: any ObjectDownload, timeout: Double) async throws -> ByteBuffer? {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+        if let ready = try download.nextIfReady() {
+            try Task.checkCancellation()
+            return ready
+        }
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask { try await download.next() }
             group.addTask {
                 try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))

@@ -1,15 +1,18 @@
 import EDFSCrypto
 import EDFSFormat
 
-/// One stripe's opener, its batch of sealed bytes and the plaintext buffer.
+/// One stripe's opener, its batch of sealed bytes and the plaintext buffer (a pair from the command's
+/// `BatchBufferPool`, sized to the stripe when it is smaller than a batch, given back zeroed when the work ends).
 ///
 /// `@unchecked Sendable` is sound: one stripe's fetch owns it and uses it from one task at a time — `absorb` runs
 /// between awaits of that task, and `openBatch` runs in a blocking job the task awaits before touching it again.
 final class StripeOpenWork: @unchecked Sendable {
     let opener: StripeOpener
     private let sealedCapacity: Int
-    private let sealed: UnsafeMutableRawBufferPointer
-    private let plaintext: UnsafeMutableRawBufferPointer
+    private let pool: BatchBufferPool
+    private let buffers: BatchBuffers
+    private var sealed: UnsafeMutableRawBufferPointer { buffers.sealed }
+    private var plaintext: UnsafeMutableRawBufferPointer { buffers.plaintext }
     private var headerBytes: [UInt8] = []
     private var filled = 0
     private(set) var headerVerified = false
@@ -18,17 +21,24 @@ final class StripeOpenWork: @unchecked Sendable {
     /// Plaintext bytes of this stripe written so far.
     private(set) var plaintextDone: UInt64 = 0
 
-    init(header: StripeHeader, dataKey: SymmetricKey, batchSegments: Int) throws {
-        opener = try StripeOpener(expected: header, dataKey: dataKey)
-        sealedCapacity = batchSegments * (Int(header.segmentSize) + AESGCM.tagByteCount)
-        sealed = .allocate(byteCount: sealedCapacity, alignment: 64)
-        plaintext = .allocate(byteCount: batchSegments * Int(header.segmentSize) + 1, alignment: 64)
+    init(header: StripeHeader, dataKey: SymmetricKey, batchSegments: Int,
+         pool: BatchBufferPool = BatchBufferPool(limit: 0)) throws {
+        // No more workers (each an EVP context with its own key schedule) than the stripe has segments: a small
+        // file's stripe is one segment, opened on one thread.
+        let segmentSize = UInt64(max(1, header.segmentSize))
+        let segments = max(1, (header.plaintextLength + segmentSize - 1) / segmentSize)
+        opener = try StripeOpener(expected: header, dataKey: dataKey,
+                                  workers: Int(min(UInt64(ParallelSegmentCipher.defaultWorkers), segments)))
+        // A whole batch, or the whole stripe when it is smaller (a batch either holds whole segments or ends it).
+        sealedCapacity = Int(min(UInt64(batchSegments * (Int(header.segmentSize) + AESGCM.tagByteCount)),
+                                 opener.sealedBytesRemaining))
+        let plaintextCapacity = opener.plaintextLength(ofSealedBatch: sealedCapacity) ?? 0
+        self.pool = pool
+        buffers = pool.take(sealed: sealedCapacity, plaintext: plaintextCapacity + 1)
     }
 
     deinit {
-        plaintext.initializeMemory(as: UInt8.self, repeating: 0)
-        sealed.deallocate()
-        plaintext.deallocate()
+        pool.give(buffers)  // zeroes the plaintext
     }
 
     /// Sealed bytes the current batch needs before it can be opened.
@@ -64,11 +74,12 @@ final class StripeOpenWork: @unchecked Sendable {
 
     /// Opens the buffered batch (in parallel), hands its plaintext to `consume` and returns its size.
     func openBatch(_ consume: (UnsafeRawBufferPointer, UInt64) throws -> Void) throws -> Int {
-        guard let count = opener.plaintextLength(ofSealedBatch: filled) else {
+        guard let count = opener.plaintextLength(ofSealedBatch: filled), count < plaintext.count else {
             throw StripeError.truncated(expected: opener.header.objectLength, received: UInt64(filled))
         }
         let out = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
-        defer { out.initializeMemory(as: UInt8.self, repeating: 0) }
+        // Zeroed once when the pair goes back to the pool, not after every batch (the next batch overwrites it).
+        buffers.dirty = max(buffers.dirty, count)
         try opener.open(UnsafeRawBufferPointer(rebasing: sealed[0..<filled]), into: out)
         do { try consume(UnsafeRawBufferPointer(out), plaintextDone) } catch let error as ClientError { throw error } catch {
             throw ClientError.failed(String(describing: error))

@@ -77,24 +77,101 @@ struct GetCommand: AsyncParsableCommand {
                 progress.model.addTotal(files: plan.files.count, bytes: plan.files.reduce(0) { $0 + $1.size })
                 progress.start()
                 for folder in plan.folders { try tree.makeFolder(folder) }
-                for item in plan.files {
-                    let path = tree.shown(item.local)
-                    guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
-                          let name = item.local.last else { continue }
-                    defer { close(parent) }
-                    progress.model.begin(item.stored)
-                    let record = try await GetOperation(session).run(
-                        name: item.stored, to: .fileIn(folder: parent, name: name, shown: path), sync: sync,
-                        progress: progress.model, heal: !noHeal)
-                    progress.model.end(item.stored)
-                    // The listing's size may be older than the version read: count what was read.
-                    progress.model.removeFromTotal(bytes: item.size)
-                    progress.model.addTotal(bytes: record.body.size)
-                    report(wrote: path, name: item.stored, size: record.body.size)
-                }
+                try await restore(plan.files, into: tree, session: session, progress: progress)
                 return tree.root
             }
             progress.finish { "restored " + CommandProgress.counts($0) + " into \(root)" }
+        }
+    }
+
+    /// Files restored at once, and the listed bytes of the files in flight (one larger file runs alone): a tree of
+    /// small files is not one round trip after another, and the batch buffers stay bounded (they come from one pool).
+    static let filesInFlight = 16
+    static let bytesInFlight: UInt64 = 32 << 20
+    /// Manifests read ahead of the files: one GET_MANIFESTS per node for up to this many files or bytes.
+    static let lookAheadBytes: UInt64 = 256 << 20
+
+    /// Restores `files` (from the plan) into `tree`, several at a time: their manifests read in bulk
+    /// (`ManifestReader.lookUp(paths:)`: the same authentication and read quorum as one file's lookup), each file
+    /// written and renamed into place as a single get does, the lines reported in the plan's order.
+    private func restore(_ files: [(stored: String, local: [String], size: UInt64)], into tree: LocalTree,
+                         session: ClusterSession, progress: CommandProgress) async throws {
+        let operation = GetOperation(session, pool: BatchBufferPool())
+        let reader = ManifestReader(session)
+        let model = progress.model, sync = sync, heal = !noHeal
+        var start = 0
+        while start < files.count {
+            var end = start
+            var bytes: UInt64 = 0
+            while end < files.count, end - start < WireProtocol.maxManifestBatch,
+                  end == start || bytes + files[end].size <= Self.lookAheadBytes {
+                bytes += files[end].size
+                end += 1
+            }
+            let batch = Array(files[start..<end])
+            let lookups = await reader.lookUp(paths: batch.map(\.stored))
+            // Per file: nil while in flight; then what was written, or nil inside when it was skipped.
+            var written = [(path: String, name: String, size: UInt64)??](repeating: nil, count: batch.count)
+            var reported = 0
+            func reportReady() {
+                while reported < written.count, let done = written[reported] {
+                    if let done { report(wrote: done.path, name: done.name, size: done.size) }
+                    reported += 1
+                }
+            }
+            try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
+                var running = 0
+                var runningBytes: UInt64 = 0
+                func finished(_ index: Int, size: UInt64) {
+                    running -= 1
+                    runningBytes -= batch[index].size
+                    let item = batch[index]
+                    // The listing's size may be older than the version read: count what was read.
+                    model.removeFromTotal(bytes: item.size)
+                    model.addTotal(bytes: size)
+                    written[index] = (tree.shown(item.local), item.stored, size)
+                }
+                func collect() async throws {
+                    guard let (index, size) = try await group.next() else { return }
+                    finished(index, size: size)
+                    reportReady()
+                }
+                do {
+                    for (index, item) in batch.enumerated() {
+                        while running >= Self.filesInFlight
+                                || (running > 0 && runningBytes + item.size > Self.bytesInFlight) { try await collect() }
+                        guard let parent = try tree.folder(Array(item.local.dropLast()), creating: true),
+                              let name = item.local.last else {
+                            written[index] = .some(nil)
+                            reportReady()
+                            continue
+                        }
+                        let path = tree.shown(item.local)
+                        let lookup = lookups[index]
+                        running += 1
+                        runningBytes += item.size
+                        group.addTask {
+                            defer { close(parent) }
+                            let record = try reader.liveManifest(path: item.stored, from: lookup)
+                            model.begin(item.stored)
+                            try await operation.run(record, to: .fileIn(folder: parent, name: name, shown: path),
+                                                    sync: sync, progress: model, heal: heal)
+                            model.end(item.stored)
+                            return (index, record.body.size)
+                        }
+                    }
+                    while running > 0 { try await collect() }
+                } catch {
+                    // Every file renamed into place gets its line, also those after the one that failed.
+                    group.cancelAll()
+                    while let result = await group.nextResult() {
+                        if case let .success((index, size)) = result { finished(index, size: size) }
+                    }
+                    for case let done?? in written[reported...] { report(wrote: done.path, name: done.name, size: done.size) }
+                    throw error
+                }
+            }
+            start = end
         }
     }
 

@@ -1,0 +1,100 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+
+/// The get path of `get -r`: manifests read in bulk must be trusted exactly as one file's lookup is, and the batch
+/// buffers one command shares between files must come back zeroed.
+@Suite("Get path")
+struct GetPathTests {
+    private let password = "correct horse battery"
+
+    /// What a lookup decided, in a comparable form.
+    private func summary(_ lookup: ManifestLookup) -> [String] {
+        [
+            "newest \(lookup.newest.map { "\($0.header.version) \(Hex.encode(Digest.sha256($0.bytes))) \($0.holders)" } ?? "-")",
+            "live \(lookup.live != nil)",
+            "highest \(lookup.highestVersion)",
+            "unsettled \(lookup.unsettledNodes.sorted())",
+            "failed \(lookup.failedNodes.sorted())",
+            "forged \(lookup.forgedCopies) \(lookup.forged.map { "\($0.node)/\($0.id.hex)/\($0.storedVersion)" }.sorted())",
+            "copies \(lookup.copies.map { "\($0.id.hex)/\($0.node)/\($0.version)" }.sorted())",
+            "versions \(lookup.versions.map(\.header.version).sorted())",
+        ]
+    }
+
+    @Test("lookUp(paths:) decides what lookUp(path:) does: forged copies, older versions, absent names, a node down")
+    func bulkLookupMatchesSingle() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.withSession { session in
+            for name in ["plain", "forged", "rolled", "removed"] {
+                _ = try await PutOperation(session).run(file: cluster.writeScratch(name, try randomContent(3000)), as: name)
+            }
+            try await RemoveOperation(session).run(name: "removed")
+        }
+        // A copy of "forged" on node 0 that fails authentication.
+        let (id, authentic) = try await cluster.withSession { session in
+            let record = try #require(try await ManifestReader(session).lookUp(path: "forged").live)
+            return (record.id, record.bytes)
+        }
+        var header = try ManifestHeader.decode(prefixOf: authentic)
+        header.version += 1
+        let link = try await cluster.connect(node: 0, user: "alice")
+        try await link.putManifest(id.hex, bytes: Array(header.encoded() + authentic[ManifestHeader.byteCount...]))
+        await link.close()
+        // "rolled": a newer version that nodes 1 and 3 missed.
+        await cluster.stop(node: 1)
+        await cluster.stop(node: 3)
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("rolled2", try randomContent(4000)), as: "rolled")
+        }
+        try await cluster.restart(node: 1)
+        try await cluster.restart(node: 3)
+        let names = ["plain", "forged", "rolled", "removed", "never stored"]
+        for down in [nil, 2] {
+            if let down { await cluster.stop(node: down) }
+            try await cluster.withSession { session in
+                let reader = ManifestReader(session)
+                let bulk = await reader.lookUp(paths: names)
+                #expect(bulk.count == names.count)
+                for (name, lookup) in zip(names, bulk) {
+                    let single = try await reader.lookUp(path: name)
+                    #expect(summary(lookup) == summary(single), "\(name), node \(down.map(String.init) ?? "none") down")
+                    let fromBulk = Result { try reader.liveManifest(path: name, from: lookup).bytes }
+                    let fromSingle = Result { try reader.liveManifest(path: name, from: single).bytes }
+                    #expect(String(describing: fromBulk) == String(describing: fromSingle), "\(name)")
+                }
+                #expect(try reader.liveManifest(path: "rolled", from: bulk[2]).body.size == 4000)
+                #expect(bulk[1].unsettledNodes.contains(0))
+            }
+        }
+    }
+
+    @Test("one pool for several gets: every file exact, the kept buffers zeroed and bounded")
+    func sharedPool() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        let sizes = [0, 1, 4096, 70_000, 300_001, 9 << 20]
+        let pool = BatchBufferPool(limit: 3)
+        try await cluster.withSession { session in
+            var contents = [[UInt8]]()
+            for (index, size) in sizes.enumerated() {
+                let content = try randomContent(size)
+                contents.append(content)
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("in\(index)", content), as: "f\(index)")
+            }
+            for round in 0..<2 {
+                for (index, content) in contents.enumerated().reversed() {
+                    let out = cluster.scratch("out\(round)-\(index)")
+                    try await GetOperation(session, pool: pool).run(name: "f\(index)", to: .file(out))
+                    #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content, "f\(index)")
+                }
+            }
+        }
+        #expect(pool.keptCount > 0 && pool.keptCount <= 3)
+        #expect(pool.keptPlaintextIsZero)
+    }
+}
