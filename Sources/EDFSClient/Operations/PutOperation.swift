@@ -28,8 +28,11 @@ public struct PutOperation: Sendable {
     /// without touching the previous version when a stripe cannot reach the write quorum. Memory is bounded by one
     /// batch per stripe in flight, whatever the file size.
     /// `committing` is called once every stripe is stored, right before the manifest commit starts.
+    /// `lookedUp` is the name's lookup when the caller already made it (`ManifestReader.lookUp(paths:)`, one request
+    /// per node for many names); it is what the put compares with the lookup right before its commit, so an older one
+    /// only makes a concurrent writer's win more likely to be noticed, never missed.
     public func run(file path: String, as name: String, mode: UInt32? = nil,
-                    progress: TransferProgress? = nil,
+                    progress: TransferProgress? = nil, lookedUp: ManifestLookup? = nil,
                     committing: (@Sendable () -> Void)? = nil) async throws -> PutResult {
         if let problem = StoredPath.problem(with: name) { throw ClientError.usage("\(problem): \"\(name)\"") }
         let config = session.config
@@ -69,7 +72,8 @@ public struct PutOperation: Sendable {
         }
         let reader = ManifestReader(session)
         let removal = ObjectRemoval(session: session)
-        let previous = try await reader.lookUp(path: name)
+        let previous: ManifestLookup
+        if let lookedUp { previous = lookedUp } else { previous = try await reader.lookUp(path: name) }
         if previous.live?.body.isFolder == true {
             throw ClientError.conflict("\(name) is a folder; a file cannot take its name")
         }

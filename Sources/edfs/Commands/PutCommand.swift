@@ -51,16 +51,25 @@ struct PutCommand: AsyncParsableCommand {
                 progress.start()
                 for folder in folders { try await FolderOperation(session).make(folder.name, mode: folder.mode) }
                 let json = json
-                try await PutQueue.run(items) { item in
-                    progress.model.begin(item.name)
-                    defer { commit.update { $0.committing.removeAll { $0 == item.name } } }
-                    let result = try await PutOperation(session).run(
-                        file: item.path, as: item.name, progress: progress.model,
-                        committing: { PutCommit.starting(commit, item.name) })
-                    // The line first, then the count: an interrupt's "N files stored" never exceeds the lines shown,
-                    // and the file stays "being committed" until both are done.
-                    Self.report(result, json: json)
-                    progress.model.end(item.name)
+                // The names' first lookups in bulk, a window at a time: one GET_MANIFESTS per node per window instead
+                // of a request per node and file (each put still looks its name up again right before its commit).
+                var start = items.startIndex
+                while start < items.endIndex {
+                    let window = Array(items[start..<min(start + PutQueue.lookupWindow, items.endIndex)])
+                    start += window.count
+                    let lookups = await ManifestReader(session).lookUp(paths: window.map(\.name))
+                    let lookedUp = Dictionary(zip(window.map(\.name), lookups)) { first, _ in first }
+                    try await PutQueue.run(window) { item in
+                        progress.model.begin(item.name)
+                        defer { commit.update { $0.committing.removeAll { $0 == item.name } } }
+                        let result = try await PutOperation(session).run(
+                            file: item.path, as: item.name, progress: progress.model, lookedUp: lookedUp[item.name],
+                            committing: { PutCommit.starting(commit, item.name) })
+                        // The line first, then the count: an interrupt's "N files stored" never exceeds the lines
+                        // shown, and the file stays "being committed" until both are done.
+                        Self.report(result, json: json)
+                        progress.model.end(item.name)
+                    }
                 }
             }
             progress.finish { "stored " + CommandProgress.counts($0) }
@@ -90,6 +99,8 @@ struct PutCommand: AsyncParsableCommand {
 enum PutQueue {
     /// Files in flight at most.
     static let maximumFiles = 32
+    /// Files whose first lookups are made together (one GET_MANIFESTS per node), then put.
+    static let lookupWindow = 256
     /// Plaintext bytes of the files in flight at most (a file counts its size, at most this): with batch buffers of
     /// at most twice a stripe (plaintext and sealed) this bounds the puts' buffers to about 2 × 16 MiB, and a file of
     /// 16 MiB or more is alone in flight.
