@@ -210,6 +210,34 @@ struct FolderCommandTests {
         #expect(listed.count == stored.count + 1, "what was reported stored is stored, and f010 is still a folder")
     }
 
+    /// Attack finding (issue 15): a put of a folder of mixed sizes kept more requests in flight on one connection than
+    /// the node's limit (32 by default), the node closed the connection, and files were stored degraded, or the put
+    /// failed, on a healthy cluster. The client now keeps within the limit the node announces in its HELLO.
+    @Test("a put of many files of mixed sizes stays within the nodes' requests-in-flight limit: every file healthy, none degraded")
+    func manyFilesWithinTheStreamLimit() throws {
+        let cluster = try TestCluster { local in
+            let config = try String(contentsOfFile: local.nodeConfigPath, encoding: .utf8)
+            try (config + "MaxStreams: 3\n").write(toFile: local.nodeConfigPath, atomically: true, encoding: .utf8)
+        }
+        let folder = cluster.scratch("mixed")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // Single-stripe files (up to the test's 64 KiB segment) and multi-stripe ones, in one folder.
+        let sizes = [0, 1, 4096, 65_535, 65_536, 65_537, 200_000, 300_017]
+        for index in 0..<40 {
+            try Data(try randomContent(sizes[index % sizes.count])).write(
+                to: URL(fileURLWithPath: folder + String(format: "/f%02d", index)))
+        }
+        let put = try cluster.run(["put", folder])
+        #expect(put.status == 0, "\(put.stderr)")
+        #expect(!put.stdout.contains("degraded"), "\(put.stdout)")
+        #expect(!put.stderr.contains("limit exceeded"), "\(put.stderr)")
+        let check = try cluster.run(["check", "--all"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let out = cluster.scratch("back")
+        #expect(try cluster.run(["get", "-r", "mixed", "-o", out]).status == 0)
+        #expect(try diff(folder, out + "/mixed").0 == 0)
+    }
+
     @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
     func foldersAndNaming() throws {
         let cluster = try TestCluster()

@@ -138,6 +138,7 @@ public final class NodeConnection: NodeLink {
                 throw NodeConnectionError.protocolViolation(node: address, reason: "bad HELLO reply")
             }
             core.setLimits(limits)
+            router.allowRequests(limits.maxStreams)
             router.setLabel("\(nodeName) (\(address))")
             ClientLog.logger.debug("\(nodeName) (\(address)): connected, protocol version \(version)")
             return NodeConnection(nodeName: nodeName, limits: limits, protocolVersion: version, address: address,

@@ -64,7 +64,18 @@ final class NodeConnectionCore: Sendable {
         }
         let frame = WireFrame(type: request.frameType, requestID: 0, payload: ByteBuffer(bytes: payload))
         let cost = budgetCost(frame)
-        try await takeBudget(cost)
+        do {
+            _ = try await router.requestSlots.take(minimum: 1, maximum: 1)
+        } catch is AsyncAllowance.Closed {
+            throw router.failure ?? .closed(node: router.label, reason: "closed")
+        }
+        let slots = router.requestSlots
+        do {
+            try await takeBudget(cost)
+        } catch {
+            slots.add(1)
+            throw error
+        }
         let router = self.router
         let channel = self.channel
         let budget = router.writeBudget
@@ -74,6 +85,7 @@ final class NodeConnectionCore: Sendable {
                 id = try router.register(route)
             } catch {
                 budget.add(cost)
+                slots.add(1)
                 throw error
             }
             var numbered = frame

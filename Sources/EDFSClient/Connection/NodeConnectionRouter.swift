@@ -26,11 +26,20 @@ final class NodeConnectionRouter: Sendable {
     private let state: PthreadMutex<State>
     /// Bytes queued for writing but not yet written; writers wait on it. Closed when the connection ends.
     let writeBudget: AsyncAllowance
+    /// Requests this connection may still start: one is taken per request and given back when its route is
+    /// removed (its final frame arrived, or it was cancelled), so the node's announced `maxStreams` is never exceeded
+    /// however many tasks share the connection (a node ends its count of a request before it sends the final frame,
+    /// and a CANCEL before it reads the next frame). One until the HELLO reply announces the limit. Closed when the
+    /// connection ends.
+    let requestSlots = AsyncAllowance(1)
 
     init(label: String, writeBudget: AsyncAllowance) {
         state = PthreadMutex(State(label: label))
         self.writeBudget = writeBudget
     }
+
+    /// Raises the slots from the one the HELLO used to the node's announced limit.
+    func allowRequests(_ maxStreams: UInt16) { requestSlots.add(max(0, Int(maxStreams) - 1)) }
 
     /// "NAME (HOST:PORT)" once the node's name is known, "HOST:PORT" before.
     var label: String { state.withLock { $0.label } }
@@ -51,9 +60,14 @@ final class NodeConnectionRouter: Sendable {
         }
     }
 
-    /// Forgets a request (cancelled by the caller); returns its route if it was still waiting.
+    /// Forgets a request (done, or cancelled by the caller) and gives its slot back; returns its route if it was
+    /// still waiting.
     @discardableResult
-    func remove(_ id: UInt32) -> Route? { state.withLock { $0.routes.removeValue(forKey: id) } }
+    func remove(_ id: UInt32) -> Route? {
+        let route = state.withLock { $0.routes.removeValue(forKey: id) }
+        if route != nil { requestSlots.add(1) }
+        return route
+    }
 
     /// Delivers one inbound frame. Returns a protocol violation if the frame breaks the protocol; the caller then
     /// fails everything and closes.
@@ -113,6 +127,7 @@ final class NodeConnectionRouter: Sendable {
             return (s.failure ?? .closed(node: s.label, reason: "closed"), Array(s.routes.values))
         }
         writeBudget.close()
+        requestSlots.close()
         for route in routes {
             switch route {
             case let .reply(promise): promise.fail(failure)
