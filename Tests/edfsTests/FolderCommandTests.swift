@@ -238,6 +238,31 @@ struct FolderCommandTests {
         #expect(try diff(folder, out + "/mixed").0 == 0)
     }
 
+    /// Attack finding (issue 15): with a node down a put of many files said "stored 1000 files" while 290 of its lines
+    /// said degraded. The summary now counts them (the count matches the lines whatever the placement drew).
+    @Test("a put with a node down counts its degraded files in the summary")
+    func degradedFilesCounted() async throws {
+        let cluster = try TestCluster()
+        let folder = cluster.scratch("some")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for index in 0..<24 {
+            try Data(try randomContent(1000 + index)).write(to: URL(fileURLWithPath: folder + "/f\(index)"))
+        }
+        // The user's keys are made by a first put with every node up.
+        #expect(try cluster.run(["mkdir", "first"]).status == 0)
+        await cluster.stopNode(1)
+        let put = try cluster.run(["put", folder])
+        #expect(put.status == 0, "\(put.stderr)")
+        let degradedLines = put.stdout.split(separator: "\n").filter { $0.contains("degraded") }.count
+        let summary = put.stderr.split(separator: "\n").first { $0.hasPrefix("edfs: stored 24 files") }
+        #expect(summary != nil, "\(put.stderr)")
+        if degradedLines == 0 {
+            #expect(summary?.contains("degraded") == false)
+        } else {
+            #expect(summary?.contains("; \(degradedLines) of them degraded") == true, "\(put.stderr)")
+        }
+    }
+
     @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
     func foldersAndNaming() throws {
         let cluster = try TestCluster()

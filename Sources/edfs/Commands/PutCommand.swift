@@ -46,6 +46,7 @@ struct PutCommand: AsyncParsableCommand {
             let progress = CommandProgress(action: "put", options: display, json: json, totalFiles: items.count,
                                            totalBytes: items.reduce(0) { $0 + $1.size }, totalsGiven: true)
             let commit = LockedValue(PutCommit())
+            let degraded = LockedValue(0)
             exitOnInterrupt(progress: progress) { PutCommit.interrupted(commit, progress.model.snapshot) }
             try await withSession(options) { session in
                 progress.start()
@@ -68,11 +69,16 @@ struct PutCommand: AsyncParsableCommand {
                         // The line first, then the count: an interrupt's "N files stored" never exceeds the lines
                         // shown, and the file stays "being committed" until both are done.
                         Self.report(result, json: json)
+                        if !result.missingReplicas.isEmpty { degraded.update { $0 += 1 } }
                         progress.model.end(item.name)
                     }
                 }
             }
-            progress.finish { "stored " + CommandProgress.counts($0) }
+            let degradedFiles = degraded.value
+            progress.finish {
+                "stored " + CommandProgress.counts($0) + (degradedFiles == 0 ? "" : "; \(degradedFiles) of them degraded "
+                    + "(a replica missing): run edfs repair once every node is up")
+            }
         }
     }
 
