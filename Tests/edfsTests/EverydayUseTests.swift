@@ -123,7 +123,8 @@ struct EverydayUseTests {
         #expect(stored >= before && stored <= after)
         let iso = ISO8601DateFormatter()
         #expect(iso.date(from: file["storedTime"] as? String ?? "").map { Int64($0.timeIntervalSince1970) } == stored)
-        #expect(iso.date(from: file["modifiedTime"] as? String ?? "") != nil)
+        let modified = try #require(file["modified"] as? Int64 ?? (file["modified"] as? Int).map(Int64.init))
+        #expect(iso.date(from: file["modifiedTime"] as? String ?? "").map { Int64($0.timeIntervalSince1970) } == modified)
         #expect(lines.last?.contains(file["storedTime"] as? String ?? "?") == true)
 
         // Every replica of one stripe gone: the file is listed as unavailable, and ls says so in its exit code.

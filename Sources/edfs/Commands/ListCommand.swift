@@ -94,9 +94,19 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     /// Seconds since 1970 as ISO 8601 UTC (`2026-12-07T10:12:13Z`); nil for 0 (not recorded).
+    /// Formatted by hand from `gmtime_r`: a Foundation formatter made per call cost ~0.1 ms, over a second for the
+    /// two times of each of 10,000 files in `ls -l`.
     static func isoTime(_ seconds: Int64) -> String? {
-        guard seconds != 0 else { return nil }
-        return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        guard seconds != 0, let time = time_t(exactly: seconds) else { return nil }
+        var clock = time
+        var parts = tm()
+        guard gmtime_r(&clock, &parts) != nil else { return nil }
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = Int(parts.tm_year) + 1900
+        let yearText = year >= 0 && year < 1000 ? String(repeating: "0", count: 4 - String(year).count) + String(year)
+            : String(year)
+        return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):"
+            + "\(two(parts.tm_sec))Z"
     }
 
     /// One entry of `ls --json`: the listing's fields, with both times also as ISO 8601 text.
