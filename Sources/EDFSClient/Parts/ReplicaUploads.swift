@@ -26,12 +26,20 @@ final class ReplicaUploads: Sendable {
     /// Starts the object on every reachable node of `targets`; throws when fewer than `quorum` start.
     static func begin(session: ClusterSession, header: StripeHeader, targets: [Int], quorum: Int,
                       hint: String) async throws -> ReplicaUploads {
-        let started = await session.fanOut.run(on: targets) { _, link in
-            try await link.beginPut(object: header.objectName, length: header.objectLength)
+        // One node after another, in ascending order: starting a request may wait for a free request slot on its
+        // connection (the node's MaxStreams, NodeConnectionRouter.requestSlots), and two uploads that each held one
+        // replica's slot while waiting for the other's would wait for ever. Taken in one global order, no two can.
+        var begun = [(node: Int, upload: any ObjectUpload)]()
+        var failures = [(node: Int, error: any Error)]()
+        for node in targets.sorted() {
+            let started = await session.fanOut.run(on: [node]) { _, link in
+                try await link.beginPut(object: header.objectName, length: header.objectLength)
+            }
+            begun += started.values.map { ($0.node, $0.value) }
+            failures += started.failures
         }
-        let uploads = ReplicaUploads(session: session, header: header, quorum: quorum, hint: hint,
-                                     uploads: started.values.map { ($0.node, $0.value) })
-        for (node, error) in started.failures {
+        let uploads = ReplicaUploads(session: session, header: header, quorum: quorum, hint: hint, uploads: begun)
+        for (node, error) in failures {
             uploads.report(node: node, error, "cannot store stripe \(header.stripeIndex)")
         }
         try await uploads.requireQuorum()
