@@ -139,6 +139,9 @@ struct EverydayUseTests {
         #expect(broken.status == 69, "\(broken.stdout)\(broken.stderr)")
         #expect(broken.stdout.contains("unavailable") && broken.stderr.contains("not healthy"))
         #expect(broken.stderr.contains("edfs: a/notes.txt is unavailable (stripe 0 has 0 of 2 replicas"), "\(broken.stderr)")
+        // Every node answered, so starting nodes is not the remedy (attack finding, issue 15).
+        #expect(broken.stderr.contains("every node answered, so its replicas are missing or damaged"), "\(broken.stderr)")
+        #expect(!broken.stderr.contains("start the nodes that are down"), "\(broken.stderr)")
     }
 
     @Test("get -o - into a reader that stops early: no message, exit 141; key export takes -o")

@@ -35,7 +35,9 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             exitOnInterrupt { "nothing was changed" }
-            let files = try await withSession(options) { try await ListOperation($0).run() }
+            let (files, everyNodeAnswered) = try await withSession(options) { session in
+                (try await ListOperation(session).run(), session.reachableNodes.count == session.nodeCount)
+            }
             let names = Namespace(files)
             var shown = [Namespace.Child]()
             for path in paths.isEmpty ? [""] : paths.map(StoredPath.trimmed) {
@@ -66,7 +68,9 @@ struct ListCommand: AsyncParsableCommand {
             for child in unreadable.prefix(10) {
                 let why = Self.listing(child).health.replacingOccurrences(of: "unavailable: ", with: "")
                 printError("\(child.path) is unavailable (\(why) replicas on the nodes that answered): "
-                           + "start the nodes that are down, then see edfs check")
+                           + (everyNodeAnswered
+                              ? "every node answered, so its replicas are missing or damaged: see edfs check, then edfs repair"
+                              : "start the nodes that are down, then see edfs check"))
             }
             if unreadable.count > 10 { printError("and \(unreadable.count - 10) more unavailable file(s): see edfs check") }
             if !unreadable.isEmpty { throw ExitCode(ExitStatus.unavailable) }
