@@ -51,7 +51,7 @@ public struct ManifestReader: Sendable {
         for id in manifestIDs(path: path) {
             answers.append((id, await session.fanOut.run { _, link in try await link.getManifest(id.hex) }.results))
         }
-        return assemble(answers)
+        return assemble(path: path, answers)
     }
 
     /// The lookups of several paths, each the same as `lookUp(path:)` gives (the same copies opened, the same nodes
@@ -61,8 +61,8 @@ public struct ManifestReader: Sendable {
         let idsByPath = paths.map(manifestIDs(path:))
         let wanted = Array(Set(idsByPath.joined().map(\.hex))).sorted()
         let fetched = await session.fanOut.run { _, link in try await link.getManifests(wanted) }.results
-        return idsByPath.map { ids in
-            assemble(ids.map { id in
+        return zip(paths, idsByPath).map { path, ids in
+            assemble(path: path, ids.map { id in
                 (id, fetched.mapValues { result in
                     result.flatMap { answers -> Result<[UInt8]?, any Error> in
                         switch answers[id.hex] {
@@ -79,7 +79,8 @@ public struct ManifestReader: Sendable {
     }
 
     /// Opens what the nodes answered for each of a path's manifest ids: the newest authentic version wins.
-    private func assemble(_ answers: [(id: ManifestID, results: [Int: Result<[UInt8]?, any Error>])]) -> ManifestLookup {
+    private func assemble(path: String, _ answers: [(id: ManifestID, results: [Int: Result<[UInt8]?, any Error>])])
+        -> ManifestLookup {
         var lookup = ManifestLookup(newest: nil, highestVersion: 0, copies: [], unsettledNodes: [], forgedCopies: 0)
         var holders: [String: [Int]] = [:]
         var opened: [String: ManifestRecord] = [:]
@@ -102,8 +103,8 @@ public struct ManifestReader: Sendable {
                     let header = try? ManifestHeader.decode(prefixOf: bytes)
                     guard let header, header.manifestID == id, let bundle = session.bundle(epoch: header.keyEpoch),
                           let (h, body) = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                        session.notices.add("node \(session.nodeName(node)) holds a manifest for this name that fails "
-                                            + "authentication; ignored")
+                        session.notices.add("node \(session.nodeName(node)) holds a manifest for \(displayed(path)) "
+                                            + "that fails authentication; ignored")
                         lookup.unsettledNodes.insert(node)
                         lookup.forgedCopies += 1
                         // Replaceable by the next commit: a copy at one of this session's epochs that fails
