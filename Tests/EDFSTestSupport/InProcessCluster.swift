@@ -42,6 +42,7 @@ public final class InProcessCluster: Sendable {
         passwords = users.merging(scramUsers) { _, scram in scram }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        LeftoverFolders.add(directory)
         let names = (1...count).map { "DFS\($0)" }
         let servers = names.enumerated().map { "Server \($1) 127.0.0.1:\(10001 + $0)" }
         var nodeLines = servers
@@ -152,6 +153,26 @@ public final class InProcessCluster: Sendable {
     public func shutdown() async {
         for index in 0..<nodeCount { await stop(node: index) }
         try? FileManager.default.removeItem(atPath: directory)
+        LeftoverFolders.remove(directory)
+    }
+}
+
+/// Folders of in-process clusters not shut down yet, removed when the test process exits: a test that ends with
+/// `defer { Task { await cluster.shutdown() } }` can exit (a filtered run) before that task runs, which left its
+/// folder in the temporary directory.
+enum LeftoverFolders {
+    private static let folders = PthreadMutex<Set<String>>([])
+    private static let sweepAtExit: Void = { atexit { LeftoverFolders.removeAll() } }()
+
+    static func add(_ path: String) {
+        _ = sweepAtExit
+        folders.withLock { _ = $0.insert(path) }
+    }
+
+    static func remove(_ path: String) { folders.withLock { _ = $0.remove(path) } }
+
+    static func removeAll() {
+        for path in folders.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 
