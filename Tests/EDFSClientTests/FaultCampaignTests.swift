@@ -131,9 +131,19 @@ final class CampaignLedger: Sendable {
                 if case .remove = op.kind, op.succeeded, let end = op.end { return end < start }
                 return false
             }
+            // A put still running when the removal started is concurrent with it: its commit may come after the
+            // removal's (the two race at one version and the total order keeps the put's), which is a linearizable
+            // outcome. Only a put that had ended before the removal began must stay removed.
             if let removal = removals.max(by: { $0.start < $1.start }),
-               !puts.contains(where: { $0.op.start > removal.start }) {
+               !puts.contains(where: { $0.op.end.map { $0 > removal.start } ?? true }) {
                 s.counts.resurrected += 1
+                let at = { (instant: ContinuousClock.Instant) -> String in
+                    let parts = (instant - self.origin).components
+                    return String(format: "%.3f", Double(parts.seconds) + Double(parts.attoseconds) / 1e18)
+                }
+                s.events.append("RESURRECTED \(name): a get started at \(at(start)) s returned the bytes of a put "
+                                + "\(matching.map { "\(at($0.start))–\($0.end.map(at) ?? "running") s" }) after a removal "
+                                + "\(at(removal.start))–\(removal.end.map(at) ?? "?") s")
             }
         }
     }
@@ -361,7 +371,8 @@ struct FaultCampaignTests {
                 }
             }
         }
-        if !lost.isEmpty || !unhealthy.isEmpty || ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_TIMELINE"] != nil {
+        if !lost.isEmpty || !unhealthy.isEmpty || ledger.counts.resurrected > 0 || ledger.counts.wrongBytes > 0
+            || ProcessInfo.processInfo.environment["EDFS_CAMPAIGN_TIMELINE"] != nil {
             // What a failure needs to be judged: each bad file's newest version and file id (its objects are named
             // `<file id>.<stripe>`), and the timeline of faults and puts.
             let bad = Set(unhealthy.map(\.name) + lost.compactMap { $0.split(separator: ":").first.map(String.init) })
