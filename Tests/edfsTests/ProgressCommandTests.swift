@@ -299,6 +299,14 @@ struct ProgressCommandTests {
         return (process, outPath, errPath)
     }
 
+    /// SIGINTs a started put, waits for it, and returns what it wrote; requires that it had not finished already.
+    private func interrupt(_ process: Process, _ outPath: String, _ errPath: String) throws -> (String, String) {
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        try #require(process.terminationStatus != 0, "the put finished before the interrupt; nothing was tested")
+        return (try String(contentsOfFile: outPath, encoding: .utf8), try String(contentsOfFile: errPath, encoding: .utf8))
+    }
+
     @Test("SIGINT during a put of many small files in flight: one line naming every file under way; what it says stored is stored, what it says not stored is not")
     func interruptedConcurrentPut() throws {
         let cluster = try TestCluster(segmentSize: 1 << 20)
@@ -309,11 +317,7 @@ struct ProgressCommandTests {
             try Data(try randomContent(2048)).write(to: URL(fileURLWithPath: folder + String(format: "/f%04d", index)))
         }
         let (process, outPath, errPath) = try startPut(cluster, [folder]) { $0.split(separator: "\n").count >= 20 }
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        let stdout = try String(contentsOfFile: outPath, encoding: .utf8)
-        let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
-        try #require(process.terminationStatus != 0, "the put finished before the interrupt; nothing was tested")
+        let (stdout, stderr) = try interrupt(process, outPath, errPath)
         #expect(process.terminationStatus == 130)
         #expect(stderr.split(separator: "\n").count == 1, "one line: \(stderr)")
         let stored = Set(stdout.split(separator: "\n").filter { $0.hasPrefix("stored many/") }
@@ -357,11 +361,7 @@ struct ProgressCommandTests {
 
         let (process, outPath, errPath) = try startPut(cluster, [a, b, c]) { $0.contains("stored a.bin") }
         usleep(200_000)  // b.bin is on its way
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        let stdout = try String(contentsOfFile: outPath, encoding: .utf8)
-        let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
-        try #require(process.terminationStatus != 0, "the put finished before the interrupt; nothing was tested")
+        let (stdout, stderr) = try interrupt(process, outPath, errPath)
         #expect(process.terminationStatus == 130)
         #expect(stdout.hasPrefix("stored a.bin") && !stdout.contains("b.bin"), "\(stdout)")
         #expect(stderr.contains("edfs: interrupted: 1 of 3 files stored; b.bin was not stored, its previous version (if any) is intact"),
