@@ -20,7 +20,7 @@ final class BatchBuffers: @unchecked Sendable {
 
     /// Zeroes the plaintext written since the last scrub (the sealed bytes are ciphertext: nothing to hide).
     func scrub() {
-        UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<dirty]).initializeMemory(as: UInt8.self, repeating: 0)
+        secureWipe(UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<dirty]))  // not elided before a free
         dirty = 0
     }
 
