@@ -84,30 +84,52 @@ public final class AESGCMContext {
                      aadSuffix: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                      ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawBufferPointer,
                      plaintext: UnsafeMutableRawPointer?) throws {
-        precondition(direction == .open, "opening with a sealing context")
-        try checkNonce(nonce)
         guard tag.count == AESGCM.tagByteCount else {
             throw CryptoError.invalidLength(what: "tag", expected: AESGCM.tagByteCount, actual: tag.count)
         }
-        guard EVP_DecryptInit_ex(context, nil, nil, nil, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
-        else { throw CryptoError.openSSL(function: "EVP_DecryptInit_ex") }
         var authenticated = false
         defer {  // on any failure, never hand out unauthenticated plaintext
             if !authenticated, ciphertext.count > 0, let output = plaintext { OPENSSL_cleanse(output, ciphertext.count) }
         }
-        var written: Int32 = 0
+        try beginOpen(nonce: nonce, aad: aad, aadSuffix: aadSuffix)
+        if ciphertext.count > 0 {
+            guard let output = plaintext else { throw CryptoError.invalidParameter("no plaintext buffer") }
+            try openPart(ciphertext, into: output)
+        }
+        try finishOpen(tag: tag)
+        authenticated = true
+    }
+
+    /// Starts opening one message in parts (`openPart` for each run of its ciphertext, in order, then `finishOpen`):
+    /// for ciphertext that arrives in pieces, decrypted where it lies. What `openPart` writes is not authentic until
+    /// `finishOpen` returns; the caller must not use it before, and must wipe it when `finishOpen` throws.
+    public func beginOpen(nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
+                          aadSuffix: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws {
+        precondition(direction == .open, "opening with a sealing context")
+        try checkNonce(nonce)
+        guard EVP_DecryptInit_ex(context, nil, nil, nil, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
+        else { throw CryptoError.openSSL(function: "EVP_DecryptInit_ex") }
         try absorbAAD(aad)
         try absorbAAD(aadSuffix)
-        if ciphertext.count > 0 {
-            guard let output = plaintext?.assumingMemoryBound(to: UInt8.self) else {
-                throw CryptoError.invalidParameter("no plaintext buffer")
-            }
-            try forEachChunk(ciphertext.count) { offset, length in
-                guard EVP_DecryptUpdate(context, output + offset, &written,
-                                        ciphertext.baseAddress?.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
-                                        length) == 1, Int(written) == Int(length)
-                else { throw CryptoError.openSSL(function: "EVP_DecryptUpdate") }
-            }
+    }
+
+    /// Decrypts the next `ciphertext.count` bytes of the message begun with `beginOpen` into `plaintext`.
+    public func openPart(_ ciphertext: UnsafeRawBufferPointer, into plaintext: UnsafeMutableRawPointer) throws {
+        let output = plaintext.assumingMemoryBound(to: UInt8.self)
+        var written: Int32 = 0
+        try forEachChunk(ciphertext.count) { offset, length in
+            guard EVP_DecryptUpdate(context, output + offset, &written,
+                                    ciphertext.baseAddress?.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
+                                    length) == 1, Int(written) == Int(length)
+            else { throw CryptoError.openSSL(function: "EVP_DecryptUpdate") }
+        }
+    }
+
+    /// Verifies the message begun with `beginOpen` against `tag` (16 bytes); throws `CryptoError.authenticationFailed`
+    /// when it does not match.
+    public func finishOpen(tag: UnsafeRawBufferPointer) throws {
+        guard tag.count == AESGCM.tagByteCount else {
+            throw CryptoError.invalidLength(what: "tag", expected: AESGCM.tagByteCount, actual: tag.count)
         }
         var tagCopy = (UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &tagCopy) { $0.copyMemory(from: tag) }
@@ -115,12 +137,12 @@ public final class AESGCMContext {
             edfs_evp_cipher_ctx_set_tag(context, Int32(AESGCM.tagByteCount), $0.baseAddress)
         }
         guard tagOK == 1 else { throw CryptoError.openSSL(function: "EVP_CTRL_GCM_SET_TAG") }
+        var written: Int32 = 0
         var scratch = (UInt64(0), UInt64(0))
         let finalOK = withUnsafeMutableBytes(of: &scratch) { buffer in
             EVP_DecryptFinal_ex(context, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &written)
         }
         guard finalOK == 1 else { throw CryptoError.authenticationFailed }
-        authenticated = true
     }
 
     /// Feeds additional authenticated data (EVP_CipherUpdate with no output works for both directions).

@@ -158,8 +158,14 @@ extension SegmentScheme {
     private func withSegmentParameters(_ k: Int, count: Int, of batch: SegmentBatch,
                                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void)
         throws {
-        let index = batch.firstSegmentIndex + UInt64(k)
-        let isFinal = batch.endsStream && k == count - 1
+        try withParameters(index: batch.firstSegmentIndex + UInt64(k), isFinal: batch.endsStream && k == count - 1, body)
+    }
+
+    /// Calls `body` with the nonce, the AAD prefix and the AAD suffix of segment `index` of the stream.
+    @inline(__always)
+    func withParameters(index: UInt64, isFinal: Bool,
+                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void)
+        throws {
         var nonce = (UInt64(0), UInt32(0))
         var suffix = (UInt64(0), UInt8(0))
         try withUnsafeMutableBytes(of: &nonce) { nonceBuffer in

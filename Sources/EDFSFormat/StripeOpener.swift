@@ -1,13 +1,15 @@
 import EDFSCrypto
 
-/// Opens one stripe object batch by batch against the header the manifest expects.
+/// Opens one stripe object against the header the manifest expects.
 ///
-/// Feed the object's first `StripeHeader.byteCount` bytes to `verifyHeader`, then its sealed segments in
-/// batches of whole segments (the last may be short); `finish()` confirms nothing was cut off.
+/// Feed the object's first `StripeHeader.byteCount` bytes to `verifyHeader`, then its sealed segments either in
+/// batches of whole segments (the last may be short) to `open`, or as they arrive, in pieces of any size, to
+/// `openArriving` (one way per opener); `finish()` confirms nothing was cut off.
 public final class StripeOpener {
     public let header: StripeHeader
     private let expectedHeaderBytes: [UInt8]
     private let cipher: ParallelSegmentCipher
+    private let arriving: SegmentStreamOpener
     private let sealedTotal: UInt64
     private var sealedConsumed: UInt64 = 0
     private var nextSegment: UInt64 = 0
@@ -16,8 +18,10 @@ public final class StripeOpener {
                 workers: Int = ParallelSegmentCipher.defaultWorkers) throws {
         self.header = header
         expectedHeaderBytes = header.encoded()
-        cipher = try ParallelSegmentCipher(key: dataKey, scheme: header.segmentScheme(), direction: .open, workers: workers)
+        let scheme = try header.segmentScheme()
+        cipher = try ParallelSegmentCipher(key: dataKey, scheme: scheme, direction: .open, workers: workers)
         sealedTotal = header.objectLength - UInt64(StripeHeader.byteCount)
+        arriving = try SegmentStreamOpener(key: dataKey, scheme: scheme, sealedTotal: sealedTotal)
     }
 
     /// Checks the object's stored header against the expected one (constant time is not needed: it is public).
@@ -49,20 +53,45 @@ public final class StripeOpener {
         } catch {
             // Segments of the batch that did open must not be used either: wipe the whole output.
             output.initializeMemory(as: UInt8.self, repeating: 0)
-            if let segmentError = error as? SegmentCipherError, segmentError.isAuthenticationFailure {
-                throw StripeError.segmentAuthenticationFailed(segment: segmentError.segmentIndex)
-            }
-            throw error
+            throw Self.stripeError(error)
         }
         sealedConsumed += UInt64(sealed.count)
         nextSegment += UInt64((sealed.count + sealedSegment - 1) / sealedSegment)
     }
 
-    /// Throws unless the whole object was opened.
+    /// Opens sealed bytes as they arrive, instead of `open`: takes all of `sealed` (the next bytes of the object after
+    /// the header, in any split) and writes their plaintext from `output` on (room for `sealed.count` bytes); returns
+    /// the plaintext bytes written. A segment's plaintext is authentic only once its tag was taken
+    /// (`arrivingAtSegmentBoundary` after the piece that ends it); on a throw the caller wipes what it passed.
+    public func openArriving(_ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer) throws -> Int {
+        guard UInt64(sealed.count) <= sealedTotal - arriving.sealedConsumed else { throw StripeError.trailingBytes }
+        do {
+            return try arriving.feed(sealed, into: output).produced
+        } catch {
+            throw Self.stripeError(error)
+        }
+    }
+
+    /// Whether every byte given to `openArriving` belongs to a segment whose tag verified.
+    public var arrivingAtSegmentBoundary: Bool { arriving.atSegmentBoundary }
+
+    /// Forgets what `openArriving` took after `sealedOffset` (a segment boundary it reached) and continues from there.
+    public func rewindArriving(toSealedOffset sealedOffset: UInt64) throws { try arriving.rewind(toSealedOffset: sealedOffset) }
+
+    /// The stripe error for a failure to open: a segment that failed authentication is named.
+    private static func stripeError(_ error: any Error) -> any Error {
+        if let segmentError = error as? SegmentCipherError, segmentError.isAuthenticationFailure {
+            return StripeError.segmentAuthenticationFailed(segment: segmentError.segmentIndex)
+        }
+        return error
+    }
+
+    /// Throws unless the whole object was opened (by `open`, or by `openArriving` up to its last tag).
     public func finish() throws {
-        guard sealedConsumed == sealedTotal else {
+        let arrived = arriving.sealedConsumed == sealedTotal && arriving.atSegmentBoundary
+        guard sealedConsumed == sealedTotal || arrived else {
             throw StripeError.truncated(expected: header.objectLength,
-                                        received: UInt64(StripeHeader.byteCount) + sealedConsumed)
+                                        received: UInt64(StripeHeader.byteCount) + max(sealedConsumed, arriving.sealedConsumed))
         }
     }
 }

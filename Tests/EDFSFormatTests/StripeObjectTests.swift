@@ -227,3 +227,76 @@ struct StripeLayoutTests {
         #expect(throws: FormatError.self) { _ = try StripeLayout(fileSize: 5, stripeCount: 0) }
     }
 }
+
+/// `StripeOpener.openArriving`: the object's sealed bytes opened as they arrive, in pieces of any size (the client's
+/// get path), against the batch opener's results.
+@Suite("Stripe object opened as it arrives")
+struct StripeArrivingTests {
+    /// Feeds `sealed` (the object after its header) from `start` on in pieces of `piece` bytes; returns the plaintext.
+    private static func feed(_ opener: StripeOpener, _ object: [UInt8], from start: Int = StripeHeader.byteCount,
+                             piece: Int) throws -> [UInt8] {
+        var plaintext = [UInt8](repeating: 0, count: object.count)
+        var produced = 0
+        var offset = start
+        try object.withUnsafeBytes { o in
+            try plaintext.withUnsafeMutableBytes { p in
+                while offset < o.count {
+                    let count = min(piece, o.count - offset)
+                    produced += try opener.openArriving(UnsafeRawBufferPointer(rebasing: o[offset..<(offset + count)]),
+                                                        into: p.baseAddress! + produced)
+                    offset += count
+                }
+            }
+        }
+        return Array(plaintext[0..<produced])
+    }
+
+    @Test("any split opens to the plaintext and finishes", arguments: [0, 1, 64, 65, 5 * 64 + 9])
+    func anySplit(length: Int) throws {
+        let fixture = try StripeFixture()
+        let header = try fixture.header(fileID: FileID.random(), length: length)
+        let plaintext = try randomBytes(length)
+        let object = try fixture.seal(plaintext, header: header)
+        for piece in [1, 15, 80, 81, 1000] {
+            let opener = try StripeOpener(expected: header, dataKey: fixture.key, workers: 1)
+            try opener.verifyHeader(object.prefix(StripeHeader.byteCount))
+            #expect(try Self.feed(opener, object, piece: piece) == plaintext, "piece \(piece)")
+            #expect(opener.arrivingAtSegmentBoundary)
+            try opener.finish()
+        }
+    }
+
+    @Test("a changed byte fails its segment; a rewind to the last whole batch and the good bytes open the rest")
+    func changedByteThenAnotherSource() throws {
+        let fixture = try StripeFixture()
+        let length = 6 * 64 + 5
+        let header = try fixture.header(fileID: FileID.random(), length: length)
+        let plaintext = try randomBytes(length)
+        let object = try fixture.seal(plaintext, header: header)
+        let sealedSegment = 64 + AESGCM.tagByteCount
+        var bad = object
+        bad[StripeHeader.byteCount + 3 * sealedSegment + 70] ^= 0x80  // the tag of segment 3
+        let opener = try StripeOpener(expected: header, dataKey: fixture.key, workers: 1)
+        #expect(throws: StripeError.segmentAuthenticationFailed(segment: 3)) { _ = try Self.feed(opener, bad, piece: 50) }
+        // Not finished: the stream stopped at segment 3.
+        #expect(throws: StripeError.self) { try opener.finish() }
+        // A batch of two segments was handed on; the next source resumes at segment 2.
+        try opener.rewindArriving(toSealedOffset: UInt64(2 * sealedSegment))
+        let rest = try Self.feed(opener, object, from: StripeHeader.byteCount + 2 * sealedSegment, piece: 33)
+        #expect(rest == Array(plaintext[(2 * 64)...]))
+        try opener.finish()
+    }
+
+    @Test("bytes past the object's end are refused; a cut object does not finish")
+    func trailingAndTruncated() throws {
+        let fixture = try StripeFixture()
+        let header = try fixture.header(fileID: FileID.random(), length: 200)
+        let object = try fixture.seal(try randomBytes(200), header: header)
+        let opener = try StripeOpener(expected: header, dataKey: fixture.key, workers: 1)
+        #expect(throws: StripeError.trailingBytes) { _ = try Self.feed(opener, object + [0], piece: object.count + 1) }
+        let cut = try StripeOpener(expected: header, dataKey: fixture.key, workers: 1)
+        _ = try Self.feed(cut, Array(object.dropLast(1)), piece: 40)
+        #expect(!cut.arrivingAtSegmentBoundary)
+        #expect(throws: StripeError.self) { try cut.finish() }
+    }
+}

@@ -1,23 +1,78 @@
 import Glibc
 
 /// Where opened plaintext goes: positional writes into the output file, or in order to a stream.
-/// `@unchecked Sendable` is sound: it only holds a descriptor; positional writes of different stripes touch
+/// `@unchecked Sendable` is sound: it only holds descriptors; positional writes of different stripes touch
 /// disjoint ranges, and the sequential (stdout) mode is used by one stripe at a time.
 final class OutputSink: @unchecked Sendable {
     let descriptor: Int32
     let sequential: Bool
+    /// A second descriptor of the output file, opened with O_DIRECT (or -1): the page-aligned middle of a positional
+    /// write whose memory is page-aligned like its file offset goes through it, past the page cache; the rest through
+    /// `descriptor` (docs/PERFORMANCE.md, "Writing the output past the page cache").
+    private let direct: Int32
+    static let directAlignment = 4096
+    /// O_DIRECT (Glibc's module does not export it: it needs _GNU_SOURCE); 0 where its value is not known here.
+    #if arch(x86_64)
+    static let openDirect: Int32 = 0o40000
+    #elseif arch(arm64)
+    static let openDirect: Int32 = 0o200000
+    #else
+    static let openDirect: Int32 = 0
+    #endif
 
-    init(descriptor: Int32, sequential: Bool) {
+    /// A sink writing to `descriptor`; with `direct`, a positional sink also writes the aligned parts of its writes
+    /// with O_DIRECT, when the file system allows it (else every write goes through `descriptor`).
+    init(descriptor: Int32, sequential: Bool, direct: Bool = false) {
         self.descriptor = descriptor
         self.sequential = sequential
+        // The same file opened again (a new open file description): O_DIRECT there leaves `descriptor` as it was.
+        self.direct = direct && !sequential && Self.openDirect != 0
+            ? open("/proc/self/fd/\(descriptor)", O_WRONLY | Self.openDirect | O_CLOEXEC) : -1
+    }
+
+    deinit {
+        if direct >= 0 { close(direct) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        let a = Self.directAlignment
+        if direct >= 0, let base = bytes.baseAddress, (Int(bitPattern: base) - Int(offset % UInt64(a))) % a == 0 {
+            // Head up to the first page boundary and tail after the last one through the page cache, the middle not.
+            let head = (a - Int(offset % UInt64(a))) % a
+            let middle = max(0, bytes.count - head) / a * a
+            if middle > 0 {
+                try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[0..<head]), at: offset)
+                let aligned = UnsafeRawBufferPointer(rebasing: bytes[head..<(head + middle)])
+                if !(try writeDirect(aligned, at: offset + UInt64(head))) {
+                    try writeAll(descriptor, aligned, at: offset + UInt64(head))
+                }
+                try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[(head + middle)...]),
+                             at: offset + UInt64(head + middle))
+                return
+            }
+        }
+        try writeAll(descriptor, bytes, at: offset)
+    }
+
+    /// Writes through the O_DIRECT descriptor; false when the file system refuses it there (EINVAL: nothing written).
+    private func writeDirect(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(direct, bytes.baseAddress?.advanced(by: done), bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EINVAL && done == 0 { return false }
+            guard n > 0 else { throw Self.failure(errno: errno, sequential: false) }
+            done += n
+        }
+        return true
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         var done = 0
         while done < bytes.count {
             let base = bytes.baseAddress?.advanced(by: done)
-            let n = sequential ? Glibc.write(descriptor, base, bytes.count - done)
-                               : pwrite(descriptor, base, bytes.count - done, off_t(offset) + off_t(done))
+            let n = sequential ? Glibc.write(fd, base, bytes.count - done)
+                               : pwrite(fd, base, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Self.failure(errno: errno, sequential: sequential) }
             done += n

@@ -21,10 +21,14 @@ public struct GetOperation: Sendable {
     public let session: ClusterSession
     /// Where every stripe's batch buffers come from: a command reading several files passes one pool to all.
     public let pool: BatchBufferPool
+    /// Whether a file's output is written past the page cache (O_DIRECT) where the file system allows it
+    /// (docs/PERFORMANCE.md, "Writing the output past the page cache").
+    public let direct: Bool
 
-    public init(_ session: ClusterSession, pool: BatchBufferPool = BatchBufferPool()) {
+    public init(_ session: ClusterSession, pool: BatchBufferPool = BatchBufferPool(), direct: Bool = false) {
         self.session = session
         self.pool = pool
+        self.direct = direct
     }
 
     /// Fetches `name` to `destination`. With `sync`, the output is flushed to disk (fsync of file and folder) before
@@ -111,7 +115,7 @@ public struct GetOperation: Sendable {
                 return
             }
             do {
-                let sink = OutputSink(descriptor: output.descriptor, sequential: false)
+                let sink = OutputSink(descriptor: output.descriptor, sequential: false, direct: direct)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for stripe in 0..<record.body.stripeLengths.count {
                         if stripe >= TransferTuning.concurrentStripes { try await group.next() }

@@ -38,14 +38,13 @@ struct StripeCopy: Sendable {
                 while rest.readableBytes > 0 {
                     try rest.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
                     if work.batchIsFull {
-                        // Opened first, reported after: `verified?(…)` would skip the opening when nobody listens.
-                        let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                        let opened = try work.deliverBatch { _, _ in }  // opened and verified as it arrived
                         verified?(opened)
                     }
                 }
             }
             if work.hasPartialBatch {
-                let opened = try await runBlocking { try work.openBatch { _, _ in } }
+                let opened = try work.deliverBatch { _, _ in }
                 verified?(opened)
             }
             try work.opener.finish()

@@ -55,11 +55,13 @@ struct StripeDownload: Sendable {
         throw ClientError.notEnoughNodes("stripe \(stripe) of \(record.body.name): no replica reachable (\(summary))")
     }
 
-    /// Reads one replica from the first unverified byte to the end, opening whole batches as they fill.
+    /// Reads one replica from the first unverified byte to the end, opening segments as they arrive and handing on
+    /// whole batches.
     private func read(work: StripeOpenWork, from link: any NodeLink,
                        consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
                        afterBatch: @escaping @Sendable (Int) async throws -> Void) async throws {
         let header = work.opener.header
+        try work.discardPartialBatch()
         let start = work.headerVerified ? UInt64(StripeHeader.byteCount) + work.sealedDone : 0
         let download = try await withDeadline(RequestDeadline.seconds, link.nodeName) {
             try await link.get(object: header.objectName, offset: start, length: nil)
@@ -69,21 +71,20 @@ struct StripeDownload: Sendable {
             if download.objectLength > header.objectLength { throw StripeError.trailingBytes }
             throw StripeError.truncated(expected: header.objectLength, received: download.objectLength)
         }
-        work.discardPartialBatch()
         do {
             while let chunk = try await Self.next(of: download, timeout: RequestDeadline.replicaStallSeconds) {
                 var chunk = chunk
                 while chunk.readableBytes > 0 {
                     try chunk.readWithUnsafeReadableBytes { bytes in try work.absorb(bytes) }
                     if work.batchIsFull {
-                        let opened = try await runBlocking { try work.openBatch(consume) }
+                        let opened = try await runBlocking { try work.deliverBatch(consume) }
                         try await Self.notBlamingReplica { try await afterBatch(opened) }
                     }
                 }
                 download.recycle(chunk)  // its bytes are in the batch: the connection may receive into it again
             }
             if work.hasPartialBatch {
-                let opened = try await runBlocking { try work.openBatch(consume) }
+                let opened = try await runBlocking { try work.deliverBatch(consume) }
                 try await Self.notBlamingReplica { try await afterBatch(opened) }
             }
             try work.opener.finish()

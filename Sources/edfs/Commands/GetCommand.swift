@@ -42,6 +42,12 @@ struct GetCommand: AsyncParsableCommand {
     @Flag(help: "Replace existing files, or write through a symbolic link given as -o.")
     var force = false
 
+    @Flag(help: """
+        Write output files past the page cache (O_DIRECT) where the file system allows it: faster where fresh \
+        page-cache pages are dear (docs/PERFORMANCE.md), slower than the cache on a slow disk.
+        """)
+    var direct = false
+
     @Flag(help: "Do not replace a corrupt or missing replica met on the way (heal on read).")
     var noHeal = false
 
@@ -96,7 +102,7 @@ struct GetCommand: AsyncParsableCommand {
     /// written and renamed into place as a single get does, the lines reported in the plan's order.
     private func restore(_ files: [(stored: String, local: [String], size: UInt64)], into tree: LocalTree,
                          session: ClusterSession, progress: CommandProgress) async throws {
-        let operation = GetOperation(session, pool: BatchBufferPool())
+        let operation = GetOperation(session, pool: BatchBufferPool(), direct: direct)
         let reader = ManifestReader(session)
         let model = progress.model, sync = sync, heal = !noHeal
         var start = 0
@@ -195,7 +201,7 @@ struct GetCommand: AsyncParsableCommand {
             progress.model.addTotal(files: 1)
             progress.start()
             progress.model.begin(name)
-            let record = try await GetOperation(session).run(name: name, to: destination, sync: sync,
+            let record = try await GetOperation(session, direct: direct).run(name: name, to: destination, sync: sync,
                                                               progress: progress.model, heal: !noHeal)
             progress.model.end(name)
             switch destination {
