@@ -18,13 +18,77 @@ struct ControlRequests: Sendable {
         return nil
     }
 
+    /// Items of a PUT_MANIFESTS written and fsynced per pool job: the files' fsyncs of a long request run on several
+    /// threads at once (which the disk serves faster than one after another), its checks and renames in one job.
+    static let manifestsPerPreparation = 4
+
     /// Serves request `id` for `user` and sends its reply or ERROR, unless it was cancelled meanwhile.
     func serve(id: UInt32, user: String, request: WireRequest, output: SessionOutput) async {
+        if case let .putManifests(items) = request {
+            await serveManifestWrites(id: id, user: user, items: items, output: output)
+            return
+        }
         do throws(StoreError) {
             let result = try await services.blocking { [services] () throws(StoreError) -> WireReply in
                 try Self.answer(request, user: user, services: services)
             }
             await output.finish(id, with: SessionOutput.frame(result, id))
+        } catch {
+            await output.finish(id, with: .error(error.wire, requestID: id))
+        }
+    }
+
+    /// PUT_MANIFESTS: each item its own outcome by the rules of PUT_MANIFEST (`MetadataStore.putManifests`): the
+    /// items written and fsynced by a few pool jobs at once, then one job for the checks, the renames (one hold of
+    /// the user's lock) and one folder flush.
+    private func serveManifestWrites(id: UInt32, user: String, items: [WireManifestWrite], output: SessionOutput) async {
+        let metadata = services.metadata
+        do throws(StoreError) {
+            let chunks = stride(from: 0, to: items.count, by: Self.manifestsPerPreparation).map {
+                items[$0..<min($0 + Self.manifestsPerPreparation, items.count)]
+            }
+            var prepared: [Result<MetadataStore.PreparedManifest, StoreError>]
+            if chunks.count == 1 {
+                prepared = try await services.blocking { () throws(StoreError) in
+                    try metadata.prepareManifests(user: user, items: items[...])
+                }
+            } else {
+                var parts = [[Result<MetadataStore.PreparedManifest, StoreError>]?](repeating: nil, count: chunks.count)
+                let gathered = await withTaskGroup(of: (Int, Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>).self) { group in
+                    for (index, chunk) in chunks.enumerated() {
+                        group.addTask { [services] in
+                            do throws(StoreError) {
+                                return (index, .success(try await services.blocking { () throws(StoreError) in
+                                    try metadata.prepareManifests(user: user, items: chunk)
+                                }))
+                            } catch {
+                                return (index, .failure(error))
+                            }
+                        }
+                    }
+                    var all = [(Int, Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>)]()
+                    for await part in group { all.append(part) }
+                    return all
+                }
+                var failure: StoreError?
+                for (index, part) in gathered {
+                    switch part {
+                    case let .success(done): parts[index] = done
+                    case let .failure(error): failure = error
+                    }
+                }
+                prepared = parts.flatMap { $0 ?? [] }
+                if let failure {
+                    // A chunk failed as a whole (the user's folder, the pool stopping): drop what the others wrote.
+                    for case let .success(item) in prepared { item.writer.abort() }
+                    throw failure
+                }
+            }
+            let ready = prepared
+            let outcomes = try await services.blocking { () throws(StoreError) in
+                try metadata.commitManifests(user: user, ready)
+            }
+            await output.finish(id, with: SessionOutput.frame(.putManifests(results: outcomes.map { $0?.wire }), id))
         } catch {
             await output.finish(id, with: .error(error.wire, requestID: id))
         }
