@@ -47,12 +47,16 @@ struct ControlRequests: Sendable {
             let chunks = stride(from: 0, to: items.count, by: Self.manifestsPerPreparation).map {
                 items[$0..<min($0 + Self.manifestsPerPreparation, items.count)]
             }
-            var prepared: [Result<MetadataStore.PreparedManifest, StoreError>]
             if chunks.count == 1 {
-                prepared = try await services.blocking { () throws(StoreError) in
-                    try metadata.prepareManifests(user: user, items: items[...])
+                // A short request: all of it in one pool job.
+                let outcomes = try await services.blocking { () throws(StoreError) in
+                    try metadata.putManifests(user: user, items: items)
                 }
-            } else {
+                await output.finish(id, with: SessionOutput.frame(.putManifests(results: outcomes.map { $0?.wire }), id))
+                return
+            }
+            var prepared: [Result<MetadataStore.PreparedManifest, StoreError>]
+            do {
                 var parts = [[Result<MetadataStore.PreparedManifest, StoreError>]?](repeating: nil, count: chunks.count)
                 let gathered = await withTaskGroup(of: (Int, Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>).self) { group in
                     for (index, chunk) in chunks.enumerated() {

@@ -21,7 +21,7 @@ struct BatchCommitTests {
     private func session(_ cluster: InProcessCluster, notices: Notices = Notices(), counts: WriteCounts,
                          hook: BulkHook? = nil) async throws -> ClusterSession {
         let password = SecureBytes(copying: Array(cluster.passwordText.utf8))
-        let base = cluster.connector(user: cluster.user, derivation: PasswordDerivation(password: password))
+        let base = try cluster.connector(user: cluster.user, derivation: PasswordDerivation(password: password))
         return try await ClusterSession.open(
             config: cluster.config, user: cluster.user, derivation: PasswordDerivation(password: password),
             connector: { index, server in

@@ -377,7 +377,7 @@ public final class NodeConnection: NodeLink {
     /// `items` cut into PUT_MANIFESTS requests: at most `maxManifestPutBatch` each, and a payload of at most
     /// `maxPayload` bytes unless one item alone is larger (it goes alone; the node refuses it as a single
     /// PUT_MANIFEST would be refused).
-    static func manifestBatches(_ items: [WireManifestWrite], maxPayload: Int) -> [[WireManifestWrite]] {
+    public static func manifestBatches(_ items: [WireManifestWrite], maxPayload: Int) -> [[WireManifestWrite]] {
         var batches = [[WireManifestWrite]]()
         var current = [WireManifestWrite]()
         var size = 2
