@@ -107,7 +107,7 @@ struct PutCommand: AsyncParsableCommand {
 /// bound, as it did before. Files start in the order given; results are reported as they complete.
 enum PutQueue {
     /// Files in flight at most.
-    static let maximumFiles = 32
+    static let maximumFiles = 64
     /// Files whose first lookups are made together (one GET_MANIFESTS per node), then put.
     static let lookupWindow = 256
     /// Plaintext bytes of the files in flight at most (a file counts its size, at most this): with batch buffers of
