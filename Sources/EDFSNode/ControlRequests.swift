@@ -38,64 +38,67 @@ struct ControlRequests: Sendable {
         }
     }
 
-    /// PUT_MANIFESTS: each item its own outcome by the rules of PUT_MANIFEST (`MetadataStore.putManifests`): the
-    /// items written and fsynced by a few pool jobs at once, then one job for the checks, the renames (one hold of
-    /// the user's lock) and one folder flush.
+    /// PUT_MANIFESTS: each item its own outcome by the rules of PUT_MANIFEST (`MetadataStore.putManifests`). A short
+    /// request is one pool job; a longer one has its items written and fsynced by several pool jobs at once, then one
+    /// job for the checks, the renames (one hold of the user's lock) and one folder flush.
     private func serveManifestWrites(id: UInt32, user: String, items: [WireManifestWrite], output: SessionOutput) async {
         let metadata = services.metadata
         do throws(StoreError) {
-            let chunks = stride(from: 0, to: items.count, by: Self.manifestsPerPreparation).map {
-                items[$0..<min($0 + Self.manifestsPerPreparation, items.count)]
-            }
-            if chunks.count == 1 {
-                // A short request: all of it in one pool job.
-                let outcomes = try await services.blocking { () throws(StoreError) in
+            let outcomes: [StoreError?]
+            if items.count <= Self.manifestsPerPreparation {
+                outcomes = try await services.blocking { () throws(StoreError) in
                     try metadata.putManifests(user: user, items: items)
                 }
-                await output.finish(id, with: SessionOutput.frame(.putManifests(results: outcomes.map { $0?.wire }), id))
-                return
-            }
-            var prepared: [Result<MetadataStore.PreparedManifest, StoreError>]
-            do {
-                var parts = [[Result<MetadataStore.PreparedManifest, StoreError>]?](repeating: nil, count: chunks.count)
-                let gathered = await withTaskGroup(of: (Int, Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>).self) { group in
-                    for (index, chunk) in chunks.enumerated() {
-                        group.addTask { [services] in
-                            do throws(StoreError) {
-                                return (index, .success(try await services.blocking { () throws(StoreError) in
-                                    try metadata.prepareManifests(user: user, items: chunk)
-                                }))
-                            } catch {
-                                return (index, .failure(error))
-                            }
-                        }
-                    }
-                    var all = [(Int, Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>)]()
-                    for await part in group { all.append(part) }
-                    return all
+            } else {
+                let prepared = try await prepare(user: user, items: items)
+                outcomes = try await services.blocking { () throws(StoreError) in
+                    try metadata.commitManifests(user: user, prepared)
                 }
-                var failure: StoreError?
-                for (index, part) in gathered {
-                    switch part {
-                    case let .success(done): parts[index] = done
-                    case let .failure(error): failure = error
-                    }
-                }
-                prepared = parts.flatMap { $0 ?? [] }
-                if let failure {
-                    // A chunk failed as a whole (the user's folder, the pool stopping): drop what the others wrote.
-                    for case let .success(item) in prepared { item.writer.abort() }
-                    throw failure
-                }
-            }
-            let ready = prepared
-            let outcomes = try await services.blocking { () throws(StoreError) in
-                try metadata.commitManifests(user: user, ready)
             }
             await output.finish(id, with: SessionOutput.frame(.putManifests(results: outcomes.map { $0?.wire }), id))
         } catch {
             await output.finish(id, with: .error(error.wire, requestID: id))
         }
+    }
+
+    /// `MetadataStore.prepareManifests` for `items`, `manifestsPerPreparation` per pool job, all jobs at once; in item
+    /// order. When a job fails as a whole (the user's folder, the pool stopping), what the others wrote is dropped.
+    private func prepare(user: String, items: [WireManifestWrite]) async throws(StoreError)
+        -> [Result<MetadataStore.PreparedManifest, StoreError>] {
+        typealias Part = Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>
+        let metadata = services.metadata
+        let starts = Array(stride(from: 0, to: items.count, by: Self.manifestsPerPreparation))
+        let parts = await withTaskGroup(of: (Int, Part).self) { group in
+            for (index, start) in starts.enumerated() {
+                let chunk = items[start..<min(start + Self.manifestsPerPreparation, items.count)]
+                group.addTask { [services] in
+                    do throws(StoreError) {
+                        return (index, .success(try await services.blocking { () throws(StoreError) in
+                            try metadata.prepareManifests(user: user, items: chunk)
+                        }))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var parts = [Part?](repeating: nil, count: starts.count)
+            for await (index, part) in group { parts[index] = part }
+            return parts
+        }
+        var prepared = [Result<MetadataStore.PreparedManifest, StoreError>]()
+        var failure: StoreError?
+        for part in parts {
+            switch part {
+            case let .success(done)?: prepared += done
+            case let .failure(error)?: failure = error
+            case nil: failure = .io("node", "a manifest write was not prepared")
+            }
+        }
+        if let failure {
+            for case let .success(item) in prepared { item.writer.abort() }
+            throw failure
+        }
+        return prepared
     }
 
     /// The reply to one request (blocking).
