@@ -19,6 +19,8 @@ public struct WireFrameType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let deleteManifest = WireFrameType(rawValue: 0x22)
     /// Many manifests in one round trip (a listing fetches every manifest of a user).
     public static let getManifests = WireFrameType(rawValue: 0x23)
+    /// Many manifest writes in one round trip, each with its own answer (a put of many files commits them so).
+    public static let putManifests = WireFrameType(rawValue: 0x24)
     public static let putKeyslot = WireFrameType(rawValue: 0x28)
     public static let getKeyslot = WireFrameType(rawValue: 0x29)
     public static let getKeyslotHistory = WireFrameType(rawValue: 0x2A)
@@ -38,7 +40,7 @@ public struct WireFrameType: RawRepresentable, Hashable, Sendable, CustomStringC
     private static let names: [UInt8: String] = [
         0x01: "HELLO", 0x02: "LOGIN", 0x03: "STATUS", 0x04: "SET_VERIFIER", 0x05: "LOGIN_CONTINUE", 0x10: "PUT_OBJECT", 0x11: "GET_OBJECT",
         0x12: "STAT_OBJECT", 0x13: "DELETE_OBJECT", 0x14: "LIST", 0x20: "PUT_MANIFEST", 0x21: "GET_MANIFEST",
-        0x22: "DELETE_MANIFEST", 0x23: "GET_MANIFESTS", 0x28: "PUT_KEYSLOT", 0x29: "GET_KEYSLOT", 0x2A: "GET_KEYSLOT_HISTORY", 0x40: "DATA", 0x41: "END", 0x42: "WINDOW",
+        0x22: "DELETE_MANIFEST", 0x23: "GET_MANIFESTS", 0x24: "PUT_MANIFESTS", 0x28: "PUT_KEYSLOT", 0x29: "GET_KEYSLOT", 0x2A: "GET_KEYSLOT_HISTORY", 0x40: "DATA", 0x41: "END", 0x42: "WINDOW",
         0x43: "CANCEL", 0xFF: "ERROR",
     ]
 

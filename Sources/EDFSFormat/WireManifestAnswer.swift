@@ -13,3 +13,14 @@ public enum WireManifestAnswer: Equatable, Sendable {
         return 1
     }
 }
+
+/// One manifest write of a PUT_MANIFESTS: what a PUT_MANIFEST carries.
+public struct WireManifestWrite: Equatable, Sendable {
+    public var id: String
+    public var bytes: [UInt8]
+
+    public init(id: String, bytes: [UInt8]) {
+        self.id = id
+        self.bytes = bytes
+    }
+}

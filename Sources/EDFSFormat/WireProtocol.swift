@@ -18,6 +18,8 @@ public enum WireProtocol {
     public static let maxListLimit = 1000
     /// Most manifest ids one GET_MANIFESTS may name.
     public static let maxManifestBatch = 1000
+    /// Most manifests one PUT_MANIFESTS carries (their bytes are bounded by the frame length).
+    public static let maxManifestPutBatch = 256
     /// A GET length meaning "to the end of the object".
     public static let toEnd = UInt64.max
     /// Longest client name in a HELLO, and longest ERROR message a node sends.

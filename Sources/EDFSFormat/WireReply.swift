@@ -23,6 +23,9 @@ public enum WireReply: Equatable, Sendable {
     case getKeyslotHistory(entries: [[UInt8]])
     /// The first `answers.count` ids of a GET_MANIFESTS, in order (the rest did not fit the frame: ask again).
     case getManifests(answers: [WireManifestAnswer])
+    /// One outcome per PUT_MANIFESTS item, in order: nil = stored durably, else why it was refused (what a single
+    /// PUT_MANIFEST's ERROR would have said).
+    case putManifests(results: [WireError?])
 
     /// Most entries a GET_KEYSLOT_HISTORY_OK carries.
     public static let maxKeyslotHistory = 8
@@ -47,6 +50,7 @@ public enum WireReply: Equatable, Sendable {
         case .getKeyslot: return WireFrameType.getKeyslot.reply
         case .getKeyslotHistory: return WireFrameType.getKeyslotHistory.reply
         case .getManifests: return WireFrameType.getManifests.reply
+        case .putManifests: return WireFrameType.putManifests.reply
         }
     }
 
@@ -122,6 +126,15 @@ public enum WireReply: Equatable, Sendable {
                 case .unreadable: w.u8(2)
                 }
             }
+        case let .putManifests(results):
+            guard results.count <= WireProtocol.maxManifestPutBatch else {
+                throw WireError(.tooLarge, "PUT_MANIFESTS_OK has more than \(WireProtocol.maxManifestPutBatch) results")
+            }
+            w.u16(UInt16(results.count))
+            for result in results {
+                w.u16(result?.code.rawValue ?? 0)
+                w.str16(truncating: result?.message ?? "", maxBytes: WireProtocol.maxErrorMessageLength)
+            }
         case let .getKeyslotHistory(entries):
             guard entries.count <= Self.maxKeyslotHistory else {
                 throw WireError(.tooLarge, "more than \(Self.maxKeyslotHistory) keyslot history entries")
@@ -194,6 +207,19 @@ public enum WireReply: Equatable, Sendable {
                 }
             }
             reply = .getManifests(answers: answers)
+        case WireFrameType.putManifests.reply:
+            let count = Int(try r.u16())
+            guard count <= WireProtocol.maxManifestPutBatch else {
+                throw WireError(.malformed, "PUT_MANIFESTS_OK has too many results", fatal: true)
+            }
+            var results = [WireError?]()
+            results.reserveCapacity(count)
+            for _ in 0..<count {
+                let code = try r.u16()
+                let message = try r.str16()
+                results.append(code == 0 ? nil : WireError(WireErrorCode(rawValue: code), message))
+            }
+            reply = .putManifests(results: results)
         case WireFrameType.getKeyslotHistory.reply:
             let count = Int(try r.u8())
             guard count <= Self.maxKeyslotHistory else {

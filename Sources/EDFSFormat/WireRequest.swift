@@ -22,6 +22,8 @@ public enum WireRequest: Equatable, Sendable {
     case getManifest(id: String)
     /// Up to `WireProtocol.maxManifestBatch` manifests at once; the node answers a prefix that fits one frame.
     case getManifests(ids: [String])
+    /// 1 to `WireProtocol.maxManifestPutBatch` manifest writes, each checked and answered as its own PUT_MANIFEST.
+    case putManifests(items: [WireManifestWrite])
     case deleteManifest(id: String, ifVersionAtMost: UInt64)
     case putKeyslot(bytes: [UInt8])
     case getKeyslot
@@ -54,6 +56,7 @@ public enum WireRequest: Equatable, Sendable {
         case .putManifest: return .putManifest
         case .getManifest: return .getManifest
         case .getManifests: return .getManifests
+        case .putManifests: return .putManifests
         case .deleteManifest: return .deleteManifest
         case .putKeyslot: return .putKeyslot
         case .getKeyslot: return .getKeyslot
@@ -109,6 +112,19 @@ public enum WireRequest: Equatable, Sendable {
             }
             w.u16(UInt16(ids.count))
             for id in ids { try w.str16(id, field: "manifest id") }
+        case let .putManifests(items):
+            guard !items.isEmpty, items.count <= WireProtocol.maxManifestPutBatch else {
+                throw WireError(.tooLarge, "PUT_MANIFESTS takes 1 to \(WireProtocol.maxManifestPutBatch) manifests")
+            }
+            w.u16(UInt16(items.count))
+            for item in items {
+                try w.str16(item.id, field: "manifest id")
+                guard item.bytes.count <= WireProtocol.maxMetadataLength else {
+                    throw WireError(.tooLarge, "a manifest is larger than \(WireProtocol.maxMetadataLength) bytes")
+                }
+                w.u32(UInt32(item.bytes.count))
+                w.raw(item.bytes)
+            }
         case let .deleteManifest(id, bound):
             try w.str16(id, field: "manifest id")
             w.u64(bound)
@@ -183,6 +199,23 @@ public enum WireRequest: Equatable, Sendable {
             ids.reserveCapacity(count)
             for _ in 0..<count { ids.append(try r.str16()) }
             request = .getManifests(ids: ids)
+        case .putManifests:
+            let count = Int(try r.u16())
+            guard count >= 1, count <= WireProtocol.maxManifestPutBatch else {
+                throw WireError(.malformed, "PUT_MANIFESTS count must be 1 to \(WireProtocol.maxManifestPutBatch)",
+                                fatal: true)
+            }
+            var items = [WireManifestWrite]()
+            items.reserveCapacity(count)
+            for _ in 0..<count {
+                let id = try r.str16()
+                let length = Int(try r.u32())
+                guard length <= WireProtocol.maxMetadataLength else {
+                    throw WireError(.malformed, "PUT_MANIFESTS item of \(length) bytes", fatal: true)
+                }
+                items.append(WireManifestWrite(id: id, bytes: try r.raw(length)))
+            }
+            request = .putManifests(items: items)
         case .deleteManifest:
             request = .deleteManifest(id: try r.str16(), ifVersionAtMost: try r.u64())
         case .putKeyslot:

@@ -18,8 +18,16 @@ struct ControlRequests: Sendable {
         return nil
     }
 
+    /// Items of a PUT_MANIFESTS written and fsynced per pool job: the files' fsyncs of a long request run on several
+    /// threads at once (which the disk serves faster than one after another), its checks and renames in one job.
+    static let manifestsPerPreparation = 4
+
     /// Serves request `id` for `user` and sends its reply or ERROR, unless it was cancelled meanwhile.
     func serve(id: UInt32, user: String, request: WireRequest, output: SessionOutput) async {
+        if case let .putManifests(items) = request {
+            await serveManifestWrites(id: id, user: user, items: items, output: output)
+            return
+        }
         do throws(StoreError) {
             let result = try await services.blocking { [services] () throws(StoreError) -> WireReply in
                 try Self.answer(request, user: user, services: services)
@@ -28,6 +36,69 @@ struct ControlRequests: Sendable {
         } catch {
             await output.finish(id, with: .error(error.wire, requestID: id))
         }
+    }
+
+    /// PUT_MANIFESTS: each item its own outcome by the rules of PUT_MANIFEST (`MetadataStore.putManifests`). A short
+    /// request is one pool job; a longer one has its items written and fsynced by several pool jobs at once, then one
+    /// job for the checks, the renames (one hold of the user's lock) and one folder flush.
+    private func serveManifestWrites(id: UInt32, user: String, items: [WireManifestWrite], output: SessionOutput) async {
+        let metadata = services.metadata
+        do throws(StoreError) {
+            let outcomes: [StoreError?]
+            if items.count <= Self.manifestsPerPreparation {
+                outcomes = try await services.blocking { () throws(StoreError) in
+                    try metadata.putManifests(user: user, items: items)
+                }
+            } else {
+                let prepared = try await prepare(user: user, items: items)
+                outcomes = try await services.blocking { () throws(StoreError) in
+                    try metadata.commitManifests(user: user, prepared)
+                }
+            }
+            await output.finish(id, with: SessionOutput.frame(.putManifests(results: outcomes.map { $0?.wire }), id))
+        } catch {
+            await output.finish(id, with: .error(error.wire, requestID: id))
+        }
+    }
+
+    /// `MetadataStore.prepareManifests` for `items`, `manifestsPerPreparation` per pool job, all jobs at once; in item
+    /// order. When a job fails as a whole (the user's folder, the pool stopping), what the others wrote is dropped.
+    private func prepare(user: String, items: [WireManifestWrite]) async throws(StoreError)
+        -> [Result<MetadataStore.PreparedManifest, StoreError>] {
+        typealias Part = Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>
+        let metadata = services.metadata
+        let starts = Array(stride(from: 0, to: items.count, by: Self.manifestsPerPreparation))
+        let parts = await withTaskGroup(of: (Int, Part).self) { group in
+            for (index, start) in starts.enumerated() {
+                let chunk = items[start..<min(start + Self.manifestsPerPreparation, items.count)]
+                group.addTask { [services] in
+                    do throws(StoreError) {
+                        return (index, .success(try await services.blocking { () throws(StoreError) in
+                            try metadata.prepareManifests(user: user, items: chunk)
+                        }))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var parts = [Part?](repeating: nil, count: starts.count)
+            for await (index, part) in group { parts[index] = part }
+            return parts
+        }
+        var prepared = [Result<MetadataStore.PreparedManifest, StoreError>]()
+        var failure: StoreError?
+        for part in parts {
+            switch part {
+            case let .success(done)?: prepared += done
+            case let .failure(error)?: failure = error
+            case nil: failure = .io("node", "a manifest write was not prepared")
+            }
+        }
+        if let failure {
+            for case let .success(item) in prepared { item.writer.abort() }
+            throw failure
+        }
+        return prepared
     }
 
     /// The reply to one request (blocking).

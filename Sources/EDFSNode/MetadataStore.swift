@@ -67,6 +67,96 @@ public final class MetadataStore: Sendable {
 
     /// Stores a manifest if its header version is newer than the stored one's (docs/PROTOCOL.md).
     public func putManifest(user: String, id: String, bytes: [UInt8]) throws(StoreError) {
+        let (name, header) = try decodedManifest(id: id, bytes: bytes)
+        let target = try objects.path(user: user, namespace: .manifests, id: name)
+        var replacedFileID: String?
+        try replaceSmallFile(user: user, what: "manifest", directory: try objects.directory(user, .manifests), finalName: name,
+                             bytes: bytes, decide: { () throws(StoreError) -> Bool in
+            replacedFileID = try checkManifest(header, target: target, keyslotEpoch: keyslotEpoch(user: user))
+            return true
+        }, published: {
+            references.replaced(user: user, old: replacedFileID, new: header.fileID.hex)
+        })
+    }
+
+    /// One PUT_MANIFESTS item written and fsynced to its temporary file, not yet checked nor renamed.
+    public struct PreparedManifest: Sendable {
+        let header: ManifestHeader
+        let target: String
+        let writer: ObjectWriter
+    }
+
+    /// PUT_MANIFESTS: stores each of `items` by exactly the rules of `putManifest` and returns each one's outcome
+    /// (nil: stored durably), in order: `prepareManifests` then `commitManifests` (the node's dispatcher runs the
+    /// first on several threads for a long request).
+    public func putManifests(user: String, items: [WireManifestWrite]) throws(StoreError) -> [StoreError?] {
+        try commitManifests(user: user, try prepareManifests(user: user, items: items[...]))
+    }
+
+    /// The first half of PUT_MANIFESTS for some of its items: each written to a temporary file and fsynced, or the
+    /// refusal its own PUT_MANIFEST would get before its check (a header that does not decode or names another id).
+    public func prepareManifests(user: String,
+                                 items: ArraySlice<WireManifestWrite>) throws(StoreError) -> [Result<PreparedManifest, StoreError>] {
+        let directory = try objects.directory(user, .manifests)
+        return items.map { item -> Result<PreparedManifest, StoreError> in
+            do throws(StoreError) {
+                let (name, header) = try decodedManifest(id: item.id, bytes: item.bytes)
+                guard item.bytes.count <= WireProtocol.maxMetadataLength else {
+                    throw .tooLarge("manifest is larger than \(WireProtocol.maxMetadataLength) bytes")
+                }
+                let target = try objects.path(user: user, namespace: .manifests, id: name)
+                let writer = try objects.makeWriter(user: user, what: "manifest", directory: directory, finalName: name,
+                                                    length: UInt64(item.bytes.count))
+                do throws(StoreError) {
+                    try writer.append(item.bytes)
+                    try writer.makeDurable()
+                } catch {
+                    writer.abort()
+                    throw error
+                }
+                return .success(PreparedManifest(header: header, target: target, writer: writer))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// The second half of PUT_MANIFESTS: one hold of the user's lock runs the checks and renames in item order (a
+    /// later item of the same id is checked against an earlier one, as two PUT_MANIFESTs one after the other), then
+    /// one flush of the folder, which every outcome waits for: a failed flush fails the whole request (nothing is
+    /// claimed durable). Returns each item's outcome (nil: stored).
+    public func commitManifests(user: String, _ prepared: [Result<PreparedManifest, StoreError>]) throws(StoreError)
+        -> [StoreError?] {
+        let outcomes = try locks.withLock(user: user) { () throws(StoreError) -> [StoreError?] in
+            checkAndRename(user: user, prepared)
+        }
+        try objects.flusher.flush(try objects.directory(user, .manifests))
+        return outcomes
+    }
+
+    /// The checks and renames of `commitManifests`, under the user's lock: each item's outcome (nil: renamed).
+    private func checkAndRename(user: String, _ prepared: [Result<PreparedManifest, StoreError>]) -> [StoreError?] {
+        let epoch = keyslotEpoch(user: user)
+        return prepared.map { item -> StoreError? in
+            do throws(StoreError) {
+                let ready = try item.get()
+                do throws(StoreError) {
+                    let replaced = try checkManifest(ready.header, target: ready.target, keyslotEpoch: epoch)
+                    try ready.writer.renameIntoPlace()
+                    references.replaced(user: user, old: replaced, new: ready.header.fileID.hex)
+                    return nil
+                } catch {
+                    ready.writer.abort()
+                    throw error
+                }
+            } catch {
+                return error
+            }
+        }
+    }
+
+    /// The validated manifest name of `id` and the header of `bytes`, which must name that id.
+    private func decodedManifest(id: String, bytes: [UInt8]) throws(StoreError) -> (String, ManifestHeader) {
         let name = try objects.validated(id, .manifests)
         let header: ManifestHeader
         do {
@@ -75,27 +165,33 @@ public final class MetadataStore: Sendable {
             throw .invalid("manifest header does not decode: \(error)")
         }
         guard header.manifestID.hex == name else { throw .invalid("manifest header names another manifest id") }
-        let target = try objects.path(user: user, namespace: .manifests, id: name)
-        var replacedFileID: String?
-        try replaceSmallFile(user: user, what: "manifest", directory: try objects.directory(user, .manifests), finalName: name,
-                             bytes: bytes, decide: { () throws(StoreError) -> Bool in
-            // A writer whose session predates a key rotation would seal at an epoch the keyslot is about to drop
-            // (or already dropped): refuse it, so it reopens its session instead of committing an unreadable manifest.
-            if let slot = try? ObjectReader(path: keyslotPath(user: user), what: "keyslot").readAll(),
-               let slotHeader = try? KeyslotHeader.decode(prefixOf: slot), header.keyEpoch < slotHeader.epoch {
-                throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(slotHeader.epoch); "
-                    + "reopen the session")
-            }
-            let stored = try storedManifest(target)
-            replacedFileID = stored.fileID
-            guard let stored = stored.version else { return true }
-            guard header.version > stored else {
-                throw .stale("manifest version \(header.version) is not newer than the stored version \(stored)")
-            }
-            return true
-        }, published: {
-            references.replaced(user: user, old: replacedFileID, new: header.fileID.hex)
-        })
+        return (name, header)
+    }
+
+    /// The key epoch of the user's stored keyslot, when one is stored and readable.
+    private func keyslotEpoch(user: String) -> UInt32? {
+        guard let path = try? keyslotPath(user: user),
+              let slot = try? ObjectReader(path: path, what: "keyslot").readAll() else { return nil }
+        return (try? KeyslotHeader.decode(prefixOf: slot))?.epoch
+    }
+
+    /// The checks of a manifest write, under the user's lock (docs/PROTOCOL.md): refuses a manifest sealed at a key
+    /// epoch older than the keyslot's, or not newer than the one stored at `target`; returns the file id of the one it
+    /// replaces, if any.
+    private func checkManifest(_ header: ManifestHeader, target: String,
+                               keyslotEpoch: UInt32?) throws(StoreError) -> String? {
+        // A writer whose session predates a key rotation would seal at an epoch the keyslot is about to drop
+        // (or already dropped): refuse it, so it reopens its session instead of committing an unreadable manifest.
+        if let keyslotEpoch, header.keyEpoch < keyslotEpoch {
+            throw .stale("manifest key epoch \(header.keyEpoch) is older than the keyslot's epoch \(keyslotEpoch); "
+                + "reopen the session")
+        }
+        let stored = try storedManifest(target)
+        guard let version = stored.version else { return stored.fileID }
+        guard header.version > version else {
+            throw .stale("manifest version \(header.version) is not newer than the stored version \(version)")
+        }
+        return stored.fileID
     }
 
     /// The file id the stored manifest at `path` names, if its header reads.

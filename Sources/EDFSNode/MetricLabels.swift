@@ -7,6 +7,7 @@ enum RequestTypeLabel: String, Sendable, CaseIterable {
     case putObject = "put_object", getObject = "get_object", statObject = "stat_object"
     case deleteObject = "delete_object", list
     case putManifest = "put_manifest", getManifest = "get_manifest", getManifests = "get_manifests"
+    case putManifests = "put_manifests"
     case deleteManifest = "delete_manifest"
     case putKeyslot = "put_keyslot", getKeyslot = "get_keyslot", getKeyslotHistory = "get_keyslot_history"
     case unknown
@@ -26,6 +27,7 @@ enum RequestTypeLabel: String, Sendable, CaseIterable {
         case .putManifest: self = .putManifest
         case .getManifest: self = .getManifest
         case .getManifests: self = .getManifests
+        case .putManifests: self = .putManifests
         case .deleteManifest: self = .deleteManifest
         case .putKeyslot: self = .putKeyslot
         case .getKeyslot: self = .getKeyslot

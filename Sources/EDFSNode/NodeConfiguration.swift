@@ -82,6 +82,9 @@ public struct NodeConfiguration: Sendable {
     /// How long a metrics connection may take to send its request before it is closed (not a config line; at most
     /// the connection's 30 s lifetime counts).
     public var metricsRequestTimeout: Duration = .seconds(5)
+    /// Whether PUT_MANIFESTS is served (not a config line): false answers it `unsupported`, as a node that predates it
+    /// does, so tests can run a client against an older node.
+    public var servesBulkManifestWrites = true
 
     public init(name: String, host: String, port: Int, dataDirectory: String, certificateFile: String,
                 privateKeyFile: String, caFile: String, users: [String: [UInt8]], limits: NodeLimits = NodeLimits()) {

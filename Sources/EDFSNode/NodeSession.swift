@@ -106,7 +106,8 @@ final class NodeSession: Sendable {
         loop.highestID = id
         output.meter.begin(id, RequestTypeLabel(frame.header.type))
         let payload = frame.payload.getBytes(at: frame.payload.readerIndex, length: frame.payload.readableBytes) ?? []
-        guard let request = try WireRequest.decode(type: frame.header.type, payload: payload) else {
+        guard let request = try WireRequest.decode(type: frame.header.type, payload: payload),
+              services.configuration.servesBulkManifestWrites || frame.header.type != .putManifests else {
             guard loop.helloDone else { throw WireError(.malformed, "HELLO must be the first frame", fatal: true) }
             await output.send(.error(WireError(.unsupported, "unknown operation \(frame.header.type)"), requestID: id))
             return

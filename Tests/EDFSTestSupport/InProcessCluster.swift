@@ -36,7 +36,8 @@ public final class InProcessCluster: Sendable {
     public init(nodes count: Int = 4, users: [String: String] = ["tester": "correct horse battery"],
                 scramUsers: [String: String] = [:], scramIterations: UInt32 = 100_000,
                 replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
-                nodeSettings: [String: String] = [:]) throws {
+                nodeSettings: [String: String] = [:],
+                adjust: (_ index: Int, _ configuration: inout NodeConfiguration) -> Void = { _, _ in }) throws {
         precondition((1...64).contains(count) && (1...count).contains(replicas), "bad cluster shape")
         directory = NSTemporaryDirectory() + "edfs-inprocess-" + UUID().uuidString.prefix(8)
         passwords = users.merging(scramUsers) { _, scram in scram }
@@ -77,8 +78,11 @@ public final class InProcessCluster: Sendable {
 
         let dataRoot = directory + "/data/"
         try FileManager.default.createDirectory(atPath: dataRoot, withIntermediateDirectories: true)
-        nodeConfigurations = try names.map { name in
-            try NodeConfiguration.load(configFile: nodeConfigPath, name: name, dataDirectory: dataRoot + name)
+        nodeConfigurations = try names.enumerated().map { index, name in
+            var configuration = try NodeConfiguration.load(configFile: nodeConfigPath, name: name,
+                                                           dataDirectory: dataRoot + name)
+            adjust(index, &configuration)
+            return configuration
         }
         var started: [StorageNode?] = []
         do {

@@ -44,6 +44,8 @@ public final class NodeConnection: NodeLink {
     let core: NodeConnectionCore
     let options: Options
     private let proven = PthreadMutex<LoginVerifier?>(nil)
+    /// False once the node answered PUT_MANIFESTS `unsupported` (it predates it): single PUT_MANIFESTs from then on.
+    private let bulkManifestWrites = PthreadMutex(true)
 
     /// What this connection's login proved to the node: the MD5 digest, or the SCRAM verifier recomputed from the
     /// SaltedPassword (so `edfs passwd` can write it back as a probe). Nil before a login.
@@ -343,6 +345,54 @@ public final class NodeConnection: NodeLink {
     /// Stores a manifest; `NodeLinkError.stale` unless its version is newer than the stored one.
     public func putManifest(_ id: String, bytes: [UInt8]) async throws {
         _ = try await core.call(.putManifest(id: id, bytes: bytes))
+    }
+
+    /// Stores several manifests with PUT_MANIFESTS, as many per request as `WireProtocol.maxManifestPutBatch` and the
+    /// node's frame length allow; each item gets the node's own answer for it. A node that predates PUT_MANIFESTS
+    /// (it answers `unsupported`) gets one PUT_MANIFEST per item, now and for the rest of this connection. A reply
+    /// with another number of answers than items fails the whole call (an answer is only ever taken for the item at
+    /// its own position), as does a request that fails as a whole.
+    public func putManifests(_ items: [WireManifestWrite]) async throws -> [(any Error)?] {
+        var outcomes = [(any Error)?]()
+        outcomes.reserveCapacity(items.count)
+        for batch in Self.manifestBatches(items, maxPayload: Int(limits.maxFrameLength) - WireProtocol.lengthCountedHeaderBytes) {
+            guard bulkManifestWrites.withLock({ $0 }) else {
+                outcomes += await putManifestsOneByOne(batch)
+                continue
+            }
+            do {
+                guard case let .putManifests(results) = try await core.call(.putManifests(items: batch)),
+                      results.count == batch.count else {
+                    throw NodeConnectionError.protocolViolation(node: core.router.label, reason: "bad PUT_MANIFESTS_OK")
+                }
+                outcomes += results.map { $0.map { NodeLinkError($0) } }
+            } catch let NodeLinkError.refused(code, _) where code == .unsupported {
+                bulkManifestWrites.withLock { $0 = false }
+                outcomes += await putManifestsOneByOne(batch)
+            }
+        }
+        return outcomes
+    }
+
+    /// `items` cut into PUT_MANIFESTS requests: at most `maxManifestPutBatch` each, and a payload of at most
+    /// `maxPayload` bytes unless one item alone is larger (it goes alone; the node refuses it as a single
+    /// PUT_MANIFEST would be refused).
+    public static func manifestBatches(_ items: [WireManifestWrite], maxPayload: Int) -> [[WireManifestWrite]] {
+        var batches = [[WireManifestWrite]]()
+        var current = [WireManifestWrite]()
+        var size = 2
+        for item in items {
+            let cost = 2 + item.id.utf8.count + 4 + item.bytes.count
+            if !current.isEmpty, current.count == WireProtocol.maxManifestPutBatch || size + cost > maxPayload {
+                batches.append(current)
+                current = []
+                size = 2
+            }
+            current.append(item)
+            size += cost
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
     }
 
     /// Removes a manifest if its stored version is at most `maxVersion` (`UInt64.max`: unconditionally).

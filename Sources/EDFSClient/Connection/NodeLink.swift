@@ -26,6 +26,11 @@ public protocol NodeLink: AnyObject, Sendable {
     func getManifests(_ ids: [String]) async throws -> [String: WireManifestAnswer]
     /// Stores a manifest; the node refuses one that is not newer (`NodeLinkError.stale`).
     func putManifest(_ id: String, bytes: [UInt8]) async throws
+    /// Stores several manifests, each checked as its own `putManifest` and answered on its own: the outcome of each
+    /// item in order (nil: stored durably; else what `putManifest` would have thrown). Throws when a request fails as
+    /// a whole (the connection, a reply that does not answer every item): then no item counts as stored on the node,
+    /// as when a single PUT_MANIFEST's reply is lost.
+    func putManifests(_ items: [WireManifestWrite]) async throws -> [(any Error)?]
     /// Removes the manifest if its stored version is at most `maxVersion`.
     func deleteManifest(_ id: String, maxVersion: UInt64) async throws
 
@@ -96,6 +101,30 @@ extension NodeLink {
     /// Writes a legacy MD5 verifier (16 bytes).
     public func setLoginVerifier(digest: [UInt8]) async throws {
         try await setLoginVerifier(.md5(digest))
+    }
+
+    /// One `putManifest` per item, all at once (links without PUT_MANIFESTS).
+    public func putManifests(_ items: [WireManifestWrite]) async throws -> [(any Error)?] {
+        await putManifestsOneByOne(items)
+    }
+
+    /// One `putManifest` per item, all at once: the outcome of each, in order.
+    public func putManifestsOneByOne(_ items: [WireManifestWrite]) async -> [(any Error)?] {
+        await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (index, item) in items.enumerated() {
+                group.addTask {
+                    do {
+                        try await self.putManifest(item.id, bytes: item.bytes)
+                        return (index, nil)
+                    } catch {
+                        return (index, error)
+                    }
+                }
+            }
+            var outcomes = [(any Error)?](repeating: nil, count: items.count)
+            for await (index, outcome) in group { outcomes[index] = outcome }
+            return outcomes
+        }
     }
 
     /// Nodes that predate GET_KEYSLOT_HISTORY refuse it.

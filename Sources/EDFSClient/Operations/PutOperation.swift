@@ -31,8 +31,10 @@ public struct PutOperation: Sendable {
     /// `lookedUp` is the name's lookup when the caller already made it (`ManifestReader.lookUp(paths:)`, one request
     /// per node for many names); it is what the put compares with the lookup right before its commit, so an older one
     /// only makes a concurrent writer's win more likely to be noticed, never missed.
+    /// `batch` gathers this put's pre-commit re-read and manifest store with those of the other files of the same
+    /// command that commit at the same time (one request per node for all of them); the outcome is the same.
     public func run(file path: String, as name: String, mode: UInt32? = nil,
-                    progress: TransferProgress? = nil, lookedUp: ManifestLookup? = nil,
+                    progress: TransferProgress? = nil, lookedUp: ManifestLookup? = nil, batch: CommitBatch? = nil,
                     committing: (@Sendable () -> Void)? = nil) async throws -> PutResult {
         if let problem = StoredPath.problem(with: name) { throw ClientError.usage("\(problem): \"\(name)\"") }
         let config = session.config
@@ -124,7 +126,8 @@ public struct PutOperation: Sendable {
         let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
         // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
         // removes what it uploaded instead of overwriting that version or deleting its objects.
-        let current = try await reader.lookUp(path: name)
+        let current: ManifestLookup
+        if let batch { current = await batch.lookUp(path: name) } else { current = try await reader.lookUp(path: name) }
         guard current.highestVersion == previous.highestVersion else {
             await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
             throw ClientError.failed("\(name) was stored by another client during this put; run the put again")
@@ -134,7 +137,11 @@ public struct PutOperation: Sendable {
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
         committing?()
-        var (committed, stale) = await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        var (committed, stale) = if let batch {
+            await batch.store(id: id, bytes: manifest, replacingForged: current.forged)
+        } else {
+            await commit.store(id: id, bytes: manifest, replacingForged: current.forged)
+        }
         if committed.isEmpty, !stale.isEmpty {
             // Every node already had this version from another writer, which may have reported success: it won.
             await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)

@@ -14,10 +14,53 @@ struct ManifestCommit: Sendable {
                replacingForged forged: [(node: Int, id: ManifestID, storedVersion: UInt64)] = []) async
         -> (accepted: [Int], stale: [Int]) {
         let results = await session.fanOut.run { _, link in try await link.putManifest(id.hex, bytes: bytes) }
-        var accepted = results.succeeded
+        return await settle(id: id, bytes: bytes, forged: forged, accepted: results.succeeded, failures: results.failures)
+    }
+
+    /// One manifest to store with `store(_:)`: what `store(id:bytes:replacingForged:)` takes.
+    struct Write: Sendable {
+        let id: ManifestID
+        let bytes: [UInt8]
+        let forged: [(node: Int, id: ManifestID, storedVersion: UInt64)]
+    }
+
+    /// `store(id:bytes:replacingForged:)` for several manifests at once: one PUT_MANIFESTS per node (per
+    /// `WireProtocol.maxManifestPutBatch` manifests) instead of a PUT_MANIFEST per manifest and node. Each manifest's
+    /// outcome is settled from the nodes' answers for it alone, by the same rules as a single store (a node's failure
+    /// of the whole request fails it for every manifest), so one item's answer never decides another's.
+    func store(_ writes: [Write]) async -> [(accepted: [Int], stale: [Int])] {
+        let items = writes.map { WireManifestWrite(id: $0.id.hex, bytes: $0.bytes) }
+        let results = await session.fanOut.run { _, link in try await link.putManifests(items) }
+        var settled = [(accepted: [Int], stale: [Int])]()
+        settled.reserveCapacity(writes.count)
+        for (index, write) in writes.enumerated() {
+            var accepted = [Int]()
+            var failures = [(node: Int, error: any Error)]()
+            for (node, result) in results.results.sorted(by: { $0.key < $1.key }) {
+                switch result {
+                case let .success(outcomes):
+                    // Links answer every item (NodeConnection checks the count); short answers fail the rest.
+                    let outcome = outcomes.indices.contains(index) ? outcomes[index]
+                        : NodeLinkError.unreachable("no answer for this manifest")
+                    if let outcome { failures.append((node, outcome)) } else { accepted.append(node) }
+                case let .failure(error):
+                    failures.append((node, error))
+                }
+            }
+            settled.append(await settle(id: write.id, bytes: write.bytes, forged: write.forged, accepted: accepted,
+                                        failures: failures))
+        }
+        return settled
+    }
+
+    /// The outcome of one manifest's store from the nodes' answers: stale refusals apart, a forged copy replaced,
+    /// other failures reported as notices.
+    private func settle(id: ManifestID, bytes: [UInt8], forged: [(node: Int, id: ManifestID, storedVersion: UInt64)],
+                        accepted: [Int], failures: [(node: Int, error: any Error)]) async -> (accepted: [Int], stale: [Int]) {
+        var accepted = accepted
         var stale = [Int]()
         var retry = [Int: UInt64]()
-        for (node, error) in results.failures {
+        for (node, error) in failures {
             if case NodeLinkError.stale = error {
                 if let copy = forged.first(where: { $0.node == node && $0.id == id }) {
                     retry[node] = copy.storedVersion

@@ -52,6 +52,9 @@ struct PutCommand: AsyncParsableCommand {
                 progress.start()
                 for folder in folders { try await FolderOperation(session).make(folder.name, mode: folder.mode) }
                 let json = json
+                // The files' commits, gathered: one re-read and one manifest write per node for the files that reach
+                // their commit together.
+                let batch = CommitBatch(session)
                 // The names' first lookups in bulk, a window at a time: one GET_MANIFESTS per node per window instead
                 // of a request per node and file (each put still looks its name up again right before its commit).
                 var start = items.startIndex
@@ -64,7 +67,7 @@ struct PutCommand: AsyncParsableCommand {
                         progress.model.begin(item.name)
                         defer { commit.update { $0.committing.removeAll { $0 == item.name } } }
                         let result = try await PutOperation(session).run(
-                            file: item.path, as: item.name, progress: progress.model, lookedUp: lookedUp[item.name],
+                            file: item.path, as: item.name, progress: progress.model, lookedUp: lookedUp[item.name], batch: batch,
                             committing: { PutCommit.starting(commit, item.name) })
                         // The line first, then the count: an interrupt's "N files stored" never exceeds the lines
                         // shown, and the file stays "being committed" until both are done.
@@ -104,7 +107,7 @@ struct PutCommand: AsyncParsableCommand {
 /// bound, as it did before. Files start in the order given; results are reported as they complete.
 enum PutQueue {
     /// Files in flight at most.
-    static let maximumFiles = 32
+    static let maximumFiles = 64
     /// Files whose first lookups are made together (one GET_MANIFESTS per node), then put.
     static let lookupWindow = 256
     /// Plaintext bytes of the files in flight at most (a file counts its size, at most this): with batch buffers of
