@@ -3,6 +3,9 @@ import EDFSTransport
 import NIOCore
 import NIOEmbedded
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The frame decoder assembles large DATA payloads in buffers their consumer gave back (PayloadRecycler), so a node
 /// receiving a put does not map a fresh megabyte per frame (docs/PERFORMANCE.md).
@@ -64,5 +67,54 @@ import Testing
         #expect(recycler.heldCount == 0)
         recycler.recycle(third.payload)
         #expect(recycler.heldCount == 0, "a connection between streams holds no buffer")
+    }
+
+    @Test("a pool block given back is handed out again; at most the limit are kept")
+    func blockPool() throws {
+        let pool = PayloadBlockPool(blockSize: 4096, limit: 2)
+        let first = try #require(pool.take())
+        pool.give(first)
+        #expect(pool.keptCount == 1)
+        let again = try #require(pool.take())
+        #expect(again == first, "the kept block, not a new one")
+        let others = try (0..<3).map { _ in try #require(pool.take()) }
+        for block in others + [again] { pool.give(block) }
+        #expect(pool.keptCount == 2, "the blocks beyond the limit are freed")
+        while pool.keptCount > 0 { _ = pool.take().map { free($0) } }
+    }
+
+    @Test("the node's payload allocator: full DATA payloads in pool blocks, byte-exact, never written while held")
+    func pooledPayloads() throws {
+        let channel = EmbeddedChannel(handler: WireFrameDecoder(maxLengthField: 4 << 20,
+                                                                payloadAllocator: PayloadBlocks.allocator))
+        defer { _ = try? channel.finish() }
+        // A consumer that still holds a payload (a frame waiting for its pwrite) while the next ones arrive.
+        try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: 0xA1))
+        let held = try #require(try channel.readInbound(as: WireFrame.self)).payload
+        for (index, fill) in [UInt8](arrayLiteral: 0xB2, 0xC3, 0xD4, 0xE5).enumerated() {
+            try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: fill))
+            let frame = try #require(try channel.readInbound(as: WireFrame.self))
+            #expect(frame.payload.readableBytes == 1 << 20)
+            #expect(Self.address(frame.payload) != Self.address(held))
+            #expect(frame.payload.readableBytesView.allSatisfy { $0 == fill }, "frame \(index): only its own bytes")
+            // The frame is dropped here: its block goes back to the pool for the next one.
+        }
+        #expect(held.readableBytesView.allSatisfy { $0 == 0xA1 }, "a held payload is never overwritten")
+        #expect(PayloadBlocks.pool.keptCount <= PayloadBlocks.pool.limit)
+        // Sizes around the block: a short tail, a payload of half a block (plain malloc) and one just over it
+        // (a block), and a large non-DATA frame beyond the block (plain malloc): each byte-exact.
+        for count in [64, 512 << 10, (512 << 10) + 1, (1 << 20) - 1, 3 << 20] {
+            let type: WireFrameType = count > 1 << 20 ? .putManifest : .data
+            try channel.writeInbound(Self.frame(type, count: count, fill: 0x5A))
+            let frame = try #require(try channel.readInbound(as: WireFrame.self))
+            #expect(frame.payload.readableBytes == count && frame.payload.readableBytesView.allSatisfy { $0 == 0x5A })
+        }
+        // A payload buffer grown past its block (a consumer writing more into it) keeps its bytes.
+        try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: 0x77))
+        var grown = try #require(try channel.readInbound(as: WireFrame.self)).payload
+        grown.writeRepeatingByte(0x78, count: 4096)
+        #expect(grown.readableBytes == (1 << 20) + 4096)
+        #expect(grown.readableBytesView.prefix(1 << 20).allSatisfy { $0 == 0x77 })
+        #expect(grown.readableBytesView.suffix(4096).allSatisfy { $0 == 0x78 })
     }
 }
