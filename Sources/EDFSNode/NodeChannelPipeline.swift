@@ -18,20 +18,13 @@ enum NodeChannelPipeline {
     static func configure(_ channel: any Channel, limits: NodeLimits, tls: NIOSSLContext?,
                           metrics: NodeMetrics) throws -> NodeChannel {
         let sync = channel.pipeline.syncOperations
-        // Large DATA payloads go on as slices of NIOSSL's plaintext buffers (no copy); those buffers, the socket's
-        // read buffers and other large payloads come from blocks reused once let go (docs/PERFORMANCE.md). Set before
-        // any handler allocates: a buffer keeps the allocator it was made with.
-        try channel.syncOptions?.setOption(.allocator, value: PayloadBlocks.allocator)
-        // One socket read per TLS flush: NIOSSL collects the plaintext of all reads of a loop turn in one buffer, and
-        // with 4 reads of up to 1 MiB it grows to 8 MiB, past the pool's blocks (a fresh mapping, 2,048 page faults).
-        try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
         try sync.addHandler(TrafficCounter(metrics: metrics))
         if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
         let writability = WritabilityGate()
         try sync.addHandler(WritabilityHandler(writability))
         try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(limits.idleTimeout)))
         try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength,
-                                             payloadAllocator: PayloadBlocks.allocator, dataPieces: true))
+                                             payloadAllocator: PayloadBlocks.allocator))
         try sync.addHandler(WireFrameEncoder())
         try sync.addHandler(IdleCloser())
         let frames = try NIOAsyncChannel<WireFrame, WireFrame>(

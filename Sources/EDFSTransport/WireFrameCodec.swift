@@ -45,23 +45,11 @@ public final class WireFrameDecoder: ChannelInboundHandler {
     private var failed = false
     private let recycler: PayloadRecycler?
     private let payloadAllocator: ByteBufferAllocator?
-    /// Whether large DATA payloads go on in pieces, slices of the incoming buffers (see `init`).
-    private let dataPieces: Bool
-    /// Bytes of the current frame's payload not yet passed on as pieces.
-    private var pieceRemaining = 0
 
-    /// `dataPieces` (the node's): a DATA frame of at least `PayloadRecycler.minimumPayload` bytes is passed on as it
-    /// arrives, as DATA frames of the same request each carrying a piece of its payload that is a slice of the
-    /// incoming buffer (no copy; a DATA frame is just bytes of its request's stream, so its consumer sees the same
-    /// bytes in the same order). The incoming buffer is then retained until its pieces are consumed, so NIOSSL takes
-    /// a new plaintext buffer from the channel's allocator for its next read: give the channel an allocator that
-    /// reuses them (`PayloadBlocks.allocator`).
-    public init(maxLengthField: Int, recycler: PayloadRecycler? = nil, payloadAllocator: ByteBufferAllocator? = nil,
-                dataPieces: Bool = false) {
+    public init(maxLengthField: Int, recycler: PayloadRecycler? = nil, payloadAllocator: ByteBufferAllocator? = nil) {
         self.maxLengthField = maxLengthField
         self.recycler = recycler
         self.payloadAllocator = payloadAllocator
-        self.dataPieces = dataPieces
         headerBytes.reserveCapacity(WireProtocol.headerLength)
     }
 
@@ -70,16 +58,7 @@ public final class WireFrameDecoder: ChannelInboundHandler {
         var input = unwrapInboundIn(data)
         do {
             while input.readableBytes > 0 || header?.payloadLength == 0 {
-                if let current = header, pieceRemaining > 0 {
-                    let count = min(pieceRemaining, input.readableBytes)
-                    guard let piece = input.readSlice(length: count) else { break }
-                    pieceRemaining -= count
-                    if pieceRemaining == 0 { header = nil }
-                    let frame = WireFrame(header: WireFrameHeader(type: .data, flags: current.flags, requestID: current.requestID,
-                                                                  payloadLength: count), payload: piece)
-                    context.fireChannelRead(wrapInboundOut(frame))
-                    if failed { return }
-                } else if let current = header {
+                if let current = header {
                     let count = min(current.payloadLength - payload.readableBytes, input.readableBytes)
                     if count > 0, let piece = input.readSlice(length: count) { payload.writeImmutableBuffer(piece) }
                     guard payload.readableBytes == current.payloadLength else { continue }
@@ -97,11 +76,7 @@ public final class WireFrameDecoder: ChannelInboundHandler {
                     }) else { continue }
                     headerBytes.removeAll(keepingCapacity: true)
                     header = parsed
-                    if dataPieces, parsed.type == .data, parsed.payloadLength >= PayloadRecycler.minimumPayload {
-                        pieceRemaining = parsed.payloadLength
-                    } else {
-                        payload = buffer(for: parsed, allocator: context.channel.allocator)
-                    }
+                    payload = buffer(for: parsed, allocator: context.channel.allocator)
                 }
             }
         } catch {

@@ -71,18 +71,16 @@ import Glibc
 
     @Test("a pool block given back is handed out again; at most the limit are kept")
     func blockPool() throws {
-        let pool = PayloadBlockPool(byteLimit: 8192)
-        let first = try #require(pool.take(size: 4096))
-        pool.give(first, size: 4096)
-        #expect(pool.keptBytes == 4096)
-        #expect(pool.take(size: 2048).map { block in defer { free(block) }; return block != first } == true,
-                "a block of another size is not handed out for it")
-        let again = try #require(pool.take(size: 4096))
+        let pool = PayloadBlockPool(blockSize: 4096, limit: 2)
+        let first = try #require(pool.take())
+        pool.give(first)
+        #expect(pool.keptCount == 1)
+        let again = try #require(pool.take())
         #expect(again == first, "the kept block, not a new one")
-        let others = try (0..<3).map { _ in try #require(pool.take(size: 4096)) }
-        for block in others + [again] { pool.give(block, size: 4096) }
-        #expect(pool.keptBytes == 8192, "the blocks beyond the limit are freed")
-        while pool.keptBytes > 0 { _ = pool.take(size: 4096).map { free($0) } }
+        let others = try (0..<3).map { _ in try #require(pool.take()) }
+        for block in others + [again] { pool.give(block) }
+        #expect(pool.keptCount == 2, "the blocks beyond the limit are freed")
+        while pool.keptCount > 0 { _ = pool.take().map { free($0) } }
     }
 
     @Test("the node's payload allocator: full DATA payloads in pool blocks, byte-exact, never written while held")
@@ -102,7 +100,7 @@ import Glibc
             // The frame is dropped here: its block goes back to the pool for the next one.
         }
         #expect(held.readableBytesView.allSatisfy { $0 == 0xA1 }, "a held payload is never overwritten")
-        #expect(PayloadBlocks.pool.keptBytes <= PayloadBlocks.pool.byteLimit)
+        #expect(PayloadBlocks.pool.keptCount <= PayloadBlocks.pool.limit)
         // Sizes around the block: a short tail, a payload of half a block (plain malloc) and one just over it
         // (a block), and a large non-DATA frame beyond the block (plain malloc): each byte-exact.
         for count in [64, 512 << 10, (512 << 10) + 1, (1 << 20) - 1, 3 << 20] {
@@ -118,58 +116,5 @@ import Glibc
         #expect(grown.readableBytes == (1 << 20) + 4096)
         #expect(grown.readableBytesView.prefix(1 << 20).allSatisfy { $0 == 0x77 })
         #expect(grown.readableBytesView.suffix(4096).allSatisfy { $0 == 0x78 })
-    }
-
-    @Test("the node's decoder passes large DATA payloads on as slices, in order, byte-exact, whatever the read sizes")
-    func dataPieces() throws {
-        let channel = EmbeddedChannel(handler: WireFrameDecoder(maxLengthField: 4 << 20, payloadAllocator: PayloadBlocks.allocator,
-                                                                dataPieces: true))
-        defer { _ = try? channel.finish() }
-        // Two requests' large DATA frames, a short DATA frame, an END and a large non-DATA frame, in one stream with
-        // a distinct byte at every position, cut into reads of odd sizes.
-        var stream = ByteBuffer()
-        var expected: [UInt32: [UInt8]] = [:]
-        var counter: UInt8 = 0
-        func add(_ type: WireFrameType, id: UInt32, count: Int) {
-            var frame = ByteBufferAllocator().buffer(capacity: WireProtocol.headerLength + count)
-            var bytes = [UInt8](repeating: 0, count: count)
-            for index in bytes.indices { bytes[index] = counter; counter &+= 7 }
-            frame.writeWithUnsafeMutableBytes(minimumWritableBytes: WireProtocol.headerLength) { raw in
-                WireFrameHeader(type: type, requestID: id, payloadLength: count).encode(into: raw)
-                return WireProtocol.headerLength
-            }
-            frame.writeBytes(bytes)
-            stream.writeBuffer(&frame)
-            if type == .data { expected[id, default: []] += bytes }
-        }
-        add(.data, id: 3, count: 1 << 20)
-        add(.data, id: 5, count: (1 << 20) - 3)
-        add(.data, id: 3, count: 64)
-        add(.data, id: 3, count: 200_000)
-        add(.end, id: 3, count: 0)
-        add(.putManifest, id: 7, count: 100_000)
-        var received: [UInt32: [UInt8]] = [:]
-        var types: [WireFrameType] = []
-        var reads = [4096, 13, 300_000, 1 << 20, 77_777]
-        while stream.readableBytes > 0 {
-            let size = min(reads.first ?? stream.readableBytes, stream.readableBytes)
-            reads = Array(reads.dropFirst()) + [size]
-            guard let piece = stream.readSlice(length: size) else { break }
-            var read = ByteBufferAllocator().buffer(capacity: size)
-            read.writeImmutableBuffer(piece)
-            try channel.writeInbound(read)
-            while let frame = try channel.readInbound(as: WireFrame.self) {
-                #expect(frame.header.payloadLength == frame.payload.readableBytes)
-                if frame.type == .data { received[frame.requestID, default: []] += Array(frame.payload.readableBytesView) }
-                if types.last != frame.type || frame.type != .data { types.append(frame.type) }
-                if frame.type == .putManifest { #expect(frame.payload.readableBytes == 100_000) }
-            }
-        }
-        #expect(received == expected, "each request's bytes, in order")
-        #expect(types == [.data, .end, .putManifest])
-        // A stream ending inside a large DATA frame is still an error.
-        try channel.writeInbound(Self.frame(.data, id: 9, count: 1 << 20, fill: 1).getSlice(at: 0, length: 1000)!)
-        _ = try channel.readInbound(as: WireFrame.self)
-        #expect(throws: WireError.self) { try channel.finish() }
     }
 }
