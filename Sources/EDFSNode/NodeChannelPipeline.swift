@@ -23,15 +23,15 @@ enum NodeChannelPipeline {
         let writability = WritabilityGate()
         try sync.addHandler(WritabilityHandler(writability))
         try sync.addHandler(IdleStateHandler(allTimeout: TimeAmount(limits.idleTimeout)))
-        let recycler = PayloadRecycler()
-        try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength, recycler: recycler))
+        try sync.addHandler(WireFrameDecoder(maxLengthField: limits.maxFrameLength,
+                                             payloadAllocator: PayloadBlocks.allocator))
         try sync.addHandler(WireFrameEncoder())
         try sync.addHandler(IdleCloser())
         let frames = try NIOAsyncChannel<WireFrame, WireFrame>(
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(
                 lowWatermark: 1, highWatermark: max(2, limits.inboundFrameBuffer))))
-        return NodeChannel(frames: frames, writability: writability, recycler: recycler)
+        return NodeChannel(frames: frames, writability: writability)
     }
 }
 
@@ -39,6 +39,4 @@ enum NodeChannelPipeline {
 struct NodeChannel: Sendable {
     let frames: NIOAsyncChannel<WireFrame, WireFrame>
     let writability: WritabilityGate
-    /// Where the session gives back DATA payloads once written, for the decoder to reuse.
-    let recycler: PayloadRecycler
 }

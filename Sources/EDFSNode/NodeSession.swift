@@ -20,12 +20,9 @@ final class NodeSession: Sendable {
 
     /// The peer's IP address for the per-address caps; nil for a local socket.
     let address: String?
-    /// Where written DATA payloads go back to the frame decoder.
-    private let recycler: PayloadRecycler?
 
     init(services: NodeServices, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<WireFrame>,
-         writability: WritabilityGate, recycler: PayloadRecycler? = nil) {
-        self.recycler = recycler
+         writability: WritabilityGate) {
         self.services = services
         self.channel = channel
         address = channel.remoteAddress?.ipAddress
@@ -52,7 +49,7 @@ final class NodeSession: Sendable {
 
     /// Serves the connection until the peer leaves, a fatal error, or the node stops. Returns why it ended.
     func run(inbound: NIOAsyncChannelInboundStream<WireFrame>) async -> String {
-        var loop = LoopState(uploads: UploadPath(services: services, output: output, peer: peer, recycler: recycler))
+        var loop = LoopState(uploads: UploadPath(services: services, output: output, peer: peer))
         var reason = "closed by the client"
         let loginTimeout = loginPath.armTimeout(on: channel)
         await withDiscardingTaskGroup { group in

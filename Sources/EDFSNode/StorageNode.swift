@@ -302,7 +302,7 @@ public final class StorageNode: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let current = NodeSession(services: services, channel: channel, outbound: outbound,
-                                          writability: node.writability, recycler: node.recycler)
+                                          writability: node.writability)
                 session = current
                 reason = await current.run(inbound: inbound)
             }

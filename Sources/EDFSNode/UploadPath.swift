@@ -57,11 +57,10 @@ struct UploadPath: Sendable {
     private var small: [UInt32: SmallUpload] = [:]
     /// Announced bytes of the small objects gathered or being written.
     let smallBytes = SmallObjectBytes()
-    /// Takes each DATA payload back once it is written, for the frame decoder to reuse.
-    let recycler: PayloadRecycler?
 
-    init(services: NodeServices, output: SessionOutput, peer: String, recycler: PayloadRecycler? = nil) {
-        self.recycler = recycler
+    /// A DATA payload's memory (a `PayloadBlocks` block for a full frame) goes back for the frame decoder's next
+    /// payload once the last copy of the frame is dropped, right after its write.
+    init(services: NodeServices, output: SessionOutput, peer: String) {
         self.services = services
         self.output = output
         self.peer = peer
@@ -116,7 +115,6 @@ struct UploadPath: Sendable {
             payload.withUnsafeReadableBytes { upload.bytes.append(contentsOf: $0) }
             small[id] = upload
             services.metrics.objectReceived.increment(by: payload.readableBytes)
-            recycler?.recycle(payload)
             return
         }
         guard let writer = writers[id] else {
@@ -133,7 +131,6 @@ struct UploadPath: Sendable {
                 if let failure { throw failure }
             }
             services.metrics.objectReceived.increment(by: payload.readableBytes)
-            recycler?.recycle(payload)
         } catch {
             services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
             writers[id] = nil

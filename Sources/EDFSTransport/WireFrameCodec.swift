@@ -30,9 +30,11 @@ public struct WireFrame: Sendable {
 }
 
 /// Splits the inbound byte stream into frames, refusing a length over `maxLengthField` before reading its payload.
-/// Each payload is copied once into a buffer of its own (one its consumer gave back to `recycler`, for a large one,
-/// else a new one of exactly its size); the incoming buffer is never retained, so NIOSSL can reuse its plaintext
-/// buffer without a copy-on-write, and nothing is ever compacted. Errors are `WireError`s.
+/// Each payload is copied once into a buffer of its own: for a large one, from `payloadAllocator` when given (the
+/// node's: `PayloadBlocks`, whose blocks are reused once their holders let go), else one its consumer gave back to
+/// `recycler` (the client's), else a new one of exactly its size. The incoming buffer is never retained, so NIOSSL
+/// can reuse its plaintext buffer without a copy-on-write (a retained slice makes it allocate a fresh plaintext
+/// buffer, of up to a few MiB, for the next read), and nothing is ever compacted. Errors are `WireError`s.
 public final class WireFrameDecoder: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = WireFrame
@@ -42,10 +44,12 @@ public final class WireFrameDecoder: ChannelInboundHandler {
     private var payload = ByteBuffer()
     private var failed = false
     private let recycler: PayloadRecycler?
+    private let payloadAllocator: ByteBufferAllocator?
 
-    public init(maxLengthField: Int, recycler: PayloadRecycler? = nil) {
+    public init(maxLengthField: Int, recycler: PayloadRecycler? = nil, payloadAllocator: ByteBufferAllocator? = nil) {
         self.maxLengthField = maxLengthField
         self.recycler = recycler
+        self.payloadAllocator = payloadAllocator
         headerBytes.reserveCapacity(WireProtocol.headerLength)
     }
 
@@ -85,6 +89,9 @@ public final class WireFrameDecoder: ChannelInboundHandler {
     /// large frames (a short DATA frame, the tail of a batch, does not).
     private func buffer(for header: WireFrameHeader, allocator: ByteBufferAllocator) -> ByteBuffer {
         let capacity = header.payloadLength
+        if let payloadAllocator, capacity >= PayloadRecycler.minimumPayload {
+            return payloadAllocator.buffer(capacity: capacity)
+        }
         guard let recycler else { return allocator.buffer(capacity: capacity) }
         guard capacity >= PayloadRecycler.minimumPayload else {
             if header.type != .data { recycler.endStream() }

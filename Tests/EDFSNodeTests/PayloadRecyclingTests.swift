@@ -3,6 +3,9 @@ import EDFSTransport
 import NIOCore
 import NIOEmbedded
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The frame decoder assembles large DATA payloads in buffers their consumer gave back (PayloadRecycler), so a node
 /// receiving a put does not map a fresh megabyte per frame (docs/PERFORMANCE.md).
@@ -14,6 +17,14 @@ import Testing
             WireFrameHeader(type: type, requestID: id, payloadLength: count).encode(into: raw)
             return WireProtocol.headerLength
         }
+        buffer.writeRepeatingByte(fill, count: count)
+        return buffer
+    }
+
+    /// `count` bytes of `fill` (compared with `==`, a memcmp: a byte-by-byte check of megabytes is seconds of CPU in a
+    /// debug build, enough to starve the timing-bound tests running beside this suite).
+    static func filled(_ fill: UInt8, count: Int) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
         buffer.writeRepeatingByte(fill, count: count)
         return buffer
     }
@@ -44,7 +55,7 @@ import Testing
         let second = try #require(try channel.readInbound(as: WireFrame.self))
         #expect(Self.address(second.payload) == firstAddress, "the same memory, not a new buffer")
         #expect(second.payload.readableBytes == 1 << 20)
-        #expect(second.payload.readableBytesView.allSatisfy { $0 == 0xC3 }, "only the new frame's bytes")
+        #expect(second.payload == Self.filled(0xC3, count: 1 << 20), "only the new frame's bytes")
         #expect(recycler.heldCount == 0)
 
         // Given back while another frame still holds it (a consumer that kept a copy): the next payload gets its own
@@ -54,7 +65,7 @@ import Testing
         try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: 0xD4))
         let third = try #require(try channel.readInbound(as: WireFrame.self))
         #expect(Self.address(third.payload) != Self.address(kept))
-        #expect(kept.readableBytesView.allSatisfy { $0 == 0xC3 } && third.payload.readableBytesView.allSatisfy { $0 == 0xD4 })
+        #expect(kept == Self.filled(0xC3, count: 1 << 20) && third.payload == Self.filled(0xD4, count: 1 << 20))
 
         // A frame other than DATA ends the stream: what is held is dropped, and nothing is kept until the next one.
         recycler.recycle(third.payload)
@@ -64,5 +75,55 @@ import Testing
         #expect(recycler.heldCount == 0)
         recycler.recycle(third.payload)
         #expect(recycler.heldCount == 0, "a connection between streams holds no buffer")
+    }
+
+    @Test("a pool block given back is handed out again; at most the limit are kept")
+    func blockPool() throws {
+        let pool = PayloadBlockPool(blockSize: 4096, limit: 2)
+        let first = try #require(pool.take())
+        pool.give(first)
+        #expect(pool.keptCount == 1)
+        let again = try #require(pool.take())
+        #expect(again == first, "the kept block, not a new one")
+        let others = try (0..<3).map { _ in try #require(pool.take()) }
+        for block in others + [again] { pool.give(block) }
+        #expect(pool.keptCount == 2, "the blocks beyond the limit are freed")
+        while pool.keptCount > 0 { _ = pool.take().map { free($0) } }
+    }
+
+    @Test("the node's payload allocator: full DATA payloads in pool blocks, byte-exact, never written while held")
+    func pooledPayloads() throws {
+        let channel = EmbeddedChannel(handler: WireFrameDecoder(maxLengthField: 4 << 20,
+                                                                payloadAllocator: PayloadBlocks.allocator))
+        defer { _ = try? channel.finish() }
+        // A consumer that still holds a payload (a frame waiting for its pwrite) while the next ones arrive.
+        try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: 0xA1))
+        let held = try #require(try channel.readInbound(as: WireFrame.self)).payload
+        for (index, fill) in [UInt8](arrayLiteral: 0xB2, 0xC3).enumerated() {
+            try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: fill))
+            let frame = try #require(try channel.readInbound(as: WireFrame.self))
+            #expect(frame.payload.readableBytes == 1 << 20)
+            #expect(Self.address(frame.payload) != Self.address(held))
+            #expect(frame.payload == Self.filled(fill, count: 1 << 20), "frame \(index): only its own bytes")
+            // The frame is dropped here: its block goes back to the pool for the next one.
+        }
+        #expect(held == Self.filled(0xA1, count: 1 << 20), "a held payload is never overwritten")
+        #expect(PayloadBlocks.pool.keptCount <= PayloadBlocks.pool.limit)
+        // Sizes around the block: a short tail, a payload of half a block (plain malloc) and one just over it
+        // (a block), and a large non-DATA frame beyond the block (plain malloc): each byte-exact.
+        for count in [64, 512 << 10, (512 << 10) + 1, (1 << 20) - 1, 3 << 20] {
+            let type: WireFrameType = count > 1 << 20 ? .putManifest : .data
+            try channel.writeInbound(Self.frame(type, count: count, fill: 0x5A))
+            let frame = try #require(try channel.readInbound(as: WireFrame.self))
+            #expect(frame.payload == Self.filled(0x5A, count: count))
+        }
+        // A payload buffer grown past its block (a consumer writing more into it) keeps its bytes.
+        try channel.writeInbound(Self.frame(.data, count: 1 << 20, fill: 0x77))
+        var grown = try #require(try channel.readInbound(as: WireFrame.self)).payload
+        grown.writeRepeatingByte(0x78, count: 4096)
+        #expect(grown.readableBytes == (1 << 20) + 4096)
+        var expected = Self.filled(0x77, count: 1 << 20)
+        expected.writeRepeatingByte(0x78, count: 4096)
+        #expect(grown == expected)
     }
 }

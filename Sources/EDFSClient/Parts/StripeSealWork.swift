@@ -11,6 +11,8 @@ final class StripeSealWork: @unchecked Sendable {
     let sealer: StripeSealer
     let batchBytes: Int
     private let plaintext: UnsafeMutableRawBufferPointer
+    /// Bytes of `plaintext` ever filled: wiped once, when the stripe is done.
+    private var filled = 0
     private let allocator = ByteBufferAllocator()
 
     /// A batch is `TransferTuning`'s whole segments, or the whole stripe when it is shorter: a 4 KiB stripe allocates
@@ -26,10 +28,12 @@ final class StripeSealWork: @unchecked Sendable {
         plaintext = .allocate(byteCount: batchBytes, alignment: 64)
     }
 
-    /// Reads `count` bytes at `offset` and seals them into a new buffer ready to send.
+    /// Reads `count` bytes at `offset` and seals them into a new buffer ready to send. The plaintext stays in the
+    /// buffer until the next batch overwrites it or the stripe ends (`deinit` wipes it): zeroing it after every batch
+    /// was a full extra pass over every byte of a put (2.5 % of a large put's client CPU).
     func readAndSeal(source: LocalSource, offset: UInt64, count: Int) throws -> ByteBuffer {
         let input = UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<count])
-        defer { input.initializeMemory(as: UInt8.self, repeating: 0) }  // plaintext does not linger in the buffer
+        filled = max(filled, count)
         try source.read(into: input, at: offset)
         return try seal(UnsafeRawBufferPointer(input))
     }
@@ -45,5 +49,8 @@ final class StripeSealWork: @unchecked Sendable {
         return buffer
     }
 
-    deinit { plaintext.deallocate() }
+    deinit {
+        secureWipe(UnsafeMutableRawBufferPointer(rebasing: plaintext[0..<filled]))  // plaintext does not outlive the stripe
+        plaintext.deallocate()
+    }
 }
