@@ -119,4 +119,32 @@ struct GetPathTests {
             }
         }
     }
+
+    @Test("a file that appears at the target during a get is kept unless replacing (--force); nothing partial is left (attack finding)")
+    func fileAppearingDuringTheGet() async throws {
+        let cluster = try InProcessCluster(nodes: 4, users: ["alice": password])
+        defer { Task { await cluster.shutdown() } }
+        try await cluster.withSession { session in
+            let content = try randomContent(300_000)
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "f")
+            let folder = cluster.scratch("out")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let out = folder + "/f"
+            let theirs = Data("written by someone else meanwhile".utf8)
+            let plant: @Sendable () -> Void = { FileManager.default.createFile(atPath: out, contents: theirs) }
+            await #expect(throws: ClientError.self) {
+                try await GetOperation(session, replacing: false, beforeRename: plant).run(name: "f", to: .file(out))
+            }
+            #expect(FileManager.default.contents(atPath: out) == theirs)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["f"], "no part file left")
+            // With replacing (what --force asks), the get's bytes win.
+            try await GetOperation(session, replacing: true, beforeRename: plant).run(name: "f", to: .file(out))
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["f"])
+            // Without one appearing, a get that may not replace writes as always.
+            try FileManager.default.removeItem(atPath: out)
+            try await GetOperation(session, replacing: false).run(name: "f", to: .file(out))
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
+        }
+    }
 }

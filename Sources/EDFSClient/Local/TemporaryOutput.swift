@@ -68,8 +68,10 @@ final class TemporaryOutput: Sendable {
     /// Sets the mode — the stored permission bits (`mode & 0o777`: set-id and sticky bits are never restored), or
     /// 0o666 less the umask when none was stored — and modification time, and renames the file into place (with
     /// `sync`, durably: fsync of the file before and of the folder after).
-    /// On failure the caller discards the temporary file.
-    func commit(modificationSeconds: Int64, nanoseconds: UInt32, mode: UInt32 = 0, sync: Bool) throws {
+    /// Without `replacing`, a file that appeared at the target since the get began is not replaced (the rename
+    /// refuses, RENAME_NOREPLACE). On failure the caller discards the temporary file.
+    func commit(modificationSeconds: Int64, nanoseconds: UInt32, mode: UInt32 = 0, sync: Bool,
+                replacing: Bool = true) throws {
         _ = fchmod(descriptor, mode_t(mode == 0 ? 0o666 & ~ProcessUmask.value : mode & 0o777))
         var times = [timespec(tv_sec: time(nil), tv_nsec: 0),
                      timespec(tv_sec: Int(modificationSeconds), tv_nsec: Int(nanoseconds))]
@@ -87,13 +89,38 @@ final class TemporaryOutput: Sendable {
             throw ClientError.localIO("refusing to replace \(target): it is not a regular file; nothing was written")
         }
         // Renamed while still open, so its lock tells other gets it is not abandoned until it has its final name.
-        guard renameat(folder, temporaryName, folder, targetName) == 0 else {
-            let code = errno
-            throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+        if !replacing {
+            try linkIntoPlace()
+        } else {
+            guard renameat(folder, temporaryName, folder, targetName) == 0 else {
+                let code = errno
+                throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+            }
         }
         PartialOutputs.shared.remove(registryKey)
         if sync { _ = fsync(folder) }
         closeOnce()
+    }
+
+    /// Gives the file its final name only if nothing has that name: a hard link (which fails with EEXIST instead of
+    /// replacing), then the temporary name goes. A file system without hard links gets a rename after a last check.
+    private func linkIntoPlace() throws {
+        let appeared = ClientError.usage("\(target) appeared while the get ran; pass --force to replace it; nothing was written")
+        if linkat(folder, temporaryName, folder, targetName, 0) == 0 {
+            unlinkat(folder, temporaryName, 0)
+            return
+        }
+        let code = errno
+        if code == EEXIST { throw appeared }
+        guard code == EPERM || code == EOPNOTSUPP || code == EMLINK else {
+            throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+        }
+        var info = stat()
+        if fstatat(folder, targetName, &info, AT_SYMLINK_NOFOLLOW) == 0 { throw appeared }
+        guard renameat(folder, temporaryName, folder, targetName) == 0 else {
+            let code = errno
+            throw ClientError.localIO("cannot move the output into place at \(target): \(String(cString: strerror(code)))")
+        }
     }
 
     /// Removes the temporary file (nothing partial is left behind).

@@ -25,10 +25,21 @@ public struct GetOperation: Sendable {
     /// (docs/PERFORMANCE.md, "Writing the output past the page cache").
     public let direct: Bool
 
-    public init(_ session: ClusterSession, pool: BatchBufferPool = BatchBufferPool(), direct: Bool = false) {
+    /// Whether a file that appears at the target while the get runs may be replaced (`--force`). Without it the final
+    /// rename refuses to replace anything (the command checked before it began that nothing was there).
+    public let replacing: Bool
+
+    /// Called once a file's bytes are all written, right before it gets its final name (a test seam, as
+    /// `PutOperation`'s `committing`).
+    let beforeRename: (@Sendable () -> Void)?
+
+    public init(_ session: ClusterSession, pool: BatchBufferPool = BatchBufferPool(), direct: Bool = false,
+                replacing: Bool = true, beforeRename: (@Sendable () -> Void)? = nil) {
         self.session = session
         self.pool = pool
         self.direct = direct
+        self.replacing = replacing
+        self.beforeRename = beforeRename
     }
 
     /// Fetches `name` to `destination`. With `sync`, the output is flushed to disk (fsync of file and folder) before
@@ -128,8 +139,10 @@ public struct GetOperation: Sendable {
                     }
                     try await group.waitForAll()
                 }
+                beforeRename?()
                 try output.commit(modificationSeconds: record.body.modificationSeconds,
-                                  nanoseconds: record.body.modificationNanoseconds, mode: record.body.mode, sync: sync)
+                                  nanoseconds: record.body.modificationNanoseconds, mode: record.body.mode, sync: sync,
+                                  replacing: replacing)
             } catch {
                 output.discard()
                 throw error

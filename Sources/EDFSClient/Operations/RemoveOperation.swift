@@ -30,9 +30,14 @@ public struct RemoveOperation: Sendable {
         let version = try lookup.nextVersion()
         let bytes = try Manifest.seal(manifestID: id, version: version, fileID: .random(),
                                       keyEpoch: bundle.epoch, body: tombstone, masterKey: bundle.masterKey)
-        let (stored, _) = await commit.store(id: id, bytes: bytes, replacingForged: lookup.forged)
+        let (stored, stale) = await commit.store(id: id, bytes: bytes, replacingForged: lookup.forged)
         guard stored.count >= quorum else {
             await commit.rollBack(id: id, version: version, on: stored, restoring: record)
+            if !stale.isEmpty {
+                // Nodes answered, with a version at least as new: another client stored or removed this name meanwhile.
+                throw ClientError.failed("\(name) was changed by another client during the removal; nothing was "
+                                           + "removed: run edfs rm again")
+            }
             throw ClientError.notEnoughNodes("the removal of \(name) reached \(stored.count) node(s), it needs \(quorum); "
                                              + "nothing was removed")
         }

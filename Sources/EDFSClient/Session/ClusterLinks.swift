@@ -69,6 +69,11 @@ public struct ClusterLinks: Sendable {
                 }
             }
             let described = groups.map { "\($0.nodes.joined(separator: ", ")): \($0.reason)" }.joined(separator: "; ")
+            if attempts.failures.allSatisfy({ Self.refusedForLimit($0.error) }) {
+                // Every node is up and answered: it refused one more connection of this user (attack finding).
+                throw ClientError.notEnoughNodes("every node refused the connection: \(described); wait for this user's "
+                                                 + "other edfs commands to finish, or raise the nodes' limits (docs/CONFIG.md)")
+            }
             throw ClientError.notEnoughNodes("no node reachable: \(described); start the nodes or check \(config.path)")
         }
         for (index, reason) in unreachable.sorted(by: { $0.key < $1.key }) {
@@ -82,6 +87,12 @@ public struct ClusterLinks: Sendable {
     }
 
     /// Why a node could not be used, without its address (the caller names the node).
+    /// Whether the node answered a login by refusing one more connection (FATAL `limit exceeded`): it is up.
+    static func refusedForLimit(_ error: any Error) -> Bool {
+        if case let NodeConnectionError.closed(_, reason) = error { return reason.hasPrefix("limit exceeded") }
+        return false
+    }
+
     static func reason(_ error: any Error) -> String {
         switch error {
         case let NodeConnectionError.connectFailed(_, reason): return reason

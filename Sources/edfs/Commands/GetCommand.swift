@@ -102,7 +102,7 @@ struct GetCommand: AsyncParsableCommand {
     /// written and renamed into place as a single get does, the lines reported in the plan's order.
     private func restore(_ files: [(stored: String, local: [String], size: UInt64)], into tree: LocalTree,
                          session: ClusterSession, progress: CommandProgress) async throws {
-        let operation = GetOperation(session, pool: BatchBufferPool(), direct: direct)
+        let operation = GetOperation(session, pool: BatchBufferPool(), direct: direct, replacing: force)
         let reader = ManifestReader(session)
         let model = progress.model, sync = sync, heal = !noHeal
         var start = 0
@@ -201,7 +201,7 @@ struct GetCommand: AsyncParsableCommand {
             progress.model.addTotal(files: 1)
             progress.start()
             progress.model.begin(name)
-            let record = try await GetOperation(session, direct: direct).run(name: name, to: destination, sync: sync,
+            let record = try await GetOperation(session, direct: direct, replacing: force).run(name: name, to: destination, sync: sync,
                                                               progress: progress.model, heal: !noHeal)
             progress.model.end(name)
             switch destination {
