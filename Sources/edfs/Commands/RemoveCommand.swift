@@ -61,12 +61,25 @@ struct RemoveCommand: AsyncParsableCommand {
             do {
                 try await RemoveOperation(session).run(name: name)
             } catch ClientError.conflict {
-                throw ClientError.conflict("\(name) is a folder: use edfs rm -r (or edfs rmdir when empty)")
+                guard recursive else {
+                    throw ClientError.conflict("\(name) is a folder: use edfs rm -r (or edfs rmdir when empty)")
+                }
+                // A folder another client made after this command's listing (attack finding): list again.
+                let fresh = Namespace(try await ListOperation(session).run())
+                guard case .folder? = fresh.kind(of: name) else {
+                    throw ClientError.failed("\(name) was changed by another client during the removal; run edfs rm -r again")
+                }
+                try await removeTree(name, namespace: fresh, session: session)
+                return
             }
             print("removed \(displayed(name))")
             return
         }
-        let count = try await FolderOperation(session).removeTree(name, namespace: listing) {
+        try await removeTree(name, namespace: listing, session: session)
+    }
+
+    private func removeTree(_ name: String, namespace: Namespace, session: ClusterSession) async throws {
+        let count = try await FolderOperation(session).removeTree(name, namespace: namespace) {
             print("removed \(displayed($0))")
         }
         print("removed the folder \(displayed(name)) (\(count) file(s))")
