@@ -19,13 +19,15 @@ struct BatchCommitTests {
 
     /// A session whose links pass through `InterposedLink` (counting manifest writes, `hook` on PUT_MANIFESTS).
     private func session(_ cluster: InProcessCluster, notices: Notices = Notices(), counts: WriteCounts,
-                         hook: BulkHook? = nil) async throws -> ClusterSession {
+                         hook: BulkHook? = nil,
+                         lookups: (@Sendable (_ node: Int) throws -> Void)? = nil) async throws -> ClusterSession {
         let password = SecureBytes(copying: Array(cluster.passwordText.utf8))
         let base = try cluster.connector(user: cluster.user, derivation: PasswordDerivation(password: password))
         return try await ClusterSession.open(
             config: cluster.config, user: cluster.user, derivation: PasswordDerivation(password: password),
             connector: { index, server in
-                InterposedLink(inner: try await base(index, server), node: index, counts: counts, hook: hook)
+                InterposedLink(inner: try await base(index, server), node: index, counts: counts, hook: hook,
+                               lookups: lookups)
             }, kdfIterations: 100_000, notices: notices)
     }
 
@@ -210,6 +212,75 @@ struct BatchCommitTests {
         try await expectReadable(cluster, contents)
     }
 
+    @Test("a commit short of its quorum whose replies were lost on nodes that stored it: undone there too, the previous version stands",
+          arguments: [false, true])
+    func lostRepliesBelowTheQuorum(nodeGoesSilent: Bool) async throws {
+        let cluster = try InProcessCluster(nodes: 4)
+        defer { Task { await cluster.shutdown() } }
+        let (files, contents) = try makeFiles(cluster, 6)
+        try await cluster.withSession { session in
+            for file in files { _ = try await PutOperation(session).run(file: file.path, as: file.name) }
+        }
+        let (newFiles, _) = try makeFiles(cluster, 6, prefix: "new")
+        let replaced = zip(files, newFiles).map { (name: $0.name, path: $1.path) }
+        // Node 0 stores; node 1 refuses (it answered: not stored); nodes 2 and 3 store, then answer an error all the
+        // same (as a node whose folder flush failed after its renames does). With `nodeGoesSilent`, node 3's answer
+        // is lost instead and it answers nothing more: whether it holds the manifest cannot be known.
+        let silent = PthreadMutex(false)
+        let notices = Notices()
+        let hook: BulkHook = { node, items, link in
+            switch node {
+            case 1: return items.map { _ in NodeLinkError.refused(.storageFull, "no space") }
+            case 2, 3:
+                _ = try await link.putManifests(items)
+                if node == 3 && nodeGoesSilent {
+                    silent.withLock { $0 = true }
+                    throw NodeLinkError.unreachable("reply lost")
+                }
+                throw NodeLinkError.refused(.ioError, "folder flush failed")
+            default: return try await link.putManifests(items)
+            }
+        }
+        let session = try await session(cluster, notices: notices, counts: WriteCounts(), hook: hook, lookups: { node in
+            if node == 3, silent.withLock({ $0 }) { throw NodeLinkError.unreachable("no answer") }
+        })
+        let results = await putAll(session, replaced)
+        await session.close()
+        for file in files {
+            guard case let .failure(error)? = results[file.name] else {
+                Issue.record("\(file.name): the put must fail, its commit fell short of the quorum")
+                continue
+            }
+            let text = String(describing: error)
+            if nodeGoesSilent {
+                #expect(text.contains("did not answer whether they stored it") && text.contains("DFS4"), "\(text)")
+            } else {
+                #expect(text.contains("the previous version is unchanged"), "\(text)")
+            }
+        }
+        if nodeGoesSilent {
+            // Node 3 still holds the new version, and its data was kept: every get is byte-exact, of one version.
+            try await cluster.withSession { session in
+                for (file, new) in zip(files, newFiles) {
+                    let out = cluster.scratch("out")
+                    try await GetOperation(session).run(name: file.name, to: .file(out))
+                    let got = try Array(Data(contentsOf: URL(fileURLWithPath: out)))
+                    let newContent = try Array(Data(contentsOf: URL(fileURLWithPath: new.path)))
+                    #expect(got == contents[file.name] || got == newContent, "\(file.name)")
+                }
+            }
+        } else {
+            // Undone on nodes 2 and 3 as well: no node holds the new version, and the previous one reads everywhere.
+            try await cluster.withSession { session in
+                for file in files {
+                    let lookup = try await ManifestReader(session).lookUp(path: file.name)
+                    #expect(lookup.versions.count == 1 && lookup.newest?.header.version == 1, "\(file.name)")
+                }
+            }
+            try await expectReadable(cluster, contents)
+        }
+    }
+
     @Test("a node that claims to have stored items it did not: only its own copies are wrong, every file reads")
     func lyingPerItemAnswers() async throws {
         let cluster = try InProcessCluster(nodes: 4)
@@ -313,12 +384,16 @@ final class InterposedLink: NodeLink {
     let node: Int
     let counts: WriteCounts
     let hook: BatchCommitTests.BulkHook?
+    /// Called before every manifest read (GET_MANIFEST, GET_MANIFESTS); a throw fails the read.
+    let lookups: (@Sendable (_ node: Int) throws -> Void)?
 
-    init(inner: any NodeLink, node: Int, counts: WriteCounts, hook: BatchCommitTests.BulkHook?) {
+    init(inner: any NodeLink, node: Int, counts: WriteCounts, hook: BatchCommitTests.BulkHook?,
+         lookups: (@Sendable (_ node: Int) throws -> Void)? = nil) {
         self.inner = inner
         self.node = node
         self.counts = counts
         self.hook = hook
+        self.lookups = lookups
     }
 
     var nodeName: String { inner.nodeName }
@@ -332,8 +407,14 @@ final class InterposedLink: NodeLink {
     func delete(object name: String) async throws { try await inner.delete(object: name) }
     func listObjects() async throws -> [String: UInt64] { try await inner.listObjects() }
     func listManifests() async throws -> [String: UInt64] { try await inner.listManifests() }
-    func getManifest(_ id: String) async throws -> [UInt8]? { try await inner.getManifest(id) }
-    func getManifests(_ ids: [String]) async throws -> [String: WireManifestAnswer] { try await inner.getManifests(ids) }
+    func getManifest(_ id: String) async throws -> [UInt8]? {
+        try lookups?(node)
+        return try await inner.getManifest(id)
+    }
+    func getManifests(_ ids: [String]) async throws -> [String: WireManifestAnswer] {
+        try lookups?(node)
+        return try await inner.getManifests(ids)
+    }
     func putManifest(_ id: String, bytes: [UInt8]) async throws {
         counts.single()
         try await inner.putManifest(id, bytes: bytes)

@@ -137,6 +137,7 @@ public struct PutOperation: Sendable {
                                          body: body, masterKey: bundle.masterKey)
         let commit = ManifestCommit(session: session)
         committing?()
+        let asked = session.reachableNodes
         var (committed, stale) = if let batch {
             await batch.store(id: id, bytes: manifest, replacingForged: current.forged)
         } else {
@@ -167,16 +168,14 @@ public struct PutOperation: Sendable {
             committed = holders
             stale = []
         }
-        guard !committed.isEmpty else {
-            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
-            throw ClientError.notEnoughNodes("no node accepted the manifest of \(name); the previous version is unchanged")
-        }
         guard committed.count >= config.commitQuorum else {
             // Too few holders: a read quorum could miss this version. Undo it, so the answer is a definite "not stored".
             await commit.rollBack(id: id, version: version, on: committed, restoring: current.newest)
-            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
-            throw ClientError.notEnoughNodes("the manifest of \(name) reached \(committed.count) node(s), a commit needs "
-                                             + "\(config.commitQuorum); the previous version is unchanged")
+            let reached = committed.isEmpty ? "no node accepted the manifest of \(name)"
+                : "the manifest of \(name) reached \(committed.count) node(s), a commit needs \(config.commitQuorum)"
+            throw await abandon(name: name, manifest: manifest, id: id, version: version, previous: current.newest,
+                                asked: asked, reached: reached, fileID: fileID, placement: placement,
+                                stripeCount: stripeCount)
         }
         // The old versions' objects go only once every reachable node holds the new manifest: a node that still
         // serves an old one must not point at deleted objects while the new one's holders are down. Every version
@@ -191,6 +190,34 @@ public struct PutOperation: Sendable {
                                 + "reachable nodes; the previous version's objects are kept")
         }
         return PutResult(name: name, size: source.size, version: version, missingReplicas: missing, manifestNodes: committed)
+    }
+
+    /// Ends a put whose commit fell short of the quorum (already undone where it was accepted). A node whose answer
+    /// was lost may have stored the manifest all the same (its reply failed, not its write): this asks every node it
+    /// sent the manifest to, undoes it wherever it is found, and removes the put's objects only when every one of them
+    /// answered without it. Otherwise the objects stay (a node holding the manifest must not point at deleted
+    /// objects; at worst they are orphans) and the error says the outcome is open.
+    private func abandon(name: String, manifest: [UInt8], id: ManifestID, version: UInt64, previous: ManifestRecord?,
+                         asked: [Int], reached: String, fileID: FileID, placement: Placement,
+                         stripeCount: Int) async -> ClientError {
+        let commit = ManifestCommit(session: session)
+        var open = Set(asked)
+        if let check = try? await ManifestReader(session).lookUp(path: name) {
+            let holding = check.versions.filter { $0.bytes == manifest }.flatMap(\.holders)
+            let notUndone = holding.isEmpty ? []
+                : await commit.rollBack(id: id, version: version, on: holding, restoring: previous)
+            // A node lost meanwhile (its link dropped) is not asked again: it did not answer either.
+            let answered = Set(session.reachableNodes).subtracting(check.failedNodes)
+            open = Set(asked).subtracting(answered).union(notUndone)
+        }
+        guard open.isEmpty else {
+            let nodes = open.sorted().map(session.nodeName).joined(separator: ",")
+            return ClientError.notEnoughNodes("\(reached); node(s) \(nodes) did not answer whether they stored it, so a "
+                                              + "get may return this version or the previous one; its data is kept: run "
+                                              + "edfs check, then edfs repair")
+        }
+        await ObjectRemoval(session: session).remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+        return ClientError.notEnoughNodes("\(reached); the previous version is unchanged")
     }
 
     /// Settles a commit that met another writer's at the same version. Returns the nodes holding this put's manifest
