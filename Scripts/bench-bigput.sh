@@ -14,11 +14,7 @@ MIB=${1:-512}; ROUNDS=${2:-2}; PUTS=${3:-2}; shift 3 || true
 BINS=("$@")
 [ "${#BINS[@]}" -gt 0 ] || BINS=(.build/release/edfs)
 . Scripts/lib/cluster.sh
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edfs-bigput.XXXXXX")
-cleanup() { local rc=$?; trap - EXIT INT TERM; cluster_stop; rm -rf "$WORK"; exit "$rc"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cluster_workdir edfs-bigput
 TICK=$(getconf CLK_TCK)
 stat_sum() { # FIELD PID... : the sum of /proc/PID/stat field FIELD (1-based; 10 = minflt, 14+15 = utime+stime)
   local f=$1 pid t=0 v; shift

@@ -17,11 +17,7 @@ KDF_ITERATIONS=${KDF_ITERATIONS:-100000}
 EDFS=$(realpath "${EDFS:-.build/release/edfs}")
 [ -x /usr/bin/time ] || { echo "bench-smallput: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 
-WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/edfs-smallput.XXXXXX")
-cleanup() { local rc=$?; trap - EXIT INT TERM; cluster_stop; rm -rf "$WORK"; exit "$rc"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cluster_workdir edfs-smallput "${BENCH_DIR:-}"
 
 TICK=$(getconf CLK_TCK)
 ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }

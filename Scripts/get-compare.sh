@@ -12,11 +12,7 @@ BEFORE=$(realpath "$1") AFTER=$(realpath "$2")
 SIZES=${3:-256 1024} FILES=${4:-1000} ROUNDS=${5:-2}
 KDF_ITERATIONS=${KDF_ITERATIONS:-100000}
 . Scripts/lib/cluster.sh
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/edfs-getcmp.XXXXXX")
-cleanup() { local rc=$?; trap - EXIT INT TERM; cluster_stop; rm -rf "$WORK"; exit "$rc"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cluster_workdir edfs-getcmp
 
 cluster_start_logged_in "$BEFORE" "$WORK" bench "$KDF_ITERATIONS"
 C=("${CLUSTER_ARGS[@]}")

@@ -66,3 +66,13 @@ cluster_stop() {
   for pid in "${CLUSTER_NODE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done  # in case the cluster did not stop them
   CLUSTER_PID="" CLUSTER_NODE_PIDS=()
 }
+
+# cluster_workdir NAME [PARENT]: WORK = a new folder NAME.XXXXXX under PARENT (default $TMPDIR or /tmp), removed with
+# the cluster (cluster_stop) when the script exits, also on Ctrl-C (130) and TERM (143).
+cluster_workdir() {
+  WORK=$(mktemp -d "${2:-${TMPDIR:-/tmp}}/$1.XXXXXX")
+  cluster_cleanup() { local rc=$?; trap - EXIT INT TERM; cluster_stop; rm -rf "$WORK"; exit "$rc"; }
+  trap cluster_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
