@@ -21,6 +21,9 @@ struct ControlRequests: Sendable {
     /// Items of a PUT_MANIFESTS written and fsynced per pool job: the files' fsyncs of a long request run on several
     /// threads at once (which the disk serves faster than one after another), its checks and renames in one job.
     static let manifestsPerPreparation = 4
+    /// Pool jobs one PUT_MANIFESTS takes at most (a long one gives each job more items): one request of 256 items
+    /// must not queue 64 fsync jobs ahead of every other user's work on the node's 16 threads.
+    static let preparationJobsPerRequest = 4
 
     /// Serves request `id` for `user` and sends its reply or ERROR, unless it was cancelled meanwhile.
     func serve(id: UInt32, user: String, request: WireRequest, output: SessionOutput) async {
@@ -61,16 +64,19 @@ struct ControlRequests: Sendable {
         }
     }
 
-    /// `MetadataStore.prepareManifests` for `items`, `manifestsPerPreparation` per pool job, all jobs at once; in item
-    /// order. When a job fails as a whole (the user's folder, the pool stopping), what the others wrote is dropped.
+    /// `MetadataStore.prepareManifests` for `items`, at least `manifestsPerPreparation` per pool job and at most
+    /// `preparationJobsPerRequest` jobs, all at once; in item order. When a job fails as a whole (the user's folder,
+    /// the pool stopping), what the others wrote is dropped.
     private func prepare(user: String, items: [WireManifestWrite]) async throws(StoreError)
         -> [Result<MetadataStore.PreparedManifest, StoreError>] {
         typealias Part = Result<[Result<MetadataStore.PreparedManifest, StoreError>], StoreError>
         let metadata = services.metadata
-        let starts = Array(stride(from: 0, to: items.count, by: Self.manifestsPerPreparation))
+        let perJob = max(Self.manifestsPerPreparation,
+                         (items.count + Self.preparationJobsPerRequest - 1) / Self.preparationJobsPerRequest)
+        let starts = Array(stride(from: 0, to: items.count, by: perJob))
         let parts = await withTaskGroup(of: (Int, Part).self) { group in
             for (index, start) in starts.enumerated() {
-                let chunk = items[start..<min(start + Self.manifestsPerPreparation, items.count)]
+                let chunk = items[start..<min(start + perJob, items.count)]
                 group.addTask { [services] in
                     do throws(StoreError) {
                         return (index, .success(try await services.blocking { () throws(StoreError) in
