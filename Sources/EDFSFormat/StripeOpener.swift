@@ -52,7 +52,7 @@ public final class StripeOpener {
                                             input: sealed, output: output))
         } catch {
             // Segments of the batch that did open must not be used either: wipe the whole output.
-            output.initializeMemory(as: UInt8.self, repeating: 0)
+            secureWipe(output)
             throw Self.stripeError(error)
         }
         sealedConsumed += UInt64(sealed.count)

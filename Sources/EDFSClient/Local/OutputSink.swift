@@ -1,3 +1,4 @@
+import EDFSCrypto
 import Glibc
 
 /// Where opened plaintext goes: positional writes into the output file, or in order to a stream.
@@ -10,6 +11,8 @@ final class OutputSink: @unchecked Sendable {
     /// write whose memory is page-aligned like its file offset goes through it, past the page cache; the rest through
     /// `descriptor` (docs/PERFORMANCE.md, "Writing the output past the page cache").
     private let direct: Int32
+    /// Set once the file system refused an O_DIRECT write: every later write goes through `descriptor`.
+    private let directRefused = PthreadMutex(false)
     static let directAlignment = 4096
     /// O_DIRECT (Glibc's module does not export it: it needs _GNU_SOURCE); 0 where its value is not known here.
     #if arch(x86_64)
@@ -36,15 +39,18 @@ final class OutputSink: @unchecked Sendable {
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let a = Self.directAlignment
-        if direct >= 0, let base = bytes.baseAddress, (Int(bitPattern: base) - Int(offset % UInt64(a))) % a == 0 {
+        if direct >= 0, !directRefused.withLock({ $0 }), let base = bytes.baseAddress,
+           (Int(bitPattern: base) - Int(offset % UInt64(a))) % a == 0 {
             // Head up to the first page boundary and tail after the last one through the page cache, the middle not.
             let head = (a - Int(offset % UInt64(a))) % a
             let middle = max(0, bytes.count - head) / a * a
             if middle > 0 {
                 try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[0..<head]), at: offset)
                 let aligned = UnsafeRawBufferPointer(rebasing: bytes[head..<(head + middle)])
-                if !(try writeDirect(aligned, at: offset + UInt64(head))) {
-                    try writeAll(descriptor, aligned, at: offset + UInt64(head))
+                let written = try writeDirect(aligned, at: offset + UInt64(head))
+                if written < aligned.count {
+                    try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: aligned[written...]),
+                                 at: offset + UInt64(head + written))
                 }
                 try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[(head + middle)...]),
                              at: offset + UInt64(head + middle))
@@ -54,17 +60,22 @@ final class OutputSink: @unchecked Sendable {
         try writeAll(descriptor, bytes, at: offset)
     }
 
-    /// Writes through the O_DIRECT descriptor; false when the file system refuses it there (EINVAL: nothing written).
-    private func writeDirect(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Bool {
+    /// Writes through the O_DIRECT descriptor; returns the bytes written, fewer than asked when the file system
+    /// refused O_DIRECT (EINVAL, also after a short write left the rest unaligned): the caller writes the rest through
+    /// the page cache, and later writes do not try O_DIRECT again.
+    private func writeDirect(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws -> Int {
         var done = 0
         while done < bytes.count {
             let n = pwrite(direct, bytes.baseAddress?.advanced(by: done), bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EINVAL && done == 0 { return false }
+            if n < 0 && errno == EINVAL {
+                directRefused.withLock { $0 = true }
+                return done
+            }
             guard n > 0 else { throw Self.failure(errno: errno, sequential: false) }
             done += n
         }
-        return true
+        return done
     }
 
     private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {

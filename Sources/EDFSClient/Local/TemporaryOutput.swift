@@ -68,8 +68,8 @@ final class TemporaryOutput: Sendable {
     /// Sets the mode — the stored permission bits (`mode & 0o777`: set-id and sticky bits are never restored), or
     /// 0o666 less the umask when none was stored — and modification time, and renames the file into place (with
     /// `sync`, durably: fsync of the file before and of the folder after).
-    /// Without `replacing`, a file that appeared at the target since the get began is not replaced (the rename
-    /// refuses, RENAME_NOREPLACE). On failure the caller discards the temporary file.
+    /// Without `replacing`, a file that appeared at the target since the get began is not replaced (`linkIntoPlace`).
+    /// On failure the caller discards the temporary file.
     func commit(modificationSeconds: Int64, nanoseconds: UInt32, mode: UInt32 = 0, sync: Bool,
                 replacing: Bool = true) throws {
         _ = fchmod(descriptor, mode_t(mode == 0 ? 0o666 & ~ProcessUmask.value : mode & 0o777))

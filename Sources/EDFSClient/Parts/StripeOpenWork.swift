@@ -37,7 +37,8 @@ final class StripeOpenWork: @unchecked Sendable {
         // A whole batch, or the whole stripe when it is smaller (a batch either holds whole segments or ends it).
         sealedCapacity = Int(min(UInt64(batchSegments * (Int(header.segmentSize) + AESGCM.tagByteCount)), sealedTotal))
         self.pool = pool
-        // Room for a whole sealed batch: a piece is decrypted into the plaintext before its tag bytes are told apart.
+        // Room for a whole sealed batch (a little more than its plaintext, whose tags are not written): a bound that
+        // needs no arithmetic on where the batch ends.
         buffers = pool.take(plaintext: sealedCapacity)
     }
 
@@ -53,6 +54,8 @@ final class StripeOpenWork: @unchecked Sendable {
     /// Forgets bytes of a batch that was not handed on (the replica failed mid-batch): the next replica resumes at
     /// the batch's first segment.
     func discardPartialBatch() throws {
+        // What was opened of the abandoned batch, its last segment unverified, is not kept for the next replica.
+        if produced > 0 { buffers.scrub() }
         filled = 0
         produced = 0
         if headerVerified { try opener.rewindArriving(toSealedOffset: sealedDone) } else { headerBytes.removeAll() }
