@@ -8,7 +8,11 @@ import EDFSCrypto
 public final class StripeOpener {
     public let header: StripeHeader
     private let expectedHeaderBytes: [UInt8]
-    private let cipher: ParallelSegmentCipher
+    private let dataKey: SymmetricKey
+    private let scheme: SegmentScheme
+    private let workers: Int
+    /// The batch cipher, made by the first `open` (a get opens as bytes arrive and never needs its contexts).
+    private var cipher: ParallelSegmentCipher?
     private let arriving: SegmentStreamOpener
     private let sealedTotal: UInt64
     private var sealedConsumed: UInt64 = 0
@@ -19,7 +23,9 @@ public final class StripeOpener {
         self.header = header
         expectedHeaderBytes = header.encoded()
         let scheme = try header.segmentScheme()
-        cipher = try ParallelSegmentCipher(key: dataKey, scheme: scheme, direction: .open, workers: workers)
+        self.dataKey = dataKey
+        self.scheme = scheme
+        self.workers = workers
         sealedTotal = header.objectLength - UInt64(StripeHeader.byteCount)
         arriving = try SegmentStreamOpener(key: dataKey, scheme: scheme, sealedTotal: sealedTotal)
     }
@@ -36,7 +42,7 @@ public final class StripeOpener {
 
     /// Plaintext size of a sealed batch, or nil if it is not a valid batch here.
     public func plaintextLength(ofSealedBatch sealedCount: Int) -> Int? {
-        cipher.scheme.plaintextBatchLength(sealedLength: sealedCount)
+        scheme.plaintextBatchLength(sealedLength: sealedCount)
     }
 
     /// Opens `sealed` (whole segments; only the batch that ends the object may end short) into `output`.
@@ -47,6 +53,9 @@ public final class StripeOpener {
         if !endsStream && (sealed.isEmpty || sealed.count % sealedSegment != 0) {
             throw StripeError.badBatch("a batch before the end must be a whole number of segments")
         }
+        let cipher = try self.cipher ?? ParallelSegmentCipher(key: dataKey, scheme: scheme, direction: .open,
+                                                              workers: workers)
+        self.cipher = cipher
         do {
             try cipher.process(SegmentBatch(firstSegmentIndex: nextSegment, endsStream: endsStream,
                                             input: sealed, output: output))

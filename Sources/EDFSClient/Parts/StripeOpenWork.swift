@@ -30,9 +30,8 @@ final class StripeOpenWork: @unchecked Sendable {
 
     init(header: StripeHeader, dataKey: SymmetricKey, batchSegments: Int,
          pool: BatchBufferPool = BatchBufferPool(limit: 0)) throws {
-        // Segments are opened one after another as they arrive, on the stripe's task: the batch cipher's workers
-        // are not used (one, for its context).
-        opener = try StripeOpener(expected: header, dataKey: dataKey, workers: 1)
+        // Segments are opened one after another as they arrive, on the stripe's task (the batch cipher is not used).
+        opener = try StripeOpener(expected: header, dataKey: dataKey)
         sealedTotal = opener.sealedBytesRemaining
         // A whole batch, or the whole stripe when it is smaller (a batch either holds whole segments or ends it).
         sealedCapacity = Int(min(UInt64(batchSegments * (Int(header.segmentSize) + AESGCM.tagByteCount)), sealedTotal))
