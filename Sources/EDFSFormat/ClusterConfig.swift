@@ -20,6 +20,9 @@ public struct ClusterConfig: Sendable {
     public static let maxServers = ConfigSettings.maxServers
     /// `SegmentSize` when the file does not set it.
     public static let defaultSegmentSize = ByteCount.mebi
+    /// `InlineLimit` when the file does not set it: one file-system block, so an inline file costs the nodes no more
+    /// blocks than the manifest alone (docs/PERFORMANCE.md, "Inline small files").
+    public static let defaultInlineLimit = 4 * ByteCount.kibi
     /// `Keys` when the file does not set it (relative to the config file's folder).
     public static let defaultKeysDirectory = "Keys"
 
@@ -97,6 +100,9 @@ public struct ClusterConfig: Sendable {
     public let writeQuorum: Int
     /// `SegmentSize:` in bytes (default 1 MiB).
     public let segmentSize: Int
+    /// `InlineLimit:` in bytes (default 4 KiB, 0 = never): a put stores a file of at most this many bytes, and at most
+    /// one segment, inside its manifest instead of in stripe objects.
+    public let inlineLimit: Int
 
     /// R, the number of nodes that hold each stripe.
     public var replicas: Int { placement.replicas }
@@ -220,8 +226,10 @@ public struct ClusterConfig: Sendable {
 
     private init(
         path: String, servers: [Server], users: [User], settings: [Setting], warnings: [ConfigWarning],
-        keysDirectory: String, caFile: String, placement: Placement, writeQuorum: Int, segmentSize: Int
+        keysDirectory: String, caFile: String, placement: Placement, writeQuorum: Int, segmentSize: Int,
+        inlineLimit: Int
     ) {
+        self.inlineLimit = inlineLimit
         self.path = path
         self.servers = servers
         self.users = users
@@ -384,6 +392,10 @@ public struct ClusterConfig: Sendable {
             if let setting = find("SegmentSize"), let value = try? ByteCount(parsing: setting.value) {
                 segmentSize = value.bytes
             }
+            var inlineLimit = ClusterConfig.defaultInlineLimit
+            if let setting = find("InlineLimit"), let value = try? ByteCount(parsing: setting.value) {
+                inlineLimit = value.bytes
+            }
             let directory = ClusterConfig.directory(of: path)
             let keys = ClusterConfig.join(directory, find("Keys")?.value ?? ClusterConfig.defaultKeysDirectory)
             let ca = find("CA").map { ClusterConfig.join(directory, $0.value) } ?? ClusterConfig.join(keys, "ca.crt")
@@ -399,7 +411,7 @@ public struct ClusterConfig: Sendable {
                 path: path, servers: servers,
                 users: users.map { User(name: $0.name, passwordMD5: $0.digest, scramVerifier: $0.scram, line: $0.line) },
                 settings: settings, warnings: warnings, keysDirectory: keys, caFile: ca,
-                placement: placement, writeQuorum: writeQuorum, segmentSize: segmentSize
+                placement: placement, writeQuorum: writeQuorum, segmentSize: segmentSize, inlineLimit: inlineLimit
             )
         }
 

@@ -3,12 +3,15 @@ import EDFSCrypto
 /// What only the key holder may read about one file version (the manifest's encrypted body).
 public struct ManifestBody: Sendable {
     /// The newest body version: 2 adds the mode and the folder and shared-objects flags, 3 the time the version was
-    /// stored, 4 (the layout of 3) a stripe count other than the node count: a single-stripe file (k = 1). A body is
-    /// written in the lowest version that holds what it records (one without a stored time, mode or flags beyond
-    /// "deleted" is version 1, byte for byte what the first clients wrote; an N-stripe file is never version 4);
-    /// every version reads.
-    public static let bodyVersion: UInt8 = 4
+    /// stored, 4 (the layout of 3) a stripe count other than the node count: a single-stripe file (k = 1), 5 (the
+    /// layout of 4 and the file's bytes after it) an inline file. A body is written in the lowest version that holds
+    /// what it records (one without a stored time, mode or flags beyond "deleted" is version 1, byte for byte what the
+    /// first clients wrote; an N-stripe file is never version 4, a file with objects never version 5); every version
+    /// reads.
+    public static let bodyVersion: UInt8 = 5
     public static let maximumNameBytes = 4096
+    /// The most file bytes a body may hold inline (a reader's bound; what a put inlines is `ClusterConfig.inlineLimit`).
+    public static let maximumInlineBytes = 65536
     static let deletedFlag: UInt8 = 0x01
     static let folderFlag: UInt8 = 0x02
     static let sharedObjectsFlag: UInt8 = 0x04
@@ -46,13 +49,17 @@ public struct ManifestBody: Sendable {
     /// When this file version was stored: the writing client's clock at the put, seconds since 1970; 0 when not
     /// recorded (bodies of versions 1 and 2). A rename or a key rotation keeps it.
     public var storedSeconds: Int64
+    /// An inline file (body version 5): the whole file's bytes, stored in the body instead of in stripe objects, so the
+    /// version has no objects. Nil for every other version.
+    public var inlineData: SecureBytes?
 
     public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
                 dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
                 stripeLengths: [UInt64], missingReplicas: [MissingReplica], isDeleted: Bool = false,
                 dataKeyEpoch: UInt32 = 0, mode: UInt32 = 0, isFolder: Bool = false, sharesObjects: Bool = false,
-                storedSeconds: Int64 = 0) {
+                storedSeconds: Int64 = 0, inlineData: SecureBytes? = nil) {
         self.storedSeconds = storedSeconds
+        self.inlineData = inlineData
         self.mode = mode
         self.isFolder = isFolder
         self.sharesObjects = sharesObjects
@@ -70,8 +77,19 @@ public struct ManifestBody: Sendable {
         self.missingReplicas = missingReplicas
     }
 
-    /// True for a version with stripe objects: neither a tombstone nor a folder entry.
-    public var hasObjects: Bool { !isDeleted && !isFolder }
+    /// True for a version with stripe objects: neither a tombstone, a folder entry nor an inline file.
+    public var hasObjects: Bool { !isDeleted && !isFolder && inlineData == nil }
+
+    /// An inline file body for a file of `data.count` bytes (k = 1, no missing replicas; `storedSeconds` ≠ 0).
+    public static func inline(name: String, data: SecureBytes, modificationSeconds: Int64,
+                              modificationNanoseconds: UInt32, dataKey: SymmetricKey, segmentSize: UInt32,
+                              nodeCount: UInt16, replicas: UInt16, dataKeyEpoch: UInt32, mode: UInt32,
+                              storedSeconds: Int64) -> ManifestBody {
+        ManifestBody(name: name, size: UInt64(data.count), modificationSeconds: modificationSeconds,
+                     modificationNanoseconds: modificationNanoseconds, dataKey: dataKey, segmentSize: segmentSize,
+                     nodeCount: nodeCount, replicas: replicas, stripeLengths: [UInt64(data.count)], missingReplicas: [],
+                     dataKeyEpoch: dataKeyEpoch, mode: mode, storedSeconds: storedSeconds, inlineData: data)
+    }
 
     /// k, the number of stripes this version is cut into: N (`nodeCount`), or 1 for a single-stripe file (a body of
     /// version 4). Readers use this, never the node count.
@@ -92,11 +110,19 @@ public struct ManifestBody: Sendable {
         }
         try validate()
         // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
-        var writer = BigEndianWriter<FormatError>(capacity: 88 + nameBytes.count + stripeLengths.count * 8 + missingReplicas.count * 6)
+        let inlineCount = inlineData.map { 4 + $0.count } ?? 0
+        var writer = BigEndianWriter<FormatError>(capacity: 88 + nameBytes.count + stripeLengths.count * 8
+                                                  + missingReplicas.count * 6 + inlineCount)
         let flags = (isDeleted ? Self.deletedFlag : 0) | (isFolder ? Self.folderFlag : 0)
             | (sharesObjects ? Self.sharedObjectsFlag : 0)
         let version: UInt8
-        if stripeLengths.count != Int(nodeCount) {
+        if inlineData != nil {
+            // Only version 5 holds file bytes; it has version 3's stored time, never zero.
+            guard storedSeconds != 0 else {
+                throw FormatError.invalidField("manifest stored time", "is needed by an inline body")
+            }
+            version = 5
+        } else if stripeLengths.count != Int(nodeCount) {
             // Only version 4 records a stripe count other than N; it has version 3's stored time, never zero.
             guard storedSeconds != 0 else {
                 throw FormatError.invalidField("manifest stored time", "is needed by a single-stripe body")
@@ -124,6 +150,10 @@ public struct ManifestBody: Sendable {
         for missing in missingReplicas {
             writer.u32(missing.stripe)
             writer.u16(missing.node)
+        }
+        if let inlineData {
+            writer.u32(UInt32(inlineData.count))
+            inlineData.withUnsafeBytes { writer.raw($0) }
         }
         defer { writer.wipe() }
         return SecureBytes(copying: writer.bytes)
@@ -179,12 +209,23 @@ public struct ManifestBody: Sendable {
         }
         var missing = [MissingReplica]()
         for _ in 0..<missingCount { missing.append(MissingReplica(stripe: try reader.u32(), node: try reader.u16())) }
+        var inlineData: SecureBytes?
+        if version >= 5 {
+            let count = try reader.u32()
+            guard count <= maximumInlineBytes else {
+                throw FormatError.invalidField("manifest inline data", "is longer than \(maximumInlineBytes) bytes")
+            }
+            var bytes = try reader.raw(Int(count))
+            defer { secureWipe(&bytes) }
+            inlineData = SecureBytes(copying: bytes)
+        }
         try reader.expectEnd()
         let body = ManifestBody(name: name, size: size, modificationSeconds: seconds, modificationNanoseconds: nanos,
                                 dataKey: dataKey, segmentSize: segmentSize, nodeCount: nodeCount, replicas: replicas,
                                 stripeLengths: lengths, missingReplicas: missing, isDeleted: flags & deletedFlag != 0,
                                 dataKeyEpoch: dataKeyEpoch, mode: mode, isFolder: flags & folderFlag != 0,
-                                sharesObjects: flags & sharedObjectsFlag != 0, storedSeconds: storedSeconds)
+                                sharesObjects: flags & sharedObjectsFlag != 0, storedSeconds: storedSeconds,
+                                inlineData: inlineData)
         try body.validate()
         return body
     }
@@ -214,6 +255,16 @@ public struct ManifestBody: Sendable {
         }
         guard missingReplicas.allSatisfy({ Int($0.stripe) < stripeLengths.count && $0.node < nodeCount }) else {
             throw FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")
+        }
+        if let inlineData {
+            // An inline file is live, one stripe of exactly its bytes, and has no replicas to miss.
+            guard !isDeleted, !isFolder else {
+                throw FormatError.invalidField("manifest flags", "an inline file is live and not a folder")
+            }
+            guard stripeLengths.count == 1, UInt64(inlineData.count) == size, inlineData.count <= Self.maximumInlineBytes,
+                  missingReplicas.isEmpty else {
+                throw FormatError.invalidField("manifest inline data", "must be the whole file, in one stripe")
+            }
         }
     }
 }

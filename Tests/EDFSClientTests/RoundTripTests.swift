@@ -40,8 +40,12 @@ struct RoundTripTests {
                 // Every stripe object sits on exactly R nodes.
                 var copies = [String: Int]()
                 for node in 0..<nodes { for name in cluster.objectFiles(node: node).keys { copies[name, default: 0] += 1 } }
-                // A file of at most one segment is one stripe (k = 1); a larger one N.
-                #expect(copies.count == Self.sizes(nodes: nodes).reduce(0) { $0 + ($1 <= Self.segment ? 1 : nodes) })
+                // A file of at most InlineLimit (4 KiB) is inline (no objects); of at most one segment one stripe
+                // (k = 1); a larger one N.
+                let inline = ClusterConfig.defaultInlineLimit
+                #expect(copies.count == Self.sizes(nodes: nodes).reduce(0) {
+                    $0 + ($1 <= inline ? 0 : $1 <= Self.segment ? 1 : nodes)
+                })
                 #expect(copies.values.allSatisfy { $0 == replicas })
             }
         }

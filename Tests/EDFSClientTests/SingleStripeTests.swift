@@ -6,7 +6,8 @@ import Testing
 
 /// A file no larger than one segment is stored as one stripe (k = 1, stripe 0 of its row, on R nodes; manifest body
 /// version 4); a larger one as N stripes, as before. Every reader takes k from the manifest: these fail if any of
-/// them iterated over the node count instead.
+/// them iterated over the node count instead. These clusters set `InlineLimit: 0`, so the small sizes are objects too;
+/// inline files (at most 4 KiB by default, in the manifest) are InlineFileTests'.
 @Suite("Single-stripe small files", .serialized)
 struct SingleStripeTests {
     static let segment = 64 << 10
@@ -36,7 +37,7 @@ struct SingleStripeTests {
     @Test("put/get byte-exact for 0, 1, 4096, S and S+1 bytes; k = 1 up to S, on exactly the R nodes of stripe 0 of row h",
           arguments: [(ClusterKind.inProcess, 2), (.live, 2), (.inProcess, 3)])
     func layoutAndRoundTrip(kind: ClusterKind, replicas: Int) async throws {
-        try await withCluster(kind, nodes: 4, replicas: replicas, segmentSize: Self.segment) { cluster in
+        try await withCluster(kind, nodes: 4, replicas: replicas, segmentSize: Self.segment, inlineLimit: 0) { cluster in
             let files = try await storeSizes(cluster)
             #expect(try await cluster.mismatchedFiles(files).isEmpty)
             let stored = cluster.objectHolders()
@@ -67,7 +68,7 @@ struct SingleStripeTests {
 
     @Test("get with each of the R holders of a single-stripe file down in turn; a ranged read (mount) too")
     func holderDown() async throws {
-        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment) { cluster in
+        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment, inlineLimit: 0) { cluster in
             let content = try randomContent(4096)
             try await cluster.withSession { session in
                 _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "small")
@@ -98,7 +99,7 @@ struct SingleStripeTests {
 
     @Test("check: healthy, then degraded when a holder's data folder is wiped; repair makes it healthy; rm removes it")
     func checkRepairRemove() async throws {
-        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment) { cluster in
+        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment, inlineLimit: 0) { cluster in
             let files = try await storeSizes(cluster)
             let clean = try await cluster.withSession { try await CheckOperation($0).run(readData: true) }
             #expect(clean.files.allSatisfy { $0.health == .healthy }, "\(clean.files.map(\.problems))")
@@ -141,7 +142,7 @@ struct SingleStripeTests {
 
     @Test("mv keeps a single-stripe file readable under its new name; rotate --reencrypt keeps each file's layout")
     func moveAndReencrypt() async throws {
-        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment) { cluster in
+        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment, inlineLimit: 0) { cluster in
             var files = try await storeSizes(cluster)
             try await cluster.withSession { session in
                 _ = try await MoveOperation(session).run(from: "s-4096", to: "moved/small")
@@ -171,7 +172,7 @@ struct SingleStripeTests {
 
     @Test("a node serving an altered single-stripe object or manifest is refused: get reads the other replica (and heals it), or fails whole")
     func lyingNode() async throws {
-        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment) { cluster in
+        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: Self.segment, inlineLimit: 0) { cluster in
             let content = try randomContent(4096)
             let other = try randomContent(4096)
             try await cluster.withSession { session in

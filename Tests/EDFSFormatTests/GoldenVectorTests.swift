@@ -197,6 +197,39 @@ struct GoldenVectorTests {
         }
     }
 
+    @Test("good body version 5: an inline file's bytes after version 4's layout; a file with objects is never version 5")
+    func goodBodyVersion5() throws {
+        let master = try V.key(V.masterKey5Bytes)
+        let bytes = try V.committed("good_manifest_v5.bin")
+        let plain = try openedBody(bytes, master)
+        // Version 5, no flags, version 4's fields (S = 16, N = 3, R = 2, k = 1 of length 40, no missing replicas),
+        // then the inline count 40 and the 40 bytes.
+        #expect(plain.withUnsafeBytes { Array($0.prefix(57)) } == V.hex("""
+            05 00 00000004 0011 676f6c64656e2f7265706f72742e747874 0000000000000028 000000006553f100 075bcd15 000001a0
+            000000006553f164
+            """))
+        #expect(plain.withUnsafeBytes { Array($0.suffix(68)) } == V.hex("""
+            00000010 0003 0002 00000001 0000000000000028 00000000 00000028
+            """) + V.stripePlaintext)
+        let (header, body) = try Manifest.open(bytes, masterKey: master)
+        #expect(header.version == 12 && body.storedSeconds == 1_700_000_100 && body.mode == 0o640)
+        #expect(body.stripeLengths == [40] && body.size == 40 && body.missingReplicas.isEmpty && !body.hasObjects)
+        #expect(body.inlineData?.withUnsafeBytes { Array($0) } == V.stripePlaintext)
+        #expect(try V.manifestV5Body().encoded().withUnsafeBytes { $0.first } == 5)
+        #expect(try V.manifestV4Body().encoded().withUnsafeBytes { $0.first } == 4)
+        // Version 5 needs the stored time, and holds nothing but a whole live file.
+        var unstamped = try V.manifestV5Body()
+        unstamped.storedSeconds = 0
+        #expect(throws: FormatError.invalidField("manifest stored time", "is needed by an inline body")) {
+            _ = try unstamped.encoded()
+        }
+        var split = try V.manifestV5Body()
+        split.missingReplicas = [MissingReplica(stripe: 0, node: 1)]
+        #expect(throws: FormatError.invalidField("manifest inline data", "must be the whole file, in one stripe")) {
+            _ = try split.encoded()
+        }
+    }
+
     @Test("fail manifests are refused with their documented error")
     func failManifests() throws {
         let master = try V.key(V.masterKey5Bytes)
@@ -219,7 +252,17 @@ struct GoldenVectorTests {
         #expect(throws: FormatError.invalidField("manifest missing replicas", "name a stripe or node out of range")) {
             try open("fail_manifest_missing_out_of_range.bin")
         }
-        #expect(throws: FormatError.unsupportedVersion("manifest body", 5)) { try open("fail_manifest_body_version_5.bin") }
+        #expect(throws: FormatError.unsupportedVersion("manifest body", 6)) { try open("fail_manifest_body_version_6.bin") }
+        #expect(throws: FormatError.trailingBytes("manifest body")) { try open("fail_manifest_v4_inline_bytes.bin") }
+        #expect(throws: FormatError.invalidField("manifest inline data", "must be the whole file, in one stripe")) {
+            try open("fail_manifest_v5_inline_length.bin")
+        }
+        #expect(throws: FormatError.invalidField("manifest inline data", "is longer than 65536 bytes")) {
+            try open("fail_manifest_v5_over_bound.bin")
+        }
+        #expect(throws: FormatError.invalidField("manifest flags", "an inline file is live and not a folder")) {
+            try open("fail_manifest_v5_deleted.bin")
+        }
         #expect(throws: FormatError.invalidField("manifest stripe count", "must equal the node count")) {
             try open("fail_manifest_v3_single_stripe.bin")
         }

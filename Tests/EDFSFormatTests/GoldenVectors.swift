@@ -27,6 +27,7 @@ enum GoldenVectors {
     static let folderNonce = counting(from: 0xf0, count: 12)
     static let manifestV3Nonce = counting(from: 0x80, count: 12)
     static let manifestV4Nonce = counting(from: 0x70, count: 12)
+    static let manifestV5Nonce = counting(from: 0x60, count: 12)
     /// The stored time of the body-version-3 vector: 1,700,000,100 s.
     static let storedSeconds: Int64 = 1_700_000_100
     static let folderFileIDHex = "0123456789abcdeffedcba9876543210"
@@ -91,6 +92,14 @@ enum GoldenVectors {
                      storedSeconds: storedSeconds)
     }
 
+    /// Body version 5: an inline file, `stripePlaintext` (40 B) held in the body: name, mtime, DEK, S, N, R and data
+    /// key epoch of `manifestBody()`, mode 0o640, the stored time, k = 1 with length 40, no missing replicas.
+    static func manifestV5Body() throws -> ManifestBody {
+        ManifestBody.inline(name: fileName, data: SecureBytes(copying: stripePlaintext), modificationSeconds: 1_700_000_000,
+                            modificationNanoseconds: 123_456_789, dataKey: try key(dataKeyBytes), segmentSize: 16,
+                            nodeCount: 3, replicas: 2, dataKeyEpoch: 4, mode: 0o640, storedSeconds: storedSeconds)
+    }
+
     /// A folder entry (body version 2): name `golden`, mode 0o755, mtime 1,700,000,000 s, DEK 0xc0…0xdf, no stripes.
     static func folderBody() throws -> ManifestBody {
         ManifestBody(name: "golden", size: 0, modificationSeconds: 1_700_000_000, modificationNanoseconds: 0,
@@ -138,6 +147,16 @@ enum GoldenVectors {
     static func goodManifestV4() throws -> [UInt8] {
         try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 11, fileID: FileID(hex: fileIDHex),
                           keyEpoch: 5, body: manifestV4Body(), masterKey: key(masterKey5Bytes), nonce: manifestV4Nonce)
+    }
+
+    static func goodManifestV5() throws -> [UInt8] {
+        try Manifest.seal(manifestID: ManifestID(hex: manifestIDHex), version: 12, fileID: FileID(hex: fileIDHex),
+                          keyEpoch: 5, body: manifestV5Body(), masterKey: key(masterKey5Bytes), nonce: manifestV5Nonce)
+    }
+
+    /// A body-version-5 manifest whose body bytes are `edit`ed after encoding and then sealed validly.
+    static func manifestV5(editingBody edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+        try sealed(manifestV5Body(), version: 12, fileIDHex: fileIDHex, nonce: manifestV5Nonce, editingBody: edit)
     }
 
     /// A body-version-4 manifest whose body bytes are `edit`ed after encoding and then sealed validly.
@@ -218,6 +237,7 @@ enum GoldenVectors {
         ("good_manifest_v2.bin", goodManifestV2),
         ("good_manifest_v3.bin", goodManifestV3),
         ("good_manifest_v4.bin", goodManifestV4),
+        ("good_manifest_v5.bin", goodManifestV5),
         ("good_folder.bin", goodFolder),
         ("good_keyslot.bin", { try goodKeyslot() }),
         ("good_keyslot_scram.bin", { try goodSCRAMKeyslot() }),
@@ -256,7 +276,20 @@ enum GoldenVectors {
                 for stripe in [0, 0, 1, 1, 2, 2, 0] as [UInt8] { body += [0, 0, 0, stripe, 0, 1] }
             }
         }),
-        ("fail_manifest_body_version_5.bin", { try folder { $0[0] = 5 } }),
+        ("fail_manifest_body_version_6.bin", { try folder { $0[0] = 6 } }),
+        ("fail_manifest_v4_inline_bytes.bin", { try manifestV5 { $0[0] = 4 } }),  // inline bytes need version 5
+        ("fail_manifest_v5_inline_length.bin", {
+            // the inline count (the u32 before the 40 bytes) 40 → 41, one more byte appended: not the whole file
+            try manifestV5 { body in
+                body[body.count - 40 - 1] = 41
+                body.append(0x2e)
+            }
+        }),
+        ("fail_manifest_v5_over_bound.bin", {
+            // the inline count 40 → 65,537, past the bound (checked before the bytes are read)
+            try manifestV5 { body in body.replaceSubrange((body.count - 44)..<(body.count - 40), with: [0, 1, 0, 1]) }
+        }),
+        ("fail_manifest_v5_deleted.bin", { try manifestV5 { $0[1] = 0x01 } }),  // an inline tombstone
         ("fail_manifest_v3_single_stripe.bin", { try manifestV4 { $0[0] = 3 } }),  // k = 1 needs version 4
         ("fail_manifest_v4_three_of_four.bin", {
             // good_manifest_v3.bin's body (k = 3 of N = 3) as version 4 with N = 4: 1 < k < N

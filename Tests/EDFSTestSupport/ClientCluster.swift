@@ -89,19 +89,20 @@ extension ClientCluster {
     }
 }
 
-/// Runs `body` against a new cluster of `kind` and removes the cluster afterwards, whatever happens.
+/// Runs `body` against a new cluster of `kind` and removes the cluster afterwards, whatever happens. `inlineLimit`
+/// sets the client's `InlineLimit` (nil: the default, 4 KiB; 0: every file in stripe objects).
 public func withCluster<T>(_ kind: ClusterKind, nodes: Int = 4, replicas: Int = 2, writeQuorum: Int? = nil,
-                           segmentSize: Int? = 64 << 10, user: String = "tester",
+                           segmentSize: Int? = 64 << 10, inlineLimit: Int? = nil, user: String = "tester",
                            password: String = "correct horse battery",
                            _ body: (any ClientCluster) async throws -> T) async throws -> T {
     let cluster: any ClientCluster
     switch kind {
     case .inProcess:
         cluster = try InProcessCluster(nodes: nodes, users: [user: password], replicas: replicas,
-                                       writeQuorum: writeQuorum, segmentSize: segmentSize)
+                                       writeQuorum: writeQuorum, segmentSize: segmentSize, inlineLimit: inlineLimit)
     case .live:
         cluster = try TestCluster(nodes: nodes, replicas: replicas, writeQuorum: writeQuorum, segmentSize: segmentSize,
-                                  user: user, password: password)
+                                  inlineLimit: inlineLimit, user: user, password: password)
     }
     do {
         let result = try await body(cluster)

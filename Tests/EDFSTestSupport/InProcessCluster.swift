@@ -20,7 +20,7 @@ public final class InProcessCluster: Sendable {
     /// The folder holding the node config and every data folder; removed by `shutdown()`.
     public let directory: String
     /// The client config: one `Server` line per node (nominal addresses, never dialled), the first user's
-    /// `Username:`, `Replicas:`, `WriteQuorum:`, `SegmentSize:`.
+    /// `Username:`, `Replicas:`, `WriteQuorum:`, `SegmentSize:`, `InlineLimit:`.
     public let config: ClusterConfig
     /// User name → password, as the nodes' `Password:` lines know them.
     public let passwords: [String: String]
@@ -35,7 +35,7 @@ public final class InProcessCluster: Sendable {
     /// `nodeSettings` (`Key: value` lines such as `MaxConnections`), and starts `nodes` nodes named DFS1, DFS2, ….
     public init(nodes count: Int = 4, users: [String: String] = ["tester": "correct horse battery"],
                 scramUsers: [String: String] = [:], scramIterations: UInt32 = 100_000,
-                replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
+                replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10, inlineLimit: Int? = nil,
                 nodeSettings: [String: String] = [:],
                 adjust: (_ index: Int, _ configuration: inout NodeConfiguration) -> Void = { _, _ in }) throws {
         precondition((1...64).contains(count) && (1...count).contains(replicas), "bad cluster shape")
@@ -70,6 +70,7 @@ public final class InProcessCluster: Sendable {
         clientLines.append("Replicas: \(replicas)")
         if let writeQuorum { clientLines.append("WriteQuorum: \(writeQuorum)") }
         if let segmentSize { clientLines.append("SegmentSize: \(segmentSize)") }
+        if let inlineLimit { clientLines.append("InlineLimit: \(inlineLimit)") }
         if TestTime.isScaled { clientLines.append("LoginTimeout: \(TestTime.setting(seconds: 30))") }
         let clientConfigPath = directory + "/dfc.conf"
         let clientText = clientLines.joined(separator: "\n") + "\n"

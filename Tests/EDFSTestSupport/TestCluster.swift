@@ -13,10 +13,10 @@ public final class TestCluster: @unchecked Sendable {
     public let user: String
     public let passwordText: String
 
-    /// Starts `nodes` nodes; the client config says `replicas`, `writeQuorum` and `segmentSize`. `beforeStart` sees the
+    /// Starts `nodes` nodes; the client config says `replicas`, `writeQuorum`, `segmentSize` and `inlineLimit`. `beforeStart` sees the
     /// prepared cluster (empty data folders, configs, certificates) before its nodes start.
     public init(nodes: Int = 4, replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
-                user: String = "tester", password: String = "correct horse battery", start: Bool = true,
+                inlineLimit: Int? = nil, user: String = "tester", password: String = "correct horse battery", start: Bool = true,
                 beforeStart: (LocalCluster) throws -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("edfs-test-\(UUID().uuidString.prefix(8))").path
@@ -45,6 +45,7 @@ public final class TestCluster: @unchecked Sendable {
         // client's login deadline is scaled too.
         var config = try String(contentsOfFile: cluster.clientConfigPath, encoding: .utf8) + "KDFIterations: 100000\n"
         if TestTime.isScaled { config += "LoginTimeout: \(TestTime.setting(seconds: 30))\n" }
+        if let inlineLimit { config += "InlineLimit: \(inlineLimit)\n" }
         try config.write(toFile: cluster.clientConfigPath, atomically: true, encoding: .utf8)
     }
 

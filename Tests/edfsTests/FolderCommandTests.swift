@@ -196,8 +196,8 @@ struct FolderCommandTests {
         let out = cluster.scratch("back")
         #expect(try cluster.run(["get", "-r", "many", "-o", out]).status == 0)
         #expect(try diff(folder, out + "/many").0 == 0)
-        // Each small file is one object per replica: 299 × 2 + one file of 4 stripes × 2.
-        #expect(objectNames(cluster).count == 299 * 2 + 4 * 2)
+        // Each small file (at most 3,987 B) is inline, in its manifest: no objects; one file of 4 stripes × 2.
+        #expect(objectNames(cluster).count == 4 * 2)
 
         // A folder where file f010 would go: that file fails (73); files under way finish, no new one starts.
         #expect(try cluster.run(["mkdir", "again/many/f010"]).status == 0)

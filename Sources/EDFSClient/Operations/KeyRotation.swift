@@ -236,6 +236,13 @@ private struct RotationStep: Sendable {
             }
         }
         body.dataKeyEpoch = reencrypting ? target.epoch : body.dataKeyEpoch
+        let inlineReencrypted = reencrypt && body.inlineData != nil && body.dataKeyEpoch != target.epoch
+        if inlineReencrypted {
+            // An inline file's bytes are sealed with its body, so re-sealing it under the new masterKey re-encrypts
+            // them; its (unused) data key is replaced as well, so the body says truly which epoch made it.
+            body.dataKey = try SymmetricKey.generate()
+            body.dataKeyEpoch = target.epoch
+        }
         // Re-read just before the commit, as a put does: a writer that came in meanwhile wins.
         let current = try await reader.lookUp(path: name)
         guard current.highestVersion == lookup.highestVersion, current.newest?.bytes == record.bytes else {
@@ -257,7 +264,7 @@ private struct RotationStep: Sendable {
         if reencrypting {
             await removal.remove(objectsOf: record, includingReencryptionTarget: false)  // the target is the new version
         }
-        return reencrypting ? .reencrypted : .rewrapped
+        return reencrypting || inlineReencrypted ? .reencrypted : .rewrapped
     }
 
     /// Removes the objects a re-encryption of `record` would have written, unless they are `keeping`'s.

@@ -62,8 +62,12 @@ public struct PutOperation: Sendable {
         // k: one stripe for a file that fits in one segment (stripe 0 of row h, on R nodes), else one per node.
         let stripeCount = TransferTuning.stripeCount(fileSize: source.size, segmentSize: config.segmentSize,
                                                      nodeCount: placement.nodeCount)
+        // A file of at most `InlineLimit` bytes and one segment goes inside its manifest: no objects to write
+        // (docs/FORMAT.md §3, body version 5). It is read whole now, into wiped memory (a few KiB at most).
+        let inlineData: SecureBytes? = TransferTuning.storesInline(fileSize: source.size, config: config)
+            ? try SecureBytes(count: Int(source.size)) { try source.read(into: $0, at: 0) } : nil
         // Fail fast, before any data moves, when some stripe cannot reach its write quorum.
-        for stripe in 0..<stripeCount {
+        for stripe in 0..<(inlineData == nil ? stripeCount : 0) {
             let nodes = try placement.nodes(stripe: stripe, row: row)
             let reachable = nodes.filter { session.links[$0] != nil }
             if reachable.count < quorum {
@@ -83,11 +87,14 @@ public struct PutOperation: Sendable {
         let dataKey = try SymmetricKey.generate()
         let layout = try StripeLayout(fileSize: source.size, stripeCount: stripeCount)
 
+        // The objects this put wrote (none for an inline file), removed when it is not stored.
+        let upload = UploadedObjects(fileID: fileID, placement: placement, stripeCount: inlineData == nil ? stripeCount : 0,
+                                     removal: removal)
         var durable = [Int: [Int]]()
         do {
             durable = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
                 var result = [Int: [Int]]()
-                for stripe in 0..<stripeCount {
+                for stripe in 0..<upload.stripeCount {
                     if stripe >= TransferTuning.concurrentStripes, let (done, nodes) = try await group.next() {
                         result[done] = nodes
                     }
@@ -105,31 +112,40 @@ public struct PutOperation: Sendable {
                 for try await (stripe, nodes) in group { result[stripe] = nodes }
                 return result
             }
+            if let inlineData { progress?.advance(inlineData.count) }
         } catch {
-            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+            await upload.discard()
             throw error
         }
 
         var missing = [MissingReplica]()
-        for stripe in 0..<stripeCount {
+        for stripe in 0..<upload.stripeCount {
             for node in try placement.nodes(stripe: stripe, row: row) where !(durable[stripe] ?? []).contains(node) {
                 missing.append(MissingReplica(stripe: UInt32(stripe), node: UInt16(node)))
             }
         }
         let bundle = session.currentBundle
-        let body = ManifestBody(name: name, size: source.size, modificationSeconds: source.modificationSeconds,
+        let body = if let inlineData {
+            ManifestBody.inline(name: name, data: inlineData, modificationSeconds: source.modificationSeconds,
                                 modificationNanoseconds: source.modificationNanoseconds, dataKey: dataKey,
                                 segmentSize: segmentSize, nodeCount: UInt16(placement.nodeCount),
-                                replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
-                                missingReplicas: missing, dataKeyEpoch: bundle.epoch, mode: mode ?? source.mode,
-                                storedSeconds: Int64(time(nil)))
+                                replicas: UInt16(placement.replicas), dataKeyEpoch: bundle.epoch,
+                                mode: mode ?? source.mode, storedSeconds: Int64(time(nil)))
+        } else {
+            ManifestBody(name: name, size: source.size, modificationSeconds: source.modificationSeconds,
+                         modificationNanoseconds: source.modificationNanoseconds, dataKey: dataKey,
+                         segmentSize: segmentSize, nodeCount: UInt16(placement.nodeCount),
+                         replicas: UInt16(placement.replicas), stripeLengths: layout.lengths,
+                         missingReplicas: missing, dataKeyEpoch: bundle.epoch, mode: mode ?? source.mode,
+                         storedSeconds: Int64(time(nil)))
+        }
         let id = ManifestID.derive(path: name, nameKey: bundle.nameKey)
         // Re-read right before the commit: a writer that committed while this put uploaded wins, and this put
         // removes what it uploaded instead of overwriting that version or deleting its objects.
         let current: ManifestLookup
         if let batch { current = await batch.lookUp(path: name) } else { current = try await reader.lookUp(path: name) }
         guard current.highestVersion == previous.highestVersion else {
-            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+            await upload.discard()
             throw ClientError.failed("\(name) was stored by another client during this put; run the put again")
         }
         let version = try current.nextVersion()
@@ -145,7 +161,7 @@ public struct PutOperation: Sendable {
         }
         if committed.isEmpty, !stale.isEmpty {
             // Every node already had this version from another writer, which may have reported success: it won.
-            await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+            await upload.discard()
             throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
                                      + "this put was not stored: run it again to replace that version")
         }
@@ -155,7 +171,7 @@ public struct PutOperation: Sendable {
             // the other nodes, the loser undoes its copies. Each gets a definite answer, the nodes converge.
             guard let holders = try await settleRace(name: name, id: id, version: version, manifest: manifest, body: body,
                                                      committed: committed, stale: stale) else {
-                await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+                await upload.discard()
                 throw ClientError.failed("\(name) was stored by another client at the same time, whose version is kept; "
                                          + "this put was not stored: run it again to replace that version")
             }
@@ -174,8 +190,7 @@ public struct PutOperation: Sendable {
             let reached = committed.isEmpty ? "no node accepted the manifest of \(name)"
                 : "the manifest of \(name) reached \(committed.count) node(s), a commit needs \(config.commitQuorum)"
             throw await abandon(name: name, manifest: manifest, id: id, version: version, previous: current.newest,
-                                asked: asked, reached: reached, fileID: fileID, placement: placement,
-                                stripeCount: stripeCount)
+                                asked: asked, reached: reached, upload: upload)
         }
         // The old versions' objects go only once every reachable node holds the new manifest: a node that still
         // serves an old one must not point at deleted objects while the new one's holders are down. Every version
@@ -198,8 +213,7 @@ public struct PutOperation: Sendable {
     /// answered without it. Otherwise the objects stay (a node holding the manifest must not point at deleted
     /// objects; at worst they are orphans) and the error says the outcome is open.
     private func abandon(name: String, manifest: [UInt8], id: ManifestID, version: UInt64, previous: ManifestRecord?,
-                         asked: [Int], reached: String, fileID: FileID, placement: Placement,
-                         stripeCount: Int) async -> ClientError {
+                         asked: [Int], reached: String, upload: UploadedObjects) async -> ClientError {
         let commit = ManifestCommit(session: session)
         var open = Set(asked)
         if let check = try? await ManifestReader(session).lookUp(path: name) {
@@ -213,10 +227,11 @@ public struct PutOperation: Sendable {
         guard open.isEmpty else {
             let nodes = open.sorted().map(session.nodeName).joined(separator: ",")
             return ClientError.notEnoughNodes("\(reached); node(s) \(nodes) did not answer whether they stored it, so a "
-                                              + "get may return this version or the previous one; its data is kept: run "
-                                              + "edfs check, then edfs repair")
+                                              + "get may return this version or the previous one"
+                                              + (upload.stripeCount > 0 ? "; its data is kept" : "")
+                                              + ": run edfs check, then edfs repair")
         }
-        await ObjectRemoval(session: session).remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
+        await upload.discard()
         return ClientError.notEnoughNodes("\(reached); the previous version is unchanged")
     }
 
@@ -278,5 +293,20 @@ public struct PutOperation: Sendable {
             throw error
         }
         return try await uploads.finish()
+    }
+}
+
+/// The stripe objects one put wrote (none for an inline file): what it removes when the put is not stored.
+struct UploadedObjects: Sendable {
+    let fileID: FileID
+    let placement: Placement
+    /// Stripes uploaded: the version's k, or 0 for an inline file.
+    let stripeCount: Int
+    let removal: ObjectRemoval
+
+    /// Removes the objects (best effort; what a node keeps becomes an orphan for its collection).
+    func discard() async {
+        guard stripeCount > 0 else { return }
+        await removal.remove(fileID: fileID, placement: placement, stripeCount: stripeCount)
     }
 }

@@ -81,8 +81,14 @@ struct ClusterInventory: Sendable {
     }
 
     /// "healthy" when every stripe has all R replicas on reachable nodes with the right length; else the worst stripe.
+    /// An inline file's bytes are in its manifest: it is healthy when at least R nodes hold that version.
     func health(of record: ManifestRecord) throws -> String {
         let replicas = Int(record.body.replicas)
+        if record.body.inlineData != nil {
+            let present = record.holders.count
+            return present >= replicas ? "healthy"
+                : "\(present == 0 ? "unavailable" : "degraded"): inline, its manifest on \(present) of \(replicas) nodes"
+        }
         var worst: (stripe: Int, count: Int)?
         for stripe in 0..<record.stripeCount {
             let header = try record.stripeHeader(stripe)

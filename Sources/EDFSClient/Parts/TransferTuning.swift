@@ -1,4 +1,5 @@
 import EDFSCrypto
+import EDFSFormat
 
 /// How much of a file moves at once: batch sizes and concurrency shared by every streaming operation.
 enum TransferTuning {
@@ -13,6 +14,12 @@ enum TransferTuning {
     /// (docs/PERFORMANCE.md, "Small files as one stripe").
     static func stripeCount(fileSize: UInt64, segmentSize: Int, nodeCount: Int) -> Int {
         fileSize <= UInt64(max(0, segmentSize)) ? 1 : nodeCount
+    }
+
+    /// Whether a put stores a file of `fileSize` bytes inline in its manifest: at most `InlineLimit` bytes (0: never) and
+    /// one segment (docs/PERFORMANCE.md, "Inline small files").
+    static func storesInline(fileSize: UInt64, config: ClusterConfig) -> Bool {
+        config.inlineLimit > 0 && fileSize <= UInt64(max(0, min(config.inlineLimit, config.segmentSize)))
     }
 
     /// Stripes transferred at once: enough to keep every core and node busy, few enough to bound memory.

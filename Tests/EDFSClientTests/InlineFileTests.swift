@@ -1,0 +1,159 @@
+import EDFSClient
+import EDFSCrypto
+import EDFSFormat
+import EDFSTestSupport
+import Foundation
+import Testing
+
+/// A file of at most `InlineLimit` bytes (default 4 KiB) and one segment is stored inside its manifest (body version 5,
+/// docs/FORMAT.md §3): no stripe objects, the manifest's replication and authentication. Every reader takes its bytes
+/// from the manifest; these fail if one looked for objects, or trusted a node's copy without opening it.
+@Suite("Inline small files")
+struct InlineFileTests {
+    private func live(_ session: ClusterSession, _ name: String) async throws -> ManifestRecord {
+        try #require(try await ManifestReader(session).lookUp(path: name).live, "\(name) is stored")
+    }
+
+    /// Object names of `fileID` on any node.
+    private func objects(of fileID: FileID, _ cluster: any ClientCluster) -> [String] {
+        cluster.objectHolders().keys.filter { $0.hasPrefix(fileID.hex) }
+    }
+
+    @Test("0, 1 and 4096 bytes are inline (no objects, on every node), 4097 one stripe; get, ls and ranged reads are byte-exact",
+          arguments: [ClusterKind.inProcess, .live])
+    func layout(kind: ClusterKind) async throws {
+        try await withCluster(kind, nodes: 4, replicas: 2) { cluster in
+            var files = [String: [UInt8]]()
+            for size in [0, 1, 4096, 4097] {
+                files["f-\(size)"] = try randomContent(size)
+            }
+            try await cluster.withSession { session in
+                for (name, content) in files {
+                    let result = try await PutOperation(session).run(file: cluster.writeScratch(name, content), as: name)
+                    #expect(result.missingReplicas.isEmpty && result.manifestNodes == [0, 1, 2, 3])
+                }
+            }
+            #expect(try await cluster.mismatchedFiles(files).isEmpty)
+            try await cluster.withSession { session in
+                for (name, content) in files {
+                    let record = try await live(session, name)
+                    if content.count <= 4096 {
+                        #expect(record.body.inlineData?.withUnsafeBytes { Array($0) } == content, "\(name)")
+                        #expect(!record.body.hasObjects && record.stripeCount == 1 && record.holders == [0, 1, 2, 3])
+                        #expect(objects(of: record.header.fileID, cluster).isEmpty, "\(name): no objects")
+                        // A mount's ranged reads come from the manifest too.
+                        let reader = try RandomAccessRead(session: session, record: record, cache: SegmentCache())
+                        #expect(try await reader.read(at: 0, count: 10_000) == content)
+                        if content.count > 100 {
+                            #expect(try await reader.read(at: 100, count: 50) == Array(content[100..<150]))
+                        }
+                        #expect(try await reader.read(at: UInt64(content.count), count: 10).isEmpty)
+                        #expect(reader.fetchCounts.requests == 0)
+                    } else {
+                        #expect(record.body.inlineData == nil && record.body.hasObjects && record.stripeCount == 1)
+                        #expect(objects(of: record.header.fileID, cluster).count == 1)
+                    }
+                }
+                let listing = try await ListOperation(session).run()
+                #expect(listing.count == 4 && listing.allSatisfy { $0.health == "healthy" }, "\(listing.map(\.health))")
+                #expect(Set(listing.map(\.size)) == [0, 1, 4096, 4097])
+            }
+            // Standard output gets the bytes too.
+            let out = try await cluster.withSession { session in
+                try await GetOperation(session).run(name: "f-4096", to: .file(cluster.scratch("again")))
+                return try Array(Data(contentsOf: URL(fileURLWithPath: cluster.scratch("again"))))
+            }
+            #expect(out == files["f-4096"])
+        }
+    }
+
+    @Test("InlineLimit bounds what is inline, and so does one segment; 0 turns it off",
+          arguments: [(65536, 65536, 65536, true), (65536, 65536, 65537, false), (65536, 16384, 16385, false),
+                      (65536, 16384, 16384, true), (0, 65536, 0, false), (100, 65536, 101, false)])
+    func limits(inlineLimit: Int, segment: Int, size: Int, inline: Bool) async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2, segmentSize: segment, inlineLimit: inlineLimit) { cluster in
+            let content = try randomContent(size)
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "f")
+                let record = try await live(session, "f")
+                #expect((record.body.inlineData != nil) == inline)
+                #expect(objects(of: record.header.fileID, cluster).isEmpty == inline)
+            }
+            #expect(try await cluster.mismatchedFiles(["f": content]).isEmpty)
+        }
+    }
+
+    @Test("R−1 nodes down, a lying node's altered copy at a higher version, a node that lost its copy: the file reads; check and repair see the manifest copies")
+    func failures() async throws {
+        let cluster = try InProcessCluster(nodes: 4, replicas: 2)
+        defer { Task { await cluster.shutdown() } }
+        let content = try randomContent(3000)
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "f")
+        }
+        // Any one node down (R = 2): the other copies serve it.
+        for node in 0..<4 {
+            await cluster.stopNode(node)
+            #expect(try await cluster.mismatchedFiles(["f": content]).isEmpty, "node \(node) down")
+            try await cluster.startNode(node)
+        }
+        // A lying node: an altered body under a higher version number. It does not open, so it is not the newest.
+        let record = try await cluster.withSession { try await live($0, "f") }
+        var header = try ManifestHeader.decode(prefixOf: record.bytes)
+        header.version += 5
+        var forged = header.encoded() + record.bytes[ManifestHeader.byteCount...]
+        forged[ManifestHeader.byteCount + 40] ^= 0x01
+        let link = try await cluster.connect(node: 1, user: cluster.user)
+        try await link.putManifest(record.id.hex, bytes: Array(forged))
+        await link.close()
+        #expect(try await cluster.mismatchedFiles(["f": content]).isEmpty, "the forged copy is not read")
+        // A node that lost every file: check says degraded, repair copies the manifest back, and it alone serves.
+        await cluster.stopNode(2)
+        try FileManager.default.removeItem(atPath: cluster.dataDirectory(node: 2))
+        try await cluster.startNode(2)
+        let degraded = try await cluster.withSession { try await CheckOperation($0).run(readData: true) }
+        #expect(degraded.files.first { $0.name == "f" }?.health == .degraded, "\(degraded.files)")
+        let repair = try await cluster.withSession { try await RepairOperation($0).run() }
+        #expect(repair.worst == .healthy, "\(repair.files)")
+        for node in [0, 1, 3] { await cluster.stopNode(node) }
+        let alone = try await cluster.withSession { session in
+            let record = try await live(session, "f")
+            return record.body.inlineData?.withUnsafeBytes { Array($0) }
+        }
+        #expect(alone == content, "the repaired copy on DFS3")
+    }
+
+    @Test("overwrites between inline and striped versions remove the old objects; mv, rm; rotate --reencrypt re-seals the bytes")
+    func lifecycle() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            let small = try randomContent(2000), large = try randomContent(200_000), smaller = try randomContent(10)
+            try await cluster.withSession { session in
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("l", large), as: "f")
+                #expect(!cluster.objectHolders().isEmpty)
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("s", small), as: "f")
+                #expect(cluster.objectHolders().isEmpty, "the striped version's objects went with it")
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("l", large), as: "f")
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("t", smaller), as: "g")
+                _ = try await MoveOperation(session).run(from: "g", to: "dir/g")
+            }
+            #expect(try await cluster.mismatchedFiles(["f": large, "dir/g": smaller]).isEmpty)
+            let (before, oldMaster) = try await cluster.withSession { (try await live($0, "dir/g"), $0.currentBundle.masterKey) }
+            let report = try await cluster.withSession { try await KeyRotation($0).run(reencrypt: true) }
+            #expect(report.reencrypted == 2, "the striped file and the inline one")
+            try await cluster.withSession { session in
+                let after = try await live(session, "dir/g")
+                #expect(after.header.keyEpoch == 2 && after.body.dataKeyEpoch == 2)
+                #expect(after.body.inlineData?.withUnsafeBytes { Array($0) } == smaller)
+                #expect(!after.body.dataKey.withUnsafeBytes { new in before.body.dataKey.withUnsafeBytes { $0.elementsEqual(new) } })
+                #expect(throws: FormatError.self) { _ = try Manifest.open(after.bytes, masterKey: oldMaster) }
+            }
+            #expect(try await cluster.mismatchedFiles(["f": large, "dir/g": smaller]).isEmpty)
+            try await cluster.withSession { session in
+                try await RemoveOperation(session).run(name: "dir/g")
+                try await RemoveOperation(session).run(name: "f")
+                #expect(try await ManifestReader(session).lookUp(path: "dir/g").live == nil)
+            }
+            #expect(cluster.objectHolders().isEmpty)
+        }
+    }
+}
