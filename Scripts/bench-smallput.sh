@@ -6,7 +6,8 @@
 #
 #   Scripts/bench-smallput.sh [FILES=1000] [SIZE=4096] [RUNS=2]
 #   environment: EDFS (default .build/release/edfs), KDF_ITERATIONS=100000, BENCH_DIR (parent of the temp folder),
-#                SEGMENT_SIZE (the client's SegmentSize in bytes; default: the config's, 1 MiB)
+#                SEGMENT_SIZE (the client's SegmentSize in bytes; default: the config's, 1 MiB),
+#                INLINE_LIMIT (the client's InlineLimit in bytes; default: the config's, 4 KiB; 0 = no inline files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-1000}
@@ -29,13 +30,14 @@ head -c "$((FILES * SIZE))" /dev/urandom | split -b "$SIZE" -a 6 -d - "$WORK/dat
 cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 2
 echo "KDFIterations: $KDF_ITERATIONS" >> "$CLUSTER_CONF"
 [ -n "${SEGMENT_SIZE:-}" ] && echo "SegmentSize: $SEGMENT_SIZE" >> "$CLUSTER_CONF"
+[ -n "${INLINE_LIMIT:-}" ] && echo "InlineLimit: $INLINE_LIMIT" >> "$CLUSTER_CONF"
 export EDFS_PASSWORD
 EDFS_PASSWORD=$(cat "$PASSWORD_FILE")
 EO=(--config "$CLUSTER_CONF" --quiet)
 head -c 4096 /dev/urandom > "$WORK/warm.bin"
 "$EDFS" put "$WORK/warm.bin" --as warm "${EO[@]}" > /dev/null  # creates the user's keys; not measured
 
-echo "bench-smallput: $FILES × $SIZE B, SegmentSize ${SEGMENT_SIZE:-default}, $(nproc) cores, $EDFS"
+echo "bench-smallput: $FILES × $SIZE B, SegmentSize ${SEGMENT_SIZE:-default}, InlineLimit ${INLINE_LIMIT:-default}, $(nproc) cores, $EDFS"
 for run in $(seq "$RUNS"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
@@ -54,7 +56,17 @@ for run in $(seq "$RUNS"); do
       '"$run"', secs, f / secs, stored, u + s, u, s, rss / 1024, n / k, load }'
 done
 rm -rf "$WORK/out/get"
-"$EDFS" get -r run1 -o "$WORK/out/get" "${EO[@]}" > /dev/null 2> "$WORK/get.err" || { tail -3 "$WORK/get.err" >&2; exit 1; }
-if diff -r "$WORK/data/small" "$WORK/out/get/run1/small" > /dev/null; then echo "get -r run1: byte-exact"
-else echo "get -r run1: MISMATCH"; exit 1; fi
+n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+w0=$(date +%s%N)
+/usr/bin/time -v -o "$WORK/time.txt" "$EDFS" get -r run1 -o "$WORK/out/get" "${EO[@]}" > /dev/null 2> "$WORK/get.err" \
+  || { tail -3 "$WORK/get.err" >&2; exit 1; }
+w1=$(date +%s%N)
+n1=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+if diff -r "$WORK/data/small" "$WORK/out/get/run1/small" > /dev/null; then check=byte-exact; else check=MISMATCH; fi
+awk -v w0="$w0" -v w1="$w1" -v f="$FILES" -v n=$((n1 - n0)) -v k="$TICK" -v check="$check" \
+    -v u="$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")" \
+    -v s="$(awk -F': ' '/System time/ {print $2}' "$WORK/time.txt")" 'BEGIN {
+  secs = (w1 - w0) / 1e9
+  printf "get -r run1: %.2f s, %.0f files/s, %s; client CPU %.2f s, nodes CPU %.2f s\n", secs, f / secs, check, u + s, n / k }'
+[ "$check" = byte-exact ] || exit 1
 echo "on the nodes' disks: $(find "$WORK/edfs" -type f | wc -l) files; load after: $(cut -d' ' -f1-3 /proc/loadavg)"

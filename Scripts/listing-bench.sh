@@ -5,7 +5,9 @@
 #
 #   Scripts/listing-bench.sh [FILES=10000]
 #   environment: EDFS (default .build/release/edfs, built when missing), KDF_ITERATIONS=100000, BENCH_DIR (parent
-#                of the temporary folder, default $TMPDIR or /tmp)
+#                of the temporary folder, default $TMPDIR or /tmp), FILE_SIZE (bytes of random data per file instead
+#                of its number: e.g. 4096, so each is an inline file whose bytes every listing carries), INLINE_LIMIT
+#                (the client's InlineLimit; 0 = no inline files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-10000}
@@ -36,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "listing-bench: $FILES files; edfs $EDFS; $(nproc) cores; cluster on 127.0.0.1:$P-$((P + 3))"
+echo "listing-bench: $FILES files of ${FILE_SIZE:-a few} bytes, InlineLimit ${INLINE_LIMIT:-default}; edfs $EDFS; $(nproc) cores; cluster on 127.0.0.1:$P-$((P + 3))"
 head -c 18 /dev/urandom | base64 > "$WORK/password"
 "$EDFS" cluster up --nodes 4 --replicas 2 --dir "$WORK/cluster" --base-port "$P" --user bench \
     --password-file "$WORK/password" > "$WORK/cluster.log" 2>&1 &
@@ -45,12 +47,17 @@ for _ in $(seq 300); do grep -q "nodes up" "$WORK/cluster.log" && break; sleep 0
 grep -q "nodes up" "$WORK/cluster.log" || { cat "$WORK/cluster.log"; exit 1; }
 CONF=$WORK/cluster/dfc.conf
 echo "KDFIterations: $KDF_ITERATIONS" >> "$CONF"
+[ -n "${INLINE_LIMIT:-}" ] && echo "InlineLimit: $INLINE_LIMIT" >> "$CONF"
 export EDFS_PASSWORD
 EDFS_PASSWORD=$(cat "$WORK/password")
 edfs_() { "$EDFS" "$@" --config "$CONF"; }
 
 mkdir -p "$WORK/many"
-for i in $(seq "$FILES"); do printf '%s\n' "$i" > "$WORK/many/f$i"; done
+if [ -n "${FILE_SIZE:-}" ]; then
+  head -c "$((FILES * FILE_SIZE))" /dev/urandom | split -b "$FILE_SIZE" -a 6 -d - "$WORK/many/f"
+else
+  for i in $(seq "$FILES"); do printf '%s\n' "$i" > "$WORK/many/f$i"; done
+fi
 start=$(date +%s%N)
 edfs_ put --quiet "$WORK/many" > /dev/null
 end=$(date +%s%N)
