@@ -72,6 +72,10 @@ for kind in "ls many" "ls -l -R"; do
 done
 count=$(edfs_ ls many | wc -l)
 echo "ls many lists $count entries"
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -v -o "$WORK/time.txt" "$EDFS" ls -l -R --config "$CONF" > /dev/null
+  echo "ls -l -R: client peak RSS $(awk -F': ' '/Maximum resident set size/ {print int($2 / 1024)}' "$WORK/time.txt") MiB"
+fi
 sleep 1
 # Each node logs a line per connection: "connection from …: user bench, N requests, …"; the last is the last ls.
 for log in "$WORK"/cluster/*.log; do

@@ -84,7 +84,8 @@ enum ConfigSettings {
                 let low = ByteCount(range.lowerBound).exactText
                 let bounds = range.upperBound == Int.max
                     ? "of at least \(low)" : "\(low)…\(ByteCount(range.upperBound).exactText)"
-                return "a size \(bounds) bytes, units K, M, G are binary, e.g. 1M"
+                let example = range.upperBound < ByteCount.mebi ? ByteCount(range.upperBound).exactText : "1M"
+                return "a size \(bounds) bytes, units K, M, G are binary, e.g. \(example)"
             }
             return nil
         case let .seconds(range):

@@ -49,9 +49,12 @@ public struct ManifestBody: Sendable {
     /// When this file version was stored: the writing client's clock at the put, seconds since 1970; 0 when not
     /// recorded (bodies of versions 1 and 2). A rename or a key rotation keeps it.
     public var storedSeconds: Int64
-    /// An inline file (body version 5): the whole file's bytes, stored in the body instead of in stripe objects, so the
-    /// version has no objects. Nil for every other version.
-    public var inlineData: SecureBytes?
+    /// An inline file (body version 5): the whole file's bytes are in the body instead of in stripe objects, so the
+    /// version has no objects.
+    public private(set) var isInline: Bool
+    /// An inline file's bytes; nil for every other version, and for an inline body whose bytes were left out
+    /// (`withoutInlineData()`, what a listing keeps).
+    public private(set) var inlineData: SecureBytes?
 
     public init(name: String, size: UInt64, modificationSeconds: Int64, modificationNanoseconds: UInt32,
                 dataKey: SymmetricKey, segmentSize: UInt32, nodeCount: UInt16, replicas: UInt16,
@@ -60,6 +63,7 @@ public struct ManifestBody: Sendable {
                 storedSeconds: Int64 = 0, inlineData: SecureBytes? = nil) {
         self.storedSeconds = storedSeconds
         self.inlineData = inlineData
+        isInline = inlineData != nil
         self.mode = mode
         self.isFolder = isFolder
         self.sharesObjects = sharesObjects
@@ -78,7 +82,15 @@ public struct ManifestBody: Sendable {
     }
 
     /// True for a version with stripe objects: neither a tombstone, a folder entry nor an inline file.
-    public var hasObjects: Bool { !isDeleted && !isFolder && inlineData == nil }
+    public var hasObjects: Bool { !isDeleted && !isFolder && !isInline }
+
+    /// This body without an inline file's bytes (still `isInline`): what a listing of many files keeps, so its memory
+    /// does not grow with their bytes. It cannot be encoded again.
+    public func withoutInlineData() -> ManifestBody {
+        var copy = self
+        copy.inlineData = nil
+        return copy
+    }
 
     /// An inline file body for a file of `data.count` bytes (k = 1, no missing replicas; `storedSeconds` ≠ 0).
     public static func inline(name: String, data: SecureBytes, modificationSeconds: Int64,
@@ -110,6 +122,9 @@ public struct ManifestBody: Sendable {
         }
         try validate()
         // Exact capacity: the buffer never reallocates, so no stray copy of the data key is left in freed memory.
+        guard !isInline || inlineData != nil else {
+            throw FormatError.invalidField("manifest inline data", "was left out of this copy of the body")
+        }
         let inlineCount = inlineData.map { 4 + $0.count } ?? 0
         var writer = BigEndianWriter<FormatError>(capacity: 88 + nameBytes.count + stripeLengths.count * 8
                                                   + missingReplicas.count * 6 + inlineCount)

@@ -1,4 +1,4 @@
-import EDFSClient
+@testable import EDFSClient
 import EDFSCrypto
 import EDFSFormat
 import EDFSTestSupport
@@ -155,5 +155,81 @@ struct InlineFileTests {
             }
             #expect(cluster.objectHolders().isEmpty)
         }
+    }
+
+    @Test("a listing fetches manifests in rounds of bounded bytes and keeps no inline bytes; a get reads them again")
+    func listingMemory() async throws {
+        try await withCluster(.inProcess, nodes: 4, replicas: 2) { cluster in
+            var files = [String: [UInt8]]()
+            for index in 0..<30 { files["d/f\(index)"] = try randomContent(4000 + index) }
+            files["d/large"] = try randomContent(100_000)
+            try await cluster.withSession { session in
+                for (name, content) in files {
+                    _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: name)
+                }
+                let inventory = await ClusterInventory.take(session)
+                // About 4.1 KB per copy, 4 copies each: 40 kB rounds hold two inline manifests.
+                let rounds = inventory.manifestRounds(bytesPerRound: 40_000)
+                #expect(rounds.count >= 10 && rounds.allSatisfy { !$0.isEmpty })
+                #expect(rounds.flatMap { $0 }.sorted() == inventory.manifestHolders.keys.sorted())
+                let (records, unreadable, lost) = await inventory.newestManifests(session, bytesPerRound: 40_000)
+                #expect(unreadable == 0 && lost.isEmpty)
+                let named = records.values.filter { !$0.body.isFolder }
+                #expect(Set(named.map(\.body.name)) == Set(files.keys))
+                for record in named where record.body.isInline {
+                    #expect(record.body.inlineData == nil && record.bytes.count == ManifestHeader.byteCount)
+                    #expect(throws: ClientError.self) { _ = try record.inlineData() }
+                }
+                #expect(named.filter(\.body.isInline).count == 30)
+                let listing = try await ListOperation(session).run()
+                #expect(listing.filter { !$0.isFolder }.count == 31 && listing.allSatisfy { $0.health == "healthy" })
+            }
+            #expect(try await cluster.mismatchedFiles(files).isEmpty)
+        }
+    }
+
+    @Test("copies that fail authentication: on too many nodes a get is an integrity error (65), not 'nodes down'; on every node check reports the manifest as damaged")
+    func unopenedCopies() async throws {
+        let cluster = try InProcessCluster(nodes: 4, replicas: 2)
+        defer { Task { await cluster.shutdown() } }
+        let content = try randomContent(1000), other = try randomContent(2000)
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("z", content), as: "z")
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("o", other), as: "ok")
+        }
+        let record = try await cluster.withSession { try await live($0, "z") }
+        var header = try ManifestHeader.decode(prefixOf: record.bytes)
+        header.version += 1
+        var forged = header.encoded() + record.bytes[ManifestHeader.byteCount...]
+        forged[forged.count - 1] ^= 0x01
+        func forge(on nodes: [Int]) async throws {
+            for node in nodes {
+                let link = try await cluster.connect(node: node, user: cluster.user)
+                try await link.putManifest(record.id.hex, bytes: Array(forged))
+                await link.close()
+            }
+        }
+        // Two of four (the read quorum is three): the authentic copies cannot be trusted to be the newest.
+        try await forge(on: [0, 1])
+        await #expect(throws: ClientError.integrity("")) {
+            do {
+                try await cluster.withSession { session in
+                    try await GetOperation(session).run(name: "z", to: .file(cluster.scratch("out")))
+                }
+            } catch let ClientError.integrity(message) {
+                #expect(message.contains("DFS1,DFS2") && message.contains("fail authentication"), "\(message)")
+                throw ClientError.integrity("")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: cluster.scratch("out")))
+        // Every node: the file is gone from every listing, and check says so.
+        try await forge(on: [2, 3])
+        let report = try await cluster.withSession { try await CheckOperation($0).run() }
+        #expect(report.unopenedManifests == [record.id.hex] && report.worst == .damaged, "\(report)")
+        let notices = Notices()
+        let listing = try await cluster.withSession(notices: notices) { try await ListOperation($0).run() }
+        #expect(listing.map(\.name) == ["ok"])
+        #expect(notices.all.contains { $0.contains("1 stored file(s) cannot be listed") }, "\(notices.all)")
+        #expect(try await cluster.mismatchedFiles(["ok": other]).isEmpty)
     }
 }

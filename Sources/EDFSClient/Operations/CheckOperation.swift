@@ -56,9 +56,14 @@ public struct CheckReport: Sendable, Codable, Equatable {
     public var orphanBytes: UInt64?
     /// Whether every replica was read and its tags verified.
     public var readData: Bool
+    /// Manifest ids (only with every file checked) some node holds but of which no copy opens under the user's keys:
+    /// a file damaged on every copy — lost, its name unknown — or copies a node made up. Either way `damaged`.
+    public var unopenedManifests: [String]?
 
-    /// The worst health of any file (healthy when there are none).
-    public var worst: FileHealth { files.map(\.health).max() ?? .healthy }
+    /// The worst health of any file (healthy when there are none); `damaged` when some manifest opens nowhere.
+    public var worst: FileHealth {
+        max(files.map(\.health).max() ?? .healthy, unopenedManifests?.isEmpty == false ? .damaged : .healthy)
+    }
 }
 
 /// `edfs check`: which replicas of each file exist, where, with which size; with `readData`, every replica read
@@ -83,8 +88,10 @@ public struct CheckOperation: Sendable {
         try inventory.requireReadQuorum(session)
         let answered = inventory.answeredNodes(session)
         let wanted: [String]
+        var unopened: [String]?
         if names.isEmpty {
-            let (records, _) = await inventory.newestManifests(session)
+            let (records, _, lost) = await inventory.newestManifests(session)
+            unopened = lost.sorted()
             if readData {
                 let bytes = records.values.filter { $0.body.hasObjects && !$0.body.isDeleted }
                     .reduce(UInt64(0)) { $0 &+ $1.body.size &* UInt64($1.body.replicas) }
@@ -126,6 +133,7 @@ public struct CheckOperation: Sendable {
             }
             report.orphanObjects = count
             report.orphanBytes = bytes
+            report.unopenedManifests = unopened
         }
         return (report, answered)
     }

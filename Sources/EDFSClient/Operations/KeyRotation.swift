@@ -80,7 +80,7 @@ public struct KeyRotation: Sendable {
             guard inventory.failedNodes.isEmpty else {
                 throw ClientError.notEnoughNodes("a node stopped answering; run edfs key rotate again to finish")
             }
-            let (records, _) = await inventory.newestManifests(session)
+            let (records, _, _) = await inventory.newestManifests(session)
             // Ids no copy of which opens: only an old-epoch one blocks dropping the old keys (it may be a real file
             // whose copies are unreadable right now); anything else is noise a node made up, and is reported.
             blocking = []
@@ -236,7 +236,7 @@ private struct RotationStep: Sendable {
             }
         }
         body.dataKeyEpoch = reencrypting ? target.epoch : body.dataKeyEpoch
-        let inlineReencrypted = reencrypt && body.inlineData != nil && body.dataKeyEpoch != target.epoch
+        let inlineReencrypted = reencrypt && body.isInline && body.dataKeyEpoch != target.epoch
         if inlineReencrypted {
             // An inline file's bytes are sealed with its body, so re-sealing it under the new masterKey re-encrypts
             // them; its (unused) data key is replaced as well, so the body says truly which epoch made it.

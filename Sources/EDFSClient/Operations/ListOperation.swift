@@ -45,7 +45,7 @@ public struct ListOperation: Sendable {
     public func run() async throws -> [FileListing] {
         let inventory = await ClusterInventory.take(session)
         try inventory.requireReadQuorum(session)
-        let (records, unreadable) = await inventory.newestManifests(session)
+        let (records, unreadable, lost) = await inventory.newestManifests(session)
         // Newest authentic version per name (a name may sit under two ids while a key rotation is unfinished).
         // Keyed by the name's bytes: Swift's String equality would merge two names that differ only in Unicode
         // normalisation (NFC and NFD "é"), which are two names here, with two ids.
@@ -56,6 +56,10 @@ public struct ListOperation: Sendable {
         if unreadable > 0 {
             session.notices.add("\(unreadable) stored manifest cop\(unreadable == 1 ? "y" : "ies") could not be opened "
                                 + "and \(unreadable == 1 ? "was" : "were") skipped")
+        }
+        if !lost.isEmpty {
+            session.notices.add("\(lost.count) stored file(s) cannot be listed: no copy of their manifest opens (damaged "
+                                + "on every node, or made up by a node); their names are unknown: run edfs check")
         }
         // Sorted by the names' bytes: the keys alone (each made once), not the records, move in the sort.
         let live = newest.filter { !$0.value.body.isDeleted }

@@ -76,8 +76,8 @@ public final class RandomAccessRead: Sendable {
     public func read(at offset: UInt64, count: Int) async throws -> [UInt8] {
         guard count > 0, offset < size else { return [] }
         let end = min(size, offset + UInt64(count))
-        if let inline = record.body.inlineData {  // an inline file: its bytes came with the manifest
-            return inline.withUnsafeBytes { Array($0[Int(offset)..<Int(end)]) }
+        if record.body.isInline {  // an inline file: its bytes came with the manifest
+            return try record.inlineData().withUnsafeBytes { Array($0[Int(offset)..<Int(end)]) }
         }
         var pieces = [(key: SegmentCache.Key, from: Int, length: Int)]()
         var position = offset

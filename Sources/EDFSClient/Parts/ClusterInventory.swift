@@ -6,7 +6,13 @@ import EDFSFormat
 struct ClusterInventory: Sendable {
     var objectsByNode: [Int: [String: UInt64]] = [:]
     var manifestHolders: [String: [Int]] = [:]
+    /// The largest byte count any node listed for each manifest id.
+    var manifestLengths: [String: UInt64] = [:]
     var failedNodes: [Int] = []
+
+    /// Manifest bytes fetched from all nodes together per round of `newestManifests`: the listing's memory stays
+    /// bounded when manifests are large (inline files carry up to 64 KiB each).
+    static let manifestBytesPerRound: UInt64 = 16 << 20
 
     /// Lists every reachable node's objects and manifests at once.
     static func take(_ session: ClusterSession) async -> ClusterInventory {
@@ -16,7 +22,10 @@ struct ClusterInventory: Sendable {
         var inventory = ClusterInventory()
         for (node, answer) in answers.values {
             inventory.objectsByNode[node] = answer.objects
-            for id in answer.manifests.keys { inventory.manifestHolders[id, default: []].append(node) }
+            for (id, length) in answer.manifests {
+                inventory.manifestHolders[id, default: []].append(node)
+                inventory.manifestLengths[id] = max(length, inventory.manifestLengths[id] ?? 0)
+            }
         }
         for (node, error) in answers.failures {
             inventory.failedNodes.append(node)
@@ -36,55 +45,103 @@ struct ClusterInventory: Sendable {
     }
 
     /// The newest authentic copy of each listed manifest id (with the nodes holding exactly that version), and how
-    /// many copies could not be opened.
-    func newestManifests(_ session: ClusterSession) async -> (records: [String: ManifestRecord], unreadable: Int) {
+    /// many copies could not be opened. Records keep no inline file's bytes (`ManifestBody.withoutInlineData()`, and
+    /// of such a manifest only its header in `bytes`): a reader of one gets them with `ManifestReader`. Fetched in rounds of at most `manifestBytesPerRound` (all nodes
+    /// together), each round's ids in bulk: ⌈ids / 1000⌉ GET_MANIFESTS per node and round, more only when they outgrow
+    /// a frame.
+    /// `lost` are the ids some node answered with a copy of which none opened: a file damaged on every copy (its name
+    /// unknown), or copies a node made up.
+    func newestManifests(_ session: ClusterSession, bytesPerRound: UInt64 = manifestBytesPerRound) async
+        -> (records: [String: ManifestRecord], unreadable: Int, lost: [String]) {
         var records = [String: ManifestRecord]()
         var unreadable = 0
-        // Every node's manifests in bulk: ⌈ids / 1000⌉ GET_MANIFESTS per node, more only when they outgrow a frame.
-        var idsByNode = [Int: [String]]()
-        for (id, nodes) in manifestHolders { for node in nodes { idsByNode[node, default: []].append(id) } }
-        let wanted = idsByNode.mapValues { $0.sorted() }
-        let fetched = await session.fanOut.run(on: Array(wanted.keys)) { node, link in
-            try await link.getManifests(wanted[node] ?? [])
-        }
-        for (node, error) in fetched.failures {
-            session.notices.add("node \(session.nodeName(node)): cannot read its manifests: \(error)")
-        }
-        for (id, nodes) in manifestHolders {
-            // Each distinct copy is opened once: the nodes holding one version normally hold the same bytes.
-            var copies = [(record: ManifestRecord, holders: [Int])]()
-            for node in nodes.sorted() {
-                guard case let .success(answers) = fetched.results[node], case let .manifest(bytes)? = answers[id] else {
-                    unreadable += 1
-                    continue
-                }
-                if let known = copies.firstIndex(where: { $0.record.bytes == bytes }) {
-                    copies[known].holders.append(node)
-                    continue
-                }
-                guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
-                      let bundle = session.bundle(epoch: header.keyEpoch),
-                      let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                    unreadable += 1
-                    continue
-                }
-                copies.append((ManifestRecord(id: opened.header.manifestID, header: opened.header, body: opened.body,
-                                              bytes: bytes, holders: []), [node]))
+        var lost = [String]()
+        var reported = Set<Int>()
+        for round in manifestRounds(bytesPerRound: bytesPerRound) {
+            var idsByNode = [Int: [String]]()
+            for id in round { for node in manifestHolders[id] ?? [] { idsByNode[node, default: []].append(id) } }
+            let wanted = idsByNode
+            let fetched = await session.fanOut.run(on: Array(wanted.keys)) { node, link in
+                try await link.getManifests(wanted[node] ?? [])
             }
-            // The newest authentic copy: one that no other supersedes (the first such, in node order, on a tie).
-            guard var best = copies.first else { continue }
-            for copy in copies.dropFirst() where copy.record.supersedes(best.record) { best = copy }
-            records[id] = ManifestRecord(id: best.record.id, header: best.record.header, body: best.record.body,
-                                         bytes: best.record.bytes, holders: best.holders)
+            for (node, error) in fetched.failures where reported.insert(node).inserted {
+                session.notices.add("node \(session.nodeName(node)): cannot read its manifests: \(error)")
+            }
+            for id in round {
+                let (record, skipped) = newest(id, nodes: manifestHolders[id] ?? [], fetched: fetched.results,
+                                               session: session)
+                unreadable += skipped
+                if let record {
+                    records[id] = record
+                } else if (manifestHolders[id] ?? []).contains(where: { node in
+                    guard case let .success(answers) = fetched.results[node], case .manifest? = answers[id] else { return false }
+                    return true
+                }) {
+                    lost.append(id)
+                }
+            }
         }
-        return (records, unreadable)
+        return (records, unreadable, lost)
+    }
+
+    /// The listed manifest ids, sorted, cut into rounds of at most `bytesPerRound` of copies (at least one id each).
+    func manifestRounds(bytesPerRound: UInt64) -> [[String]] {
+        var rounds = [[String]]()
+        var current = [String]()
+        var bytes: UInt64 = 0
+        for id in manifestHolders.keys.sorted() {
+            let cost = (manifestLengths[id] ?? 0) &* UInt64(manifestHolders[id]?.count ?? 0)
+            if !current.isEmpty, bytes &+ cost > bytesPerRound {
+                rounds.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(id)
+            bytes &+= cost
+        }
+        if !current.isEmpty { rounds.append(current) }
+        return rounds
+    }
+
+    /// The newest authentic copy of `id` among what `nodes` answered (nil when none opened), and how many copies
+    /// could not be opened.
+    private func newest(_ id: String, nodes: [Int], fetched: [Int: Result<[String: WireManifestAnswer], any Error>],
+                        session: ClusterSession) -> (ManifestRecord?, Int) {
+        var unreadable = 0
+        // Each distinct copy is opened once: the nodes holding one version normally hold the same bytes.
+        var copies = [(record: ManifestRecord, holders: [Int])]()
+        for node in nodes.sorted() {
+            guard case let .success(answers) = fetched[node], case let .manifest(bytes)? = answers[id] else {
+                unreadable += 1
+                continue
+            }
+            if let known = copies.firstIndex(where: { $0.record.bytes == bytes }) {
+                copies[known].holders.append(node)
+                continue
+            }
+            guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
+                  let bundle = session.bundle(epoch: header.keyEpoch),
+                  let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
+                unreadable += 1
+                continue
+            }
+            copies.append((ManifestRecord(id: opened.header.manifestID, header: opened.header,
+                                          body: opened.body.withoutInlineData(), bytes: bytes, holders: []), [node]))
+        }
+        // The newest authentic copy: one that no other supersedes (the first such, in node order, on a tie).
+        guard var best = copies.first else { return (nil, unreadable) }
+        for copy in copies.dropFirst() where copy.record.supersedes(best.record) { best = copy }
+        // An inline file's manifest is mostly its bytes: the listing keeps its header only.
+        let kept = best.record.body.isInline ? Array(best.record.bytes.prefix(ManifestHeader.byteCount)) : best.record.bytes
+        return (ManifestRecord(id: best.record.id, header: best.record.header, body: best.record.body, bytes: kept,
+                               holders: best.holders), unreadable)
     }
 
     /// "healthy" when every stripe has all R replicas on reachable nodes with the right length; else the worst stripe.
     /// An inline file's bytes are in its manifest: it is healthy when at least R nodes hold that version.
     func health(of record: ManifestRecord) throws -> String {
         let replicas = Int(record.body.replicas)
-        if record.body.inlineData != nil {
+        if record.body.isInline {
             let present = record.holders.count
             return present >= replicas ? "healthy"
                 : "\(present == 0 ? "unavailable" : "degraded"): inline, its manifest on \(present) of \(replicas) nodes"

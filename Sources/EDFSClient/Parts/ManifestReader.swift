@@ -156,8 +156,18 @@ public struct ManifestReader: Sendable {
     /// Refuses (exit 69) unless the read quorum — N − R + 1 nodes — answered definitively for `path`: only then does
     /// the answer include a holder of every commit (a commit needs R nodes), so a removed file cannot come back and
     /// an older version cannot pass for the newest because the nodes that know better are down.
+    /// When the nodes that fall short answered, but with copies that fail authentication, the refusal is an
+    /// integrity error (exit 65) naming them, not "start the nodes".
     public func requireReadQuorum(_ lookup: ManifestLookup, path: String) throws {
         let answered = session.reachableNodes.filter { !lookup.unsettledNodes.contains($0) }
+        let failing = session.reachableNodes.filter { lookup.unsettledNodes.contains($0) && !lookup.failedNodes.contains($0) }
+        if answered.count < session.config.readQuorum, !failing.isEmpty,
+           answered.count + failing.count >= session.config.readQuorum {
+            throw ClientError.integrity(
+                "the manifest copies of \"\(path)\" on \(failing.map(session.nodeName).joined(separator: ",")) fail "
+                    + "authentication (damaged or forged), so too few nodes vouch for its newest version: run edfs check, "
+                    + "then edfs repair")
+        }
         try Self.requireReadQuorum(answered: answered.count, session: session, what: "\"\(path)\"")
     }
 
@@ -180,7 +190,8 @@ public struct ManifestReader: Sendable {
         let described = Dictionary(older, uniquingKeysWith: max).sorted { $0.key < $1.key }
             .map { "\(session.nodeName($0.key)) has version \($0.value)" }.joined(separator: ", ")
         session.notices.add("\"\(path)\": reachable nodes disagree on the newest version (\(described); "
-                            + "\(newest.holders.map(session.nodeName).joined(separator: ",")) have version "
+                            + "\(newest.holders.map(session.nodeName).joined(separator: ","))"
+                            + " \(newest.holders.count == 1 ? "has" : "have") version "
                             + "\(newest.header.version), which is used): a node missed an update or serves an old one")
     }
 }

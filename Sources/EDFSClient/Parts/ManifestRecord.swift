@@ -6,6 +6,7 @@ public struct ManifestRecord: Sendable {
     public let id: ManifestID
     public let header: ManifestHeader
     public let body: ManifestBody
+    /// The manifest as stored (for an inline file in a listing, `ClusterInventory.newestManifests`, its header only).
     public let bytes: [UInt8]
     /// Nodes that hold exactly this version.
     public let holders: [Int]
@@ -15,6 +16,15 @@ public struct ManifestRecord: Sendable {
 
     /// The stripe headers this version's objects must carry.
     public func stripeHeader(_ index: Int) throws -> StripeHeader { try body.stripeHeader(index: index, fileID: header.fileID) }
+
+    /// An inline file's bytes. Throws for a record whose body was kept without them (a listing's,
+    /// `ClusterInventory.newestManifests`): read the name again with `ManifestReader` to get them.
+    public func inlineData() throws -> SecureBytes {
+        guard let data = body.inlineData else {
+            throw ClientError.failed("\(body.name): this copy of its manifest was kept without the file's bytes")
+        }
+        return data
+    }
 
     /// The placement of this version (its own N and R, not the current config's).
     public func placement() throws -> Placement {

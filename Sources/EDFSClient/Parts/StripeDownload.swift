@@ -16,8 +16,9 @@ struct StripeDownload: Sendable {
     func fetch(_ record: ManifestRecord, stripe: Int,
                consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
                afterBatch: @escaping @Sendable (Int) async throws -> Void, damage: ReadDamage? = nil) async throws {
-        if let inline = record.body.inlineData {
+        if record.body.isInline {
             // An inline file's one stripe is in its manifest, authenticated with it: nothing to fetch or verify.
+            let inline = try record.inlineData()
             try await runBlocking { try inline.withUnsafeBytes { try consume($0, 0) } }
             try await afterBatch(inline.count)
             return

@@ -49,12 +49,19 @@ struct CheckCommand: AsyncParsableCommand {
                 let state = (file.removed ? "removed" : file.health.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
                 print("\(state)\(displayed(file.name))" + (file.problems.isEmpty ? "" : ": " + file.problems.joined(separator: "; ")))
             }
+            for id in report.unopenedManifests ?? [] {
+                print("damaged     manifest \(id): no copy opens with this user's keys (a file damaged on every node, "
+                      + "its name unknown, or copies a node made up)")
+            }
             var counts = [FileHealth: Int]()
             for file in report.files { counts[file.health, default: 0] += 1 }
             var summary = "checked \(report.files.count) file\(report.files.count == 1 ? "" : "s")"
                 + (report.readData ? " (every replica read)" : "") + ": "
                 + FileHealth.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
             if !report.unreachableNodes.isEmpty { summary += "; not answering: " + report.unreachableNodes.joined(separator: ",") }
+            if let unopened = report.unopenedManifests, !unopened.isEmpty {
+                summary += "; \(unopened.count) manifest(s) that open nowhere"
+            }
             if let orphans = report.orphanObjects, orphans > 0 {
                 summary += "; \(orphans) object(s) of no file (\(ByteCount.humanReadable(Int(clamping: report.orphanBytes ?? 0))))"
             }
