@@ -47,7 +47,7 @@ struct PutCommand: AsyncParsableCommand {
                                            totalBytes: items.reduce(0) { $0 + $1.size }, totalsGiven: true)
             let commit = LockedValue(PutCommit())
             let degraded = LockedValue(0)
-            exitOnInterrupt(progress: progress) { PutCommit.interrupted(commit, progress.model.snapshot) }
+            exitOnInterrupt(progress: progress) { PutCommit.interrupted(commit) { progress.model.snapshot } }
             try await withSession(options) { session in
                 progress.start()
                 for folder in folders { try await FolderOperation(session).make(folder.name, mode: folder.mode) }
@@ -174,13 +174,16 @@ struct PutCommit: Sendable {
         while park { pause() }
     }
 
-    /// The interrupt's line: what was stored, and the state of each file under way.
-    static func interrupted(_ state: LockedValue<PutCommit>, _ s: TransferProgress.Snapshot) -> String {
+    /// The interrupt's line: what was stored, and the state of each file under way. The progress is read only once no
+    /// new commit can start: a file that finished between an earlier reading and that moment (a gathered commit ends
+    /// dozens at once) would otherwise be "under way" yet no longer committing, and be called not stored.
+    static func interrupted(_ state: LockedValue<PutCommit>, _ snapshot: () -> TransferProgress.Snapshot) -> String {
         var committing = [String]()
         state.update { c in
             c.interrupted = true
             committing = c.committing
         }
+        let s = snapshot()
         var text = "\(s.filesDone) of \(s.totalFiles) file\(s.totalFiles == 1 ? "" : "s") stored"
         let notStored = s.current.filter { !committing.contains($0) }
         let beingCommitted = s.current.filter { committing.contains($0) }
