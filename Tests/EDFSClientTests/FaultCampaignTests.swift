@@ -187,7 +187,7 @@ struct FaultCampaignTests {
     @Test("4 nodes R=2 and 5 nodes R=3: no wrong bytes, no removed file returned, nothing lost, healthy after repair",
           .timeLimit(.minutes(30)), arguments: [(4, 2), (5, 3)])
     func campaign(layout: (nodes: Int, replicas: Int)) async throws {
-        let cluster = try TestCluster(nodes: layout.nodes, replicas: layout.replicas)
+        let cluster = try await TestCluster.started(nodes: layout.nodes, replicas: layout.replicas)
         try await cluster.withSession { _ in }  // the user's keys, made with every node up
         let ledger = CampaignLedger()
         let names = (0..<6).map { "pool/file-\($0)" }
@@ -333,7 +333,7 @@ struct FaultCampaignTests {
         // Keyless garbage collection on every node (stopped: the scrub takes the data folder), then measure orphans.
         for node in 0..<layout.nodes { await cluster.stopNode(node) }
         for node in 0..<layout.nodes {
-            let scrub = try cluster.run(["node", "scrub", "--data", cluster.dataDirectory(node: node), "--grace", "0s"])
+            let scrub = try await cluster.run(["node", "scrub", "--data", cluster.dataDirectory(node: node), "--grace", "0s"])
             #expect(scrub.status == 0 || scrub.status == 65, "scrub of \(cluster.nodeNames[node]): \(scrub.stderr)")
         }
         for node in 0..<layout.nodes { try await cluster.startNode(node) }

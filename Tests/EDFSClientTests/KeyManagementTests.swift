@@ -95,8 +95,8 @@ struct KeyManagementTests {
     private func collectOrphans(_ cluster: TestCluster) async throws {
         for node in 0..<cluster.nodeCount {
             await cluster.stopNode(node)
-            let scrub = try EDFSBinary.run(["node", "scrub", "--data", cluster.cluster.dataDirectory("DFS\(node + 1)"),
-                                            "--grace", "0s"])
+            let scrub = try await EDFSBinary.run(["node", "scrub", "--data", cluster.cluster.dataDirectory("DFS\(node + 1)"),
+                                                  "--grace", "0s"])
             #expect([0, 65].contains(scrub.status), "\(scrub.stderr)")
             try await cluster.startNode(node)
         }
@@ -151,11 +151,11 @@ struct KeyManagementTests {
     @Test("a rotation killed part-way (kill -9), used, then resumed: nothing lost, nothing at the old epoch, no orphans",
           arguments: [false, true])
     func interruptedRotation(reencrypt: Bool) async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         var files = try await storeFiles(cluster, count: 20)
         let idsBefore = try await liveFileIDs(cluster)
-        let killed = try EDFSBinary.run(["key", "rotate", "--config", cluster.clientConfigPath] + (reencrypt ? ["--reencrypt"] : []),
-                                        environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_CRASH_AFTER_FILES": "7"])
+        let killed = try await EDFSBinary.run(["key", "rotate", "--config", cluster.clientConfigPath] + (reencrypt ? ["--reencrypt"] : []),
+                                              environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_CRASH_AFTER_FILES": "7"])
         #expect(killed.status != 0, "the test hook must have killed the rotation")
         // Files move a few at a time, so one more may have finished before the hook's kill landed.
         #expect((7...8).contains(killed.stdout.split(separator: "\n").filter { $0.hasPrefix("rotated") }.count))
@@ -180,7 +180,7 @@ struct KeyManagementTests {
         }
         try await expectAllReadable(cluster, files)
         // Resume (a plain rerun: the keyslot remembers whether to re-encrypt).
-        let resumed = try cluster.run(["key", "rotate", "--resume"])
+        let resumed = try await cluster.run(["key", "rotate", "--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("(resumed)"))
         try await expectAllReadable(cluster, files)
@@ -206,7 +206,7 @@ struct KeyManagementTests {
 
     @Test("a re-encrypting rotation SIGKILLed from outside at an arbitrary moment, then rerun: nothing lost, no orphans")
     func killedFromOutside() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let files = try await storeFiles(cluster, count: 24)
         let process = Process()
         process.executableURL = try EDFSBinary.url()
@@ -219,13 +219,13 @@ struct KeyManagementTests {
         output.fileHandleForReading.readabilityHandler = { handle in lines.add(handle.availableData) }
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while lines.count < 4 && process.isRunning && Date() < deadline { usleep(1_000) }
-        usleep(UInt32.random(in: 0...20_000))  // somewhere inside the next file
+        while lines.count < 4 && process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        try await Task.sleep(for: .microseconds(UInt32.random(in: 0...20_000)))  // somewhere inside the next file
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
         output.fileHandleForReading.readabilityHandler = nil
         #expect(process.terminationReason == .uncaughtSignal, "the rotation must have been killed before it finished")
-        let rerun = try cluster.run(["key", "rotate"])
+        let rerun = try await cluster.run(["key", "rotate"])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         try await expectAllReadable(cluster, files)
         // A kill between a file's manifest removal and its old objects' leaves those objects to the nodes' orphan
@@ -242,17 +242,17 @@ struct KeyManagementTests {
 
     @Test("passwd: the old password fails on every node (also after a restart), the new one reads every file")
     func passwd() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let files = try await storeFiles(cluster, count: 5)
-        let changed = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
-                                         environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                       "EDFS_NEW_PASSWORD": "a brand new password"])
+        let changed = try await EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                               environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                             "EDFS_NEW_PASSWORD": "a brand new password"])
         #expect(changed.status == 0, "\(changed.stderr)")
         for node in 0..<4 {
             await cluster.stopNode(node)
             try await cluster.startNode(node)  // the verifier lives in the data directory
         }
-        let old = try cluster.run(["ls"])
+        let old = try await cluster.run(["ls"])
         #expect(old.status == 77, "\(old.stderr)")
         // Each node on its own refuses the old password and takes the new one.
         let config = try cluster.config()
@@ -266,7 +266,7 @@ struct KeyManagementTests {
                                                           options: .forTests)(index, server)
             await link.close()
         }
-        let fresh = try cluster.run(["ls"], password: "a brand new password")
+        let fresh = try await cluster.run(["ls"], password: "a brand new password")
         #expect(fresh.status == 0)
         try await cluster.withSession(password: "a brand new password") { session in
             for (name, content) in files {
@@ -279,7 +279,7 @@ struct KeyManagementTests {
 
     @Test("a passwd interrupted after two of four nodes finishes when run again with the same passwords")
     func interruptedPasswd() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let files = try await storeFiles(cluster, count: 3)
         let newPassword = "the new password"
         let secret = SecureBytes(copying: Array(newPassword.utf8))
@@ -295,12 +295,12 @@ struct KeyManagementTests {
             }
         }
         // The old password still works on the two untouched nodes (degraded), with a hint to finish the change.
-        let oldOnly = try cluster.run(["ls"])
+        let oldOnly = try await cluster.run(["ls"])
         #expect(oldOnly.stderr.contains("may not have finished"), "\(oldOnly.stderr)")
-        let rerun = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
-                                       environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": newPassword])
+        let rerun = try await EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                             environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": newPassword])
         #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(try cluster.run(["ls"]).status == 77)
+        #expect(try await cluster.run(["ls"]).status == 77)
         try await cluster.withSession(password: newPassword) { session in
             for (name, content) in files {
                 let out = cluster.scratch("out")
@@ -312,7 +312,7 @@ struct KeyManagementTests {
 
     @Test("passwd with a node down is refused with exit 69 and changes nothing on the others")
     func passwdNeedsEveryNode() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         _ = try await storeFiles(cluster, count: 2)
         let keyslots = { () throws -> [Data] in
             try cluster.nodeNames.map {
@@ -321,8 +321,8 @@ struct KeyManagementTests {
         }
         let before = try keyslots()
         await cluster.stopNode(3)
-        let refused = try EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
-                                         environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": "other"])
+        let refused = try await EDFSBinary.run(["passwd", "--config", cluster.clientConfigPath],
+                                               environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_NEW_PASSWORD": "other"])
         #expect(refused.status == 69, "\(refused.stderr)")
         #expect(refused.stderr.contains("nothing was changed"))
         try await cluster.startNode(3)
@@ -330,16 +330,16 @@ struct KeyManagementTests {
         for name in cluster.nodeNames {
             #expect(!FileManager.default.fileExists(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/verifier"))
         }
-        #expect(try cluster.run(["ls"]).status == 0, "the old password still works everywhere")
+        #expect(try await cluster.run(["ls"]).status == 0, "the old password still works everywhere")
     }
 
     @Test("a session opened before a rotation cannot commit at the old epoch; rm during a rotation does not resurrect")
     func racesWithRotation() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         var files = try await storeFiles(cluster, count: 10)
         let before = try await cluster.session()  // opened at epoch 1
-        let killed = try EDFSBinary.run(["key", "rotate", "--config", cluster.clientConfigPath],
-                                        environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_CRASH_AFTER_FILES": "3"])
+        let killed = try await EDFSBinary.run(["key", "rotate", "--config", cluster.clientConfigPath],
+                                              environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_TEST_CRASH_AFTER_FILES": "3"])
         #expect(killed.status != 0)
         // The old session's put is refused by every node (its manifest would be sealed at a dropped epoch).
         await #expect(throws: ClientError.self) {
@@ -352,7 +352,7 @@ struct KeyManagementTests {
             for name in removed { try await RemoveOperation(session).run(name: name) }
         }
         for name in removed { files[name] = nil }
-        let resumed = try cluster.run(["key", "rotate"])
+        let resumed = try await cluster.run(["key", "rotate"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         try await expectAllReadable(cluster, files)
         try await expectNoOrphans(cluster)
@@ -360,30 +360,30 @@ struct KeyManagementTests {
 
     @Test("importing a key file that opens none of the stored manifests is refused and changes nothing")
     func importOfForeignKeys() async throws {
-        let other = try TestCluster()
+        let other = try await TestCluster.started()
         _ = try await storeFiles(other, count: 1)
         let keyFile = other.scratch("foreign.edfs")
-        let exported = try EDFSBinary.run(["key", "export", "-o", keyFile, "--config", other.clientConfigPath],
-                                          environment: ["EDFS_PASSWORD": other.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
+        let exported = try await EDFSBinary.run(["key", "export", "-o", keyFile, "--config", other.clientConfigPath],
+                                                environment: ["EDFS_PASSWORD": other.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
         #expect(exported.status == 0)
-        let cluster = try TestCluster()  // same user name, other keys
+        let cluster = try await TestCluster.started()  // same user name, other keys
         _ = try await storeFiles(cluster, count: 3)
         let slotPath = cluster.dataDirectory(node: 0) + "/users/\(cluster.user)/keyslot"
         let slotBefore = try Data(contentsOf: URL(fileURLWithPath: slotPath))
-        let imported = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
-                                          environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
+        let imported = try await EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
+                                                environment: ["EDFS_PASSWORD": cluster.passwordText, "EDFS_EXPORT_PASSPHRASE": "pp"])
         #expect(imported.status == 65, "\(imported.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: slotPath)) == slotBefore)
     }
 
     @Test("export, lose every keyslot, import: every file reads again; no new keys are made in between")
     func exportImport() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let files = try await storeFiles(cluster, count: 6)
         let keyFile = cluster.scratch("keys.edfs")
-        let exported = try EDFSBinary.run(["key", "export", "-o", keyFile, "--config", cluster.clientConfigPath],
-                                          environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                        "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        let exported = try await EDFSBinary.run(["key", "export", "-o", keyFile, "--config", cluster.clientConfigPath],
+                                                environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                              "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
         #expect(exported.status == 0, "\(exported.stderr)")
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)
         #expect(mode.intValue & 0o777 == 0o600)
@@ -391,19 +391,19 @@ struct KeyManagementTests {
             try FileManager.default.removeItem(atPath: cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/keyslot")
         }
         // With manifests on the nodes and no keyslot, a session must not invent new keys.
-        let refused = try cluster.run(["ls"])
+        let refused = try await cluster.run(["ls"])
         #expect(refused.status == 1, "\(refused.stderr)")
         #expect(refused.stderr.contains("key import"))
-        let wrongPassphrase = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
-                                                 environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                               "EDFS_EXPORT_PASSPHRASE": "not it"])
+        let wrongPassphrase = try await EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
+                                                       environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                                     "EDFS_EXPORT_PASSPHRASE": "not it"])
         #expect(wrongPassphrase.status == 77)
-        let imported = try EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
-                                          environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                        "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        let imported = try await EDFSBinary.run(["key", "import", keyFile, "--config", cluster.clientConfigPath],
+                                                environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                              "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
         #expect(imported.status == 0, "\(imported.stderr)")
         try await expectAllReadable(cluster, files)
-        let status = try cluster.run(["key", "status", "--json"])
+        let status = try await cluster.run(["key", "status", "--json"])
         #expect(status.status == 0 && status.stdout.contains("\"epoch\":1"))
     }
 }

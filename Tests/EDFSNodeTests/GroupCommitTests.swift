@@ -48,15 +48,20 @@ import Testing
         }
     }
 
-    static func waitUntil(_ condition: () -> Bool) -> Bool {
+    static func waitUntil(_ condition: () -> Bool) async -> Bool {
         for _ in 0..<Int(TestTime.scaled(seconds: 2000)) {
             if condition() { return true }
-            usleep(5_000)
+            try? await Task.sleep(for: .milliseconds(5))
         }
         return condition()
     }
 
-    @Test func callersDuringAFlushWaitForTheNextOneAndShareIt() throws {
+    /// `group.wait()` without holding a thread.
+    static func finished(_ group: DispatchGroup) async {
+        await withCheckedContinuation { continuation in group.notify(queue: .global()) { continuation.resume() } }
+    }
+
+    @Test func callersDuringAFlushWaitForTheNextOneAndShareIt() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let log = PthreadMutex<[Event]>([])
@@ -71,15 +76,15 @@ import Testing
             log.withLock { $0.append(.returned(caller)) }
         }
         DispatchQueue.global().async(group: group) { run(0) }
-        #expect(Self.waitUntil { log.withLock { $0.contains(.started(flush: 1, names: [])) } })
+        #expect(await Self.waitUntil { log.withLock { $0.contains(.started(flush: 1, names: [])) } })
         for caller in 1...6 {
             DispatchQueue.global().async(group: group) { run(caller) }
         }
-        #expect(Self.waitUntil { flusher.callers(of: folder.path) == 7 })
+        #expect(await Self.waitUntil { flusher.callers(of: folder.path) == 7 })
         // None of the six may return on the running flush: it started before they arrived.
         #expect(!log.withLock { $0.contains { if case .returned = $0 { true } else { false } } })
         release.signal()
-        group.wait()
+        await Self.finished(group)
         let events = log.withLock { $0 }
         #expect(Self.everyReturnFollowsALaterFlush(events, callers: 0..<7))
         #expect(flusher.flushCount == 2, "the six callers that arrived during the first flush share the second")
@@ -192,7 +197,7 @@ import Testing
         #expect(metadata.lockedUsers == 0)
     }
 
-    @Test func aUsersLockIsNotHeldAcrossTheFolderFlush() throws {
+    @Test func aUsersLockIsNotHeldAcrossTheFolderFlush() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let log = PthreadMutex<[Event]>([])
@@ -212,17 +217,17 @@ import Testing
             try? metadata.putManifest(user: "alice", id: a.hex, bytes: try testManifest(id: a, version: 1))
         }
         let manifests = folder.path + "/users/alice/manifests/"
-        #expect(Self.waitUntil { FileManager.default.fileExists(atPath: manifests + a.hex) && metadata.lockedUsers == 0 })
+        #expect(await Self.waitUntil { FileManager.default.fileExists(atPath: manifests + a.hex) && metadata.lockedUsers == 0 })
         held.withLock { $0 = false }
         // A's flush is still held; B (same user) still gets its lock, checks, renames and then waits for a flush.
         DispatchQueue.global().async(group: group) {
             try? metadata.putManifest(user: "alice", id: b.hex, bytes: try testManifest(id: b, version: 1))
         }
-        #expect(Self.waitUntil { FileManager.default.fileExists(atPath: manifests + b.hex) })
+        #expect(await Self.waitUntil { FileManager.default.fileExists(atPath: manifests + b.hex) })
         let manifestsFolder = folder.path + "/users/alice/manifests"
-        #expect(Self.waitUntil { metadata.objects.flusher.callers(of: manifestsFolder) == 2 })
+        #expect(await Self.waitUntil { metadata.objects.flusher.callers(of: manifestsFolder) == 2 })
         release.signal()
-        group.wait()
+        await Self.finished(group)
         #expect(metadata.lockedUsers == 0)
         #expect(metadata.objects.flusher.activeFolders == 0)
     }

@@ -65,6 +65,14 @@ final class NodeProcess {
         return process.terminationStatus
     }
 
+    /// `waitForExit` for async code: polls with `Task.sleep`, holding no thread.
+    func exited(seconds: Double = 10) async -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        guard !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
+
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
@@ -132,7 +140,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
         }
         #expect(started, "the node never started writing the second object")
         first.signal(SIGKILL)
-        #expect(first.waitForExit() == SIGKILL)
+        #expect(await first.exited() == SIGKILL)
         await connection.close()
         #expect(!temporaryFiles().isEmpty, "a crash mid-put leaves its temporary file")
         #expect(!FileManager.default.fileExists(atPath: data + "/users/rohan/objects/torn"))
@@ -151,7 +159,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
         try await pending.write(bytes: randomBytes(1 << 20))
         _ = try await again.status()
         second.signal(SIGTERM)
-        #expect(second.waitForExit() == 0)
+        #expect(await second.exited() == 0)
         await again.close()
         #expect(temporaryFiles().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: data + "/users/rohan/objects/pending"))
@@ -160,7 +168,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
     }
 
     @Test(.enabled(if: edfsBinary() != nil, "the edfs binary was not found beside the tests or in .build/debug"))
-    func badArgumentsFailWithOneLine() throws {
+    func badArgumentsFailWithOneLine() async throws {
         let binary = try #require(edfsBinary())
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -175,7 +183,7 @@ struct NodeProcessError: Error, CustomStringConvertible {
             process.standardError = errors
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            process.waitUntilExit()
+            await process.exited()
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(process.terminationStatus == status, "\(arguments): \(text)")
             #expect(text.split(separator: "\n").count == 1, "\(arguments): \(text)")

@@ -101,8 +101,9 @@ public func withCluster<T>(_ kind: ClusterKind, nodes: Int = 4, replicas: Int = 
         cluster = try InProcessCluster(nodes: nodes, users: [user: password], replicas: replicas,
                                        writeQuorum: writeQuorum, segmentSize: segmentSize, inlineLimit: inlineLimit)
     case .live:
-        cluster = try TestCluster(nodes: nodes, replicas: replicas, writeQuorum: writeQuorum, segmentSize: segmentSize,
-                                  inlineLimit: inlineLimit, user: user, password: password)
+        cluster = try await TestCluster.started(nodes: nodes, replicas: replicas, writeQuorum: writeQuorum,
+                                                segmentSize: segmentSize, inlineLimit: inlineLimit, user: user,
+                                                password: password)
     }
     do {
         let result = try await body(cluster)
@@ -136,10 +137,20 @@ extension TestCluster: ClientCluster {
         NodeConnection.connector(config: try config(), user: user, derivation: derivation, options: .forTests)
     }
     public func dataDirectory(node index: Int) -> String { cluster.dataDirectory(cluster.nodeNames[index]) }
-    public func stopNode(_ index: Int, kill: Bool) async { cluster.stopNode(index, kill: kill) }
-    public func startNode(_ index: Int) async throws { try cluster.startNode(index) }
+    // A node process is started and stopped (waited for) on a thread of its own (`offPool`), not a cooperative one.
+    public func stopNode(_ index: Int, kill: Bool) async {
+        let cluster = cluster
+        await offPool { cluster.stopNode(index, kill: kill) }
+    }
+    public func startNode(_ index: Int) async throws {
+        let cluster = cluster
+        try await offPool { try cluster.startNode(index) }
+    }
     public func shutdown() async {
-        cluster.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        let cluster = cluster, directory = directory
+        await offPool {
+            cluster.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 }

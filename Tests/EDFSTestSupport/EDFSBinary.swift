@@ -32,9 +32,18 @@ public enum EDFSBinary {
         public var stderr: String
     }
 
-    /// Runs `edfs arguments…` to completion (through `launcher`, e.g. `setpriv … --`, when given).
+    /// Runs `edfs arguments…` to completion (through `launcher`, e.g. `setpriv … --`, when given). The process is
+    /// waited for on a thread of its own (`offPool`), so a test awaiting it holds no cooperative thread.
     public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil,
-                           launcher: [String] = [], directory: String? = nil) throws -> Outcome {
+                           launcher: [String] = [], directory: String? = nil) async throws -> Outcome {
+        try await offPool {
+            try runBlocking(arguments, environment: environment, stdin: stdin, launcher: launcher, directory: directory)
+        }
+    }
+
+    /// `run`, blocking the calling thread until the process ends: only for synchronous callers.
+    public static func runBlocking(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil,
+                                   launcher: [String] = [], directory: String? = nil) throws -> Outcome {
         let process = Process()
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let program = launcher.first {

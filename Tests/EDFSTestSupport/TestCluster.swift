@@ -49,6 +49,17 @@ public final class TestCluster: @unchecked Sendable {
         try config.write(toFile: cluster.clientConfigPath, atomically: true, encoding: .utf8)
     }
 
+    /// `TestCluster(…)` for async code: the nodes are started (and waited for until they listen) on a thread of its
+    /// own (`offPool`), so no cooperative thread is held meanwhile.
+    public static func started(nodes: Int = 4, replicas: Int = 2, writeQuorum: Int? = nil, segmentSize: Int? = 64 << 10,
+                               inlineLimit: Int? = nil, user: String = "tester",
+                               password: String = "correct horse battery") async throws -> TestCluster {
+        try await offPool {
+            try TestCluster(nodes: nodes, replicas: replicas, writeQuorum: writeQuorum, segmentSize: segmentSize,
+                            inlineLimit: inlineLimit, user: user, password: password)
+        }
+    }
+
     deinit {
         cluster.stop()
         try? FileManager.default.removeItem(atPath: directory)
@@ -60,9 +71,10 @@ public final class TestCluster: @unchecked Sendable {
 
     /// Runs the edfs binary against this cluster's client config with the cluster's password (in `directory`, when
     /// given; the config path is absolute).
-    public func run(_ arguments: [String], password: String? = nil, in directory: String? = nil) throws -> EDFSBinary.Outcome {
-        try EDFSBinary.run(arguments + ["--config", clientConfigPath],
-                           environment: ["EDFS_PASSWORD": password ?? passwordText], directory: directory)
+    public func run(_ arguments: [String], password: String? = nil, in directory: String? = nil) async throws
+        -> EDFSBinary.Outcome {
+        try await EDFSBinary.run(arguments + ["--config", clientConfigPath],
+                                 environment: ["EDFS_PASSWORD": password ?? passwordText], directory: directory)
     }
 }
 

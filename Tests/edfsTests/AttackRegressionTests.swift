@@ -9,8 +9,8 @@ struct AttackCLIRegressionTests {
     /// FINDING (low, fails today): docs/CLI.md: "Every failure prints one line on stderr, `edfs: <what failed>: …`".
     /// ArgumentParser's usage errors print 3–4 lines starting "Error:" (exit code 64 is right).
     @Test("usage errors are one line starting with edfs:", arguments: [["get"], ["put"], ["get", "x", "--bogus"]])
-    func usageErrorIsOneLine(arguments: [String]) throws {
-        let outcome = try EDFSBinary.run(arguments, environment: ["EDFS_PASSWORD": "x"])
+    func usageErrorIsOneLine(arguments: [String]) async throws {
+        let outcome = try await EDFSBinary.run(arguments, environment: ["EDFS_PASSWORD": "x"])
         #expect(outcome.status == 64)
         let lines = outcome.stderr.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(outcome.stderr)")
@@ -20,9 +20,9 @@ struct AttackCLIRegressionTests {
     /// FINDING (low, fails today): a stored name with a newline is echoed raw, so the failure spans two lines (and
     /// `edfs ls` prints such a name over two lines, so one stored name can imitate a listing line).
     @Test("a name with a newline still gives a one-line error")
-    func newlineNameErrorIsOneLine() throws {
-        let cluster = try TestCluster()
-        let outcome = try cluster.run(["get", "no\nsuch", "-o", cluster.scratch("x")])
+    func newlineNameErrorIsOneLine() async throws {
+        let cluster = try await TestCluster.started()
+        let outcome = try await cluster.run(["get", "no\nsuch", "-o", cluster.scratch("x")])
         #expect(outcome.status == 66)
         let failureLines = outcome.stderr.split(separator: "\n").filter { !$0.hasPrefix("edfs: note:") }
         #expect(failureLines.count == 1, "stderr: \(outcome.stderr)")
@@ -32,10 +32,10 @@ struct AttackCLIRegressionTests {
     /// full size (ftruncated), holding decrypted plaintext written so far; a rerun does not remove it, so every killed
     /// get leaks one. docs/CLI.md: "never a partial output file".
     @Test("a get killed with SIGKILL leaves no partial file behind once rerun")
-    func killedGetLeavesNoPartFile() throws {
-        let cluster = try TestCluster()
+    func killedGetLeavesNoPartFile() async throws {
+        let cluster = try await TestCluster.started()
         let source = try cluster.writeScratch("big.bin", try randomContent(60_000_000))
-        #expect(try cluster.run(["put", source, "--as", "big", "-q"]).status == 0)
+        #expect(try await cluster.run(["put", source, "--as", "big", "-q"]).status == 0)
         let folder = cluster.scratch("out")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let target = folder + "/big"
@@ -53,13 +53,13 @@ struct AttackCLIRegressionTests {
         while Date() < deadline && process.isRunning {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             if names.contains(where: { $0.hasSuffix(".part") }) { sawPart = true; break }
-            usleep(2_000)
+            try await Task.sleep(for: .milliseconds(2))
         }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
         try #require(sawPart, "the get finished before it could be killed; use a bigger file")
 
-        let rerun = try cluster.run(["get", "big", "-o", target, "-q"])
+        let rerun = try await cluster.run(["get", "big", "-o", target, "-q"])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0 != "big" }
         #expect(left.isEmpty, "left behind: \(left)")

@@ -7,8 +7,8 @@ extension BinaryCommandSuites {
 @Suite("edfs bench")
 struct BenchCommandTests {
     @Test("--json prints every documented key and a verified round trip")
-    func json() throws {
-        let outcome = try EDFSBinary.run(["bench", "--size", "3M", "--segment", "256K", "--threads", "2", "--repeat", "1", "--json"])
+    func json() async throws {
+        let outcome = try await EDFSBinary.run(["bench", "--size", "3M", "--segment", "256K", "--threads", "2", "--repeat", "1", "--json"])
         #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
         for key in ["cores", "threads", "segmentBytes", "totalBytes", "ceilingSerialGBps", "ceilingParallelGBps", "serialGBps",
@@ -25,8 +25,8 @@ struct BenchCommandTests {
     }
 
     @Test("the table names every measurement")
-    func table() throws {
-        let outcome = try EDFSBinary.run(["bench", "--size", "1M", "--segment", "64K", "--repeat", "1"])
+    func table() async throws {
+        let outcome = try await EDFSBinary.run(["bench", "--size", "1M", "--segment", "64K", "--repeat", "1"])
         #expect(outcome.status == 0, "stderr: \(outcome.stderr)")
         for label in ["(a)", "(a')", "(b)", "(c)", "(d)", "speedup", "byte-exact"] {
             #expect(outcome.stdout.contains(label), "missing \(label)")
@@ -34,8 +34,8 @@ struct BenchCommandTests {
     }
 
     @Test("bad sizes are usage errors with one line on stderr", arguments: [["--size", "12Q"], ["--segment", "0"], ["--threads", "0"]])
-    func usage(arguments: [String]) throws {
-        let outcome = try EDFSBinary.run(["bench"] + arguments)
+    func usage(arguments: [String]) async throws {
+        let outcome = try await EDFSBinary.run(["bench"] + arguments)
         #expect(outcome.status == 64, "stdout: \(outcome.stdout) stderr: \(outcome.stderr)")
         #expect(!outcome.stderr.isEmpty)
         #expect(outcome.stderr.split(separator: "\n").count == 1)

@@ -8,51 +8,51 @@ extension BinaryCommandSuites {
 @Suite("edfs client commands", .serialized)
 struct ClientCommandTests {
     @Test("put, ls, get, rm through the binary; errors map to their exit codes")
-    func exitCodes() throws {
-        let cluster = try TestCluster()
+    func exitCodes() async throws {
+        let cluster = try await TestCluster.started()
         let content = try randomContent(150_000)
         let source = try cluster.writeScratch("report.pdf", content)
 
-        let put = try cluster.run(["put", source])
+        let put = try await cluster.run(["put", source])
         #expect(put.status == 0, "\(put.stderr)")
         #expect(put.stdout.contains("stored report.pdf"))
 
-        let ls = try cluster.run(["ls", "--json"])
+        let ls = try await cluster.run(["ls", "--json"])
         #expect(ls.status == 0)
         #expect(ls.stdout.contains("\"report.pdf\"") && ls.stdout.contains("healthy"))
 
         let out = cluster.scratch("copy.pdf")
-        let get = try cluster.run(["get", "report.pdf", "-o", out])
+        let get = try await cluster.run(["get", "report.pdf", "-o", out])
         #expect(get.status == 0, "\(get.stderr)")
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
 
-        let toStdout = try cluster.run(["get", "report.pdf", "-o", "-"])
+        let toStdout = try await cluster.run(["get", "report.pdf", "-o", "-"])
         #expect(toStdout.status == 0 && toStdout.stdout.utf8.count > 0)
 
-        let wrong = try cluster.run(["ls"], password: "not the password")
+        let wrong = try await cluster.run(["ls"], password: "not the password")
         #expect(wrong.status == 77, "\(wrong.stderr)")
         #expect(wrong.stderr.contains("wrong password"))
         #expect(!wrong.stderr.contains("not the password"), "the password never appears in messages")
 
-        let unknown = try cluster.run(["get", "no-such-name", "-o", cluster.scratch("x")])
+        let unknown = try await cluster.run(["get", "no-such-name", "-o", cluster.scratch("x")])
         #expect(unknown.status == 66, "\(unknown.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cluster.scratch("x")))
 
-        let missingLocal = try cluster.run(["put", cluster.scratch("does-not-exist")])
+        let missingLocal = try await cluster.run(["put", cluster.scratch("does-not-exist")])
         #expect(missingLocal.status == 66)
 
-        let usage = try cluster.run(["put", source, source, "--as", "x"])
+        let usage = try await cluster.run(["put", source, source, "--as", "x"])
         #expect(usage.status == 64)
 
-        let rm = try cluster.run(["rm", "report.pdf"])
+        let rm = try await cluster.run(["rm", "report.pdf"])
         #expect(rm.status == 0, "\(rm.stderr)")
-        #expect(try cluster.run(["rm", "report.pdf"]).status == 66)
+        #expect(try await cluster.run(["rm", "report.pdf"]).status == 66)
     }
 
     @Test("a wrong password for a new user creates nothing on the nodes")
-    func wrongPasswordCreatesNothing() throws {
-        let cluster = try TestCluster()
-        let outcome = try cluster.run(["ls"], password: "guess")
+    func wrongPasswordCreatesNothing() async throws {
+        let cluster = try await TestCluster.started()
+        let outcome = try await cluster.run(["ls"], password: "guess")
         #expect(outcome.status == 77)
         for name in cluster.cluster.nodeNames {
             let keyslot = cluster.cluster.dataDirectory(name) + "/users/\(cluster.user)/keyslot"
@@ -62,11 +62,11 @@ struct ClientCommandTests {
 
     @Test("too few nodes for the write rule: exit 69; all replicas corrupt: exit 65 and no output file")
     func unavailableAndCorrupt() async throws {
-        let cluster = try TestCluster(nodes: 4, replicas: 2, writeQuorum: 2)
+        let cluster = try await TestCluster.started(nodes: 4, replicas: 2, writeQuorum: 2)
         let source = try cluster.writeScratch("data.bin", try randomContent(80_000))
-        #expect(try cluster.run(["put", source]).status == 0)
+        #expect(try await cluster.run(["put", source]).status == 0)
         cluster.cluster.stopNode(0)
-        let put = try cluster.run(["put", source, "--as", "other"])
+        let put = try await cluster.run(["put", source, "--as", "other"])
         #expect(put.status == 69, "\(put.stderr)")
         #expect(put.stderr.split(separator: "\n").last?.contains("write quorum") ?? false || put.stderr.contains("needs 2"))
         try cluster.cluster.startNode(0)
@@ -81,16 +81,16 @@ struct ClientCommandTests {
         }
         let outDir = cluster.scratch("out")
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        let get = try cluster.run(["get", "data.bin", "-o", outDir + "/data.bin"])
+        let get = try await cluster.run(["get", "data.bin", "-o", outDir + "/data.bin"])
         #expect(get.status == 65, "\(get.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: outDir).isEmpty)
     }
 
     @Test("a client killed in the middle of a put leaves the previous version readable")
     func killedClient() async throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
         let first = try randomContent(200_000)
-        #expect(try cluster.run(["put", try cluster.writeScratch("v1", first), "--as", "doc"]).status == 0)
+        #expect(try await cluster.run(["put", try cluster.writeScratch("v1", first), "--as", "doc"]).status == 0)
         let big = cluster.scratch("big")
         FileManager.default.createFile(atPath: big, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
@@ -112,26 +112,26 @@ struct ClientCommandTests {
                     cluster.cluster.dataDirectory(cluster.cluster.nodeNames[node]) + "/users/\(cluster.user)/objects")) ?? []
             }
             if Set(uploads).subtracting(before).count > 0 || !process.isRunning { break }
-            usleep(5_000)
+            try await Task.sleep(for: .milliseconds(5))
         }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationReason == .uncaughtSignal, "the put must have been killed, not have finished")
         let out = cluster.scratch("out")
-        let get = try cluster.run(["get", "doc", "-o", out])
+        let get = try await cluster.run(["get", "doc", "-o", out])
         #expect(get.status == 0, "\(get.stderr)")
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == first)
     }
 
     @Test("a get interrupted with SIGINT leaves neither the output nor its temporary file")
-    func interruptedGet() throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
+    func interruptedGet() async throws {
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
         let big = cluster.scratch("big")
         FileManager.default.createFile(atPath: big, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
         for _ in 0..<64 { try handle.write(contentsOf: try randomContent(1 << 20)) }
         try handle.close()
-        #expect(try cluster.run(["put", big]).status == 0)
+        #expect(try await cluster.run(["put", big]).status == 0)
         let outDir = cluster.scratch("out")
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let process = Process()
@@ -144,10 +144,10 @@ struct ClientCommandTests {
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning && Date() < deadline,
               (try? FileManager.default.contentsOfDirectory(atPath: outDir))?.isEmpty ?? true {
-            usleep(1_000)
+            try await Task.sleep(for: .milliseconds(1))
         }
         kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        await process.exited()
         if process.terminationStatus == 0 {
             Issue.record("the get finished before the interrupt; nothing was tested")
         } else {
@@ -157,8 +157,8 @@ struct ClientCommandTests {
     }
 
     @Test("edfs demo runs start to finish")
-    func demo() throws {
-        let outcome = try EDFSBinary.run(["demo"])
+    func demo() async throws {
+        let outcome = try await EDFSBinary.run(["demo"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("byte-exact"))
         #expect(outcome.stdout.contains("neither appears"))

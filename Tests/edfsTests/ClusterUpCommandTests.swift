@@ -40,21 +40,28 @@ struct ClusterUpCommandTests {
         var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
 
         /// Waits until stdout holds `text` `times` times (true), or the process exits or 60 s pass (false).
-        func waitFor(_ text: String, times: Int = 1) -> Bool {
+        func waitFor(_ text: String, times: Int = 1) async -> Bool {
             let deadline = Date().addingTimeInterval(60)
             func seen() -> Bool { stdout.components(separatedBy: text).count - 1 >= times }
             while Date() < deadline {
                 if seen() { return true }
                 if !process.isRunning { return seen() }
-                Thread.sleep(forTimeInterval: 0.1)
+                try? await Task.sleep(for: .milliseconds(100))
             }
             return false
         }
 
-        /// SIGINT, then its exit status.
+        /// SIGINT, then its exit status (blocking: for `defer`).
         func stop() -> Int32 {
             if process.isRunning { kill(process.processIdentifier, SIGINT) }
             process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        /// SIGINT, then its exit status, waited for without holding a thread.
+        func stopped() async -> Int32 {
+            if process.isRunning { kill(process.processIdentifier, SIGINT) }
+            await process.exited()
             return process.terminationStatus
         }
 
@@ -95,13 +102,13 @@ struct ClusterUpCommandTests {
     }
 
     /// Runs `body` with a new folder path and a base port with two free ports; removes the folder and its output files.
-    private func withFolder(_ body: (_ folder: String, _ basePort: Int) throws -> Void) throws {
+    private func withFolder(_ body: (_ folder: String, _ basePort: Int) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("edfs-up-\(UUID().uuidString.prefix(8))").path
         defer {
             for path in [folder, folder + ".out", folder + ".err"] { try? FileManager.default.removeItem(atPath: path) }
         }
-        try body(folder, try freeBasePort(2))
+        try await body(folder, try freeBasePort(2))
     }
 
     /// Processes whose command line names `folder` (the nodes `cluster up` started there).
@@ -115,16 +122,16 @@ struct ClusterUpCommandTests {
 
     @Test("Ctrl-C while cluster up starts its nodes stops every node started so far (attack finding)",
           arguments: [0.2, 0.5, 1.0])
-    func interruptDuringStart(after seconds: Double) throws {
-        try withFolder { folder, base in
+    func interruptDuringStart(after seconds: Double) async throws {
+        try await withFolder { folder, base in
             let running = try Running(["--nodes", "2", "--replicas", "1", "--base-port", "\(base)"], stdin: "pw one",
                                       folder: folder)
-            Thread.sleep(forTimeInterval: seconds)
-            let status = running.stop()
+            try await Task.sleep(for: .seconds(seconds))
+            let status = await running.stopped()
             #expect(status == 0 || status == 130, "\(running.stderr)")
             var left = processes(naming: folder)
             for _ in 0..<30 where !left.isEmpty {
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
                 left = processes(naming: folder)
             }
             #expect(left.isEmpty, "nodes left running after SIGINT at \(seconds) s: \(left); \(running.stderr)")
@@ -133,21 +140,21 @@ struct ClusterUpCommandTests {
     }
 
     @Test("an existing folder: its user logs in with the first password, a wrong one is exit 77, a mismatch is 64")
-    func existingFolder() throws {
-        try withFolder { folder, base in
+    func existingFolder() async throws {
+        try await withFolder { folder, base in
             let first = try Running(["--nodes", "2", "--replicas", "2", "--base-port", "\(base)"],
                                     stdin: "first password", folder: folder)
-            #expect(first.waitFor("use it with:"), "\(first.stdout)\(first.stderr)")
+            #expect(await first.waitFor("use it with:"), "\(first.stdout)\(first.stderr)")
             #expect(first.stdout.contains("new user demo"))
             let config = folder + "/dfc.conf"
-            let put = try EDFSBinary.run(["put", folder + ".out", "--as", "kept.txt", "--config", config],
-                                         environment: ["EDFS_PASSWORD": "first password"])
+            let put = try await EDFSBinary.run(["put", folder + ".out", "--as", "kept.txt", "--config", config],
+                                               environment: ["EDFS_PASSWORD": "first password"])
             #expect(put.status == 0, "\(put.stderr)")
-            #expect(first.stop() == 0)
+            #expect(await first.stopped() == 0)
 
             // Another user, node count or replica count for the folder: refused before any password is read.
             for arguments in [["--user", "alice"], ["--nodes", "3"], ["--replicas", "1"]] {
-                let outcome = try EDFSBinary.run(["cluster", "up", "--dir", folder] + arguments)
+                let outcome = try await EDFSBinary.run(["cluster", "up", "--dir", folder] + arguments)
                 #expect(outcome.status == 64, "\(arguments): \(outcome.stderr)")
                 #expect(outcome.stderr.hasPrefix("edfs: \(folder) ") && !outcome.stderr.contains("assword"),
                         "\(arguments): \(outcome.stderr)")
@@ -156,7 +163,7 @@ struct ClusterUpCommandTests {
             // A wrong password: the nodes' login refuses it; exit 77, and nothing is left running (the next run
             // binds the same ports).
             let wrong = try Running([], stdin: "not the password", folder: folder)
-            wrong.process.waitUntilExit()
+            await wrong.process.exited()
             #expect(wrong.process.terminationStatus == 77, "\(wrong.stdout)\(wrong.stderr)")
             #expect(wrong.stderr.contains("edfs: wrong password for user demo of the cluster in \(folder)"),
                     "\(wrong.stderr)")
@@ -164,44 +171,44 @@ struct ClusterUpCommandTests {
 
             // The right one: the same ports, node count and data; the stored file is there.
             let again = try Running([], stdin: "first password", folder: folder)
-            #expect(again.waitFor("use it with:"), "\(again.stdout)\(again.stderr)")
+            #expect(await again.waitFor("use it with:"), "\(again.stdout)\(again.stderr)")
             #expect(again.stdout.contains("user demo logged in") && again.stdout.contains("127.0.0.1:\(base + 1)"),
                     "\(again.stdout)")
-            let ls = try EDFSBinary.run(["ls", "--config", config], environment: ["EDFS_PASSWORD": "first password"])
+            let ls = try await EDFSBinary.run(["ls", "--config", config], environment: ["EDFS_PASSWORD": "first password"])
             #expect(ls.status == 0 && ls.stdout.contains("kept.txt"), "\(ls.stdout)\(ls.stderr)")
-            #expect(again.stop() == 0)
+            #expect(await again.stopped() == 0)
         }
     }
 
     @Test("a node killed under cluster up is reported with its log and exit, and restarted; after 3 exits it stays down")
-    func nodeRestarted() throws {
-        try withFolder { folder, base in
+    func nodeRestarted() async throws {
+        try await withFolder { folder, base in
             let running = try Running(["--nodes", "2", "--replicas", "2", "--base-port", "\(base)"], stdin: "pw",
                                       folder: folder)
             defer { _ = running.stop() }
-            #expect(running.waitFor("use it with:"), "\(running.stdout)\(running.stderr)")
+            #expect(await running.waitFor("use it with:"), "\(running.stdout)\(running.stderr)")
             let pid = try #require(running.pid(of: "DFS2"), "\(running.stdout)")
             #expect(kill(pid, SIGKILL) == 0)
-            #expect(running.waitFor("edfs cluster: node DFS2 is back on 127.0.0.1:\(base + 1)"),
+            #expect(await running.waitFor("edfs cluster: node DFS2 is back on 127.0.0.1:\(base + 1)"),
                     "\(running.stdout)\(running.stderr)")
             #expect(running.stdout.contains("edfs cluster: node DFS2 exited (killed by signal 9 (SIGKILL)); its log: "
                 + "\(folder)/DFS2.log; restarting it"), "\(running.stdout)")
-            let status = try EDFSBinary.run(["status", "--config", folder + "/dfc.conf"],
-                                            environment: ["EDFS_PASSWORD": "pw"])
+            let status = try await EDFSBinary.run(["status", "--config", folder + "/dfc.conf"],
+                                                  environment: ["EDFS_PASSWORD": "pw"])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
 
             // Two more exits within 60 s: the node is restarted once more, then left stopped.
             let second = try #require(running.pid(of: "DFS2"), "\(running.stdout)")
             #expect(second != pid)
             #expect(kill(second, SIGKILL) == 0)
-            #expect(running.waitFor("edfs cluster: node DFS2 is back on", times: 2), "\(running.stdout)")
+            #expect(await running.waitFor("edfs cluster: node DFS2 is back on", times: 2), "\(running.stdout)")
             let third = try #require(running.pid(of: "DFS2"), "\(running.stdout)")
             #expect(third != second)
             #expect(kill(third, SIGKILL) == 0)
-            #expect(running.waitFor("edfs cluster: node DFS2 exited (killed by signal 9 (SIGKILL)), 3 times within 60 s: "
+            #expect(await running.waitFor("edfs cluster: node DFS2 exited (killed by signal 9 (SIGKILL)), 3 times within 60 s: "
                 + "not restarting it; read its log \(folder)/DFS2.log"), "\(running.stdout)")
             #expect(running.process.isRunning, "cluster up goes on with the other nodes")
-            #expect(running.stop() == 0)
+            #expect(await running.stopped() == 0)
         }
     }
 }

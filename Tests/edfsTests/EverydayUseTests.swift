@@ -18,8 +18,8 @@ struct EverydayUseTests {
     }
 
     /// Every command the help shows (hidden ones left out), from the parser's own description of the tree.
-    static func commands() throws -> [CommandHelp] {
-        let dump = try EDFSBinary.run(["--experimental-dump-help"])
+    static func commands() async throws -> [CommandHelp] {
+        let dump = try await EDFSBinary.run(["--experimental-dump-help"])
         #expect(dump.status == 0, "\(dump.stderr)")
         let root = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
         var result = [CommandHelp]()
@@ -43,15 +43,15 @@ struct EverydayUseTests {
     }
 
     @Test("--version prints the package's version")
-    func version() throws {
-        let outcome = try EDFSBinary.run(["--version"])
+    func version() async throws {
+        let outcome = try await EDFSBinary.run(["--version"])
         #expect(outcome.status == 0)
         #expect(outcome.stdout == SoftwareVersion.text + "\n")
     }
 
     @Test("every command's help has examples, and no internal words")
-    func helpTexts() throws {
-        let commands = try Self.commands()
+    func helpTexts() async throws {
+        let commands = try await Self.commands()
         #expect(commands.count > 25, "the tree: \(commands.map { $0.path.joined(separator: " ") })")
         let jargon = ["keyslot", "epoch", "seed", "design.md", "issue 1", "issue 2", "issue 3", "issue 4", "issue 5", "issue 6", "issue 7", "issue 8", "issue 9", "§", "todo"]
         for command in commands {
@@ -65,9 +65,9 @@ struct EverydayUseTests {
     }
 
     @Test("shell completion scripts for bash, zsh and fish (docs/CLI.md)")
-    func completions() throws {
+    func completions() async throws {
         for shell in ["bash", "zsh", "fish"] {
-            let outcome = try EDFSBinary.run(["--generate-completion-script", shell])
+            let outcome = try await EDFSBinary.run(["--generate-completion-script", shell])
             #expect(outcome.status == 0, "\(shell): \(outcome.stderr)")
             #expect(outcome.stdout.contains("edfs") && outcome.stdout.contains("put") && outcome.stdout.contains("output"),
                     "\(shell)")
@@ -75,19 +75,19 @@ struct EverydayUseTests {
     }
 
     @Test("a value not among the allowed ones: one line that lists them")
-    func allowedValues() throws {
-        let outcome = try EDFSBinary.run(["node", "--log-level", "bogus"])
+    func allowedValues() async throws {
+        let outcome = try await EDFSBinary.run(["node", "--log-level", "bogus"])
         #expect(outcome.status == 64)
         #expect(outcome.stderr == "edfs: The value 'bogus' is invalid for '--log-level <level>': use one of trace, debug, "
                 + "info, notice, warning, error, critical: see edfs node --help\n")
     }
 
     @Test("docs/edfs.1 lists every command and option (Scripts/make-manual.sh regenerates it)")
-    func manualPage() throws {
+    func manualPage() async throws {
         let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("docs/edfs.1")
         let text = try String(contentsOf: page, encoding: .utf8)
-        for command in try Self.commands() {
+        for command in try await Self.commands() {
             let name = (["edfs"] + command.path).joined(separator: " ")
             if let last = command.path.last {
                 #expect(text.contains(".It Em \(last)\n"), "docs/edfs.1 misses \(name): run Scripts/make-manual.sh")
@@ -101,13 +101,13 @@ struct EverydayUseTests {
 
     @Test("ls -l: a header, fitted columns, the stored time; --json times in ISO 8601; exit 69 for an unreadable file")
     func longListing() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let before = Int64(Date().timeIntervalSince1970)
         let source = try cluster.writeScratch("notes.txt", try randomContent(70_000))
-        #expect(try cluster.run(["put", source, "--as", "a/notes.txt"]).status == 0)
+        #expect(try await cluster.run(["put", source, "--as", "a/notes.txt"]).status == 0)
         let after = Int64(Date().timeIntervalSince1970)
 
-        let long = try cluster.run(["ls", "-l", "-R"])
+        let long = try await cluster.run(["ls", "-l", "-R"])
         #expect(long.status == 0, "\(long.stderr)")
         let lines = long.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["SIZE", "MODIFIED", "STORED", "HEALTH", "NAME"])
@@ -116,7 +116,7 @@ struct EverydayUseTests {
         let nameColumn = try #require(lines.first?.range(of: "NAME")?.lowerBound.utf16Offset(in: lines[0]))
         for line in lines.dropFirst() { #expect(line.utf16.count > nameColumn && line.dropFirst(nameColumn).first != " ") }
 
-        let json = try cluster.run(["ls", "-R", "--json"])
+        let json = try await cluster.run(["ls", "-R", "--json"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let file = try #require(entries.first { $0["name"] as? String == "a/notes.txt" })
         let stored = try #require(file["stored"] as? Int64 ?? (file["stored"] as? Int).map(Int64.init))
@@ -135,7 +135,7 @@ struct EverydayUseTests {
         for node in try record.nodes(ofStripe: 0) {
             try FileManager.default.removeItem(atPath: try #require(cluster.objectFiles(node: node)[object]))
         }
-        let broken = try cluster.run(["ls", "-l", "a"])
+        let broken = try await cluster.run(["ls", "-l", "a"])
         #expect(broken.status == 69, "\(broken.stdout)\(broken.stderr)")
         #expect(broken.stdout.contains("unavailable") && broken.stderr.contains("not healthy"))
         #expect(broken.stderr.contains("edfs: a/notes.txt is unavailable (stripe 0 has 0 of 2 replicas"), "\(broken.stderr)")
@@ -145,10 +145,10 @@ struct EverydayUseTests {
     }
 
     @Test("get -o - into a reader that stops early: no message, exit 141; key export takes -o")
-    func pipeAndOutputOption() throws {
-        let cluster = try TestCluster()
+    func pipeAndOutputOption() async throws {
+        let cluster = try await TestCluster.started()
         let source = try cluster.writeScratch("big.bin", try randomContent(3_000_000))
-        #expect(try cluster.run(["put", source]).status == 0)
+        #expect(try await cluster.run(["put", source]).status == 0)
         let errors = cluster.scratch("stderr.txt")
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -159,31 +159,32 @@ struct EverydayUseTests {
         let out = Pipe()
         shell.standardOutput = out
         try shell.run()
-        let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        shell.waitUntilExit()
+        let reader = out.fileHandleForReading
+        let status = await offPool { String(decoding: reader.readDataToEndOfFile(), as: UTF8.self) }
+        await shell.exited()
         #expect(status.trimmingCharacters(in: .whitespacesAndNewlines) == "141")
         #expect(try String(contentsOfFile: errors, encoding: .utf8) == "")
 
         let keys = cluster.scratch("keys.backup")
-        let export = try EDFSBinary.run(["key", "export", "-o", keys, "--config", cluster.clientConfigPath],
-                                        environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                      "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
+        let export = try await EDFSBinary.run(["key", "export", "-o", keys, "--config", cluster.clientConfigPath],
+                                              environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                            "EDFS_EXPORT_PASSPHRASE": "a separate passphrase"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(FileManager.default.fileExists(atPath: keys))
-        #expect(try cluster.run(["key", "export"]).status == 64)
+        #expect(try await cluster.run(["key", "export"]).status == 64)
     }
 
     @Test("nodes whose disks are full: the put says which and what to do, not 'start the nodes'; a small put still works",
           .enabled(if: getuid() == 0, "mounts a tmpfs per node (root)"))
-    func fullDisks() throws {
+    func fullDisks() async throws {
         // A 4 MiB tmpfs as every node's data folder; each unmounted once the nodes stop, whatever happens.
         nonisolated(unsafe) var mounted = [String]()
-        func unmountAll() { for folder in mounted { _ = try? command(["umount", "-l", folder]) }; mounted = [] }
+        func unmountAll() { for folder in mounted { _ = try? commandBlocking(["umount", "-l", folder]) }; mounted = [] }
         defer { unmountAll() }
         let cluster = try TestCluster { local in
             for name in local.nodeNames {
                 let folder = local.dataDirectory(name)
-                let mount = try command(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", folder])
+                let mount = try commandBlocking(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", folder])
                 #expect(mount.status == 0, "\(mount.stderr)")
                 if mount.status == 0 { mounted.append(folder) }
             }
@@ -193,24 +194,24 @@ struct EverydayUseTests {
             unmountAll()
         }
         let big = try cluster.writeScratch("big.bin", try randomContent(12_000_000))
-        let put = try cluster.run(["put", big])
+        let put = try await cluster.run(["put", big])
         #expect(put.status == 69, "\(put.stderr)")
         let last = put.stderr.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.contains("no space left") && last.contains("edfs status") && !last.contains("start the nodes"), "\(last)")
         #expect(!put.stderr.contains("CancellationError") && !put.stderr.contains("storage full: storage full"), "\(put.stderr)")
-        #expect(try cluster.run(["ls", "big.bin"]).status == 66, "nothing of the failed put is listed")
-        let small = try cluster.run(["put", try cluster.writeScratch("small.txt", Array("still room".utf8))])
+        #expect(try await cluster.run(["ls", "big.bin"]).status == 66, "nothing of the failed put is listed")
+        let small = try await cluster.run(["put", try cluster.writeScratch("small.txt", Array("still room".utf8))])
         #expect(small.status == 0, "\(small.stderr)")
     }
 
     @Test("--verbose logs each node's login and the library error behind a message; a bad CA line is said before any prompt")
-    func verboseAndConfigChecks() throws {
-        let cluster = try TestCluster()
-        let verbose = try cluster.run(["ls", "--verbose"])
+    func verboseAndConfigChecks() async throws {
+        let cluster = try await TestCluster.started()
+        let verbose = try await cluster.run(["ls", "--verbose"])
         #expect(verbose.status == 0, "\(verbose.stderr)")
         for name in cluster.cluster.nodeNames { #expect(verbose.stderr.contains("\(name) (") && verbose.stderr.contains("logged in as")) }
         #expect(!verbose.stderr.contains(cluster.passwordText))
-        #expect(try cluster.run(["ls"]).stderr.isEmpty, "no log without --verbose")
+        #expect(try await cluster.run(["ls"]).stderr.isEmpty, "no log without --verbose")
 
         // A config whose CA file is missing: one line naming the file and the fix, exit 1, and no password asked
         // (there is none to read: no EDFS_PASSWORD and an empty standard input).
@@ -218,7 +219,7 @@ struct EverydayUseTests {
         let broken = cluster.scratch("broken.conf")
         try config.split(separator: "\n").filter { !$0.hasPrefix("CA:") && !$0.hasPrefix("Keys:") }
             .joined(separator: "\n").appending("\nCA: missing-ca.crt\n").write(toFile: broken, atomically: true, encoding: .utf8)
-        let outcome = try EDFSBinary.run(["ls", "--config", broken], environment: ["EDFS_PASSWORD": ""])
+        let outcome = try await EDFSBinary.run(["ls", "--config", broken], environment: ["EDFS_PASSWORD": ""])
         #expect(outcome.status == 1, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("missing-ca.crt: no such file") && outcome.stderr.contains("CA:"))
         #expect(outcome.stderr.split(separator: "\n").count == 1 && !outcome.stderr.contains("password"))
@@ -226,7 +227,7 @@ struct EverydayUseTests {
         // No config at all: say how to name one.
         let empty = cluster.scratch("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        let none = try EDFSBinary.run(["ls"], environment: ["EDFS_CONFIG": "", "EDFS_PASSWORD": ""], directory: empty)
+        let none = try await EDFSBinary.run(["ls"], environment: ["EDFS_CONFIG": "", "EDFS_PASSWORD": ""], directory: empty)
         #expect(none.status == 1 && none.stderr.contains("pass --config FILE or set EDFS_CONFIG"), "\(none.stderr)")
     }
 }

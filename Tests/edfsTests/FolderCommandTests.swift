@@ -42,7 +42,7 @@ struct FolderCommandTests {
     }
 
     /// `diff -r` exit status and output between two local folders.
-    private func diff(_ a: String, _ b: String) throws -> (Int32, String) {
+    private func diff(_ a: String, _ b: String) async throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/diff")
         process.arguments = ["-r", a, b]
@@ -50,8 +50,9 @@ struct FolderCommandTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let reader = pipe.fileHandleForReading
+        let output = await offPool { String(decoding: reader.readDataToEndOfFile(), as: UTF8.self) }
+        await process.exited()
         return (process.terminationStatus, output)
     }
 
@@ -65,32 +66,32 @@ struct FolderCommandTests {
     }
 
     @Test("a tree with nested folders, spaces, unicode, an empty file, an empty folder and 50 MiB: put, ls PREFIX, get -r (diff -r empty, modes and mtimes kept), mv keeps every byte without rewriting data, rm -r")
-    func treeRoundTrip() throws {
-        let cluster = try TestCluster()
+    func treeRoundTrip() async throws {
+        let cluster = try await TestCluster.started()
         let (root, files) = try makeTree(cluster, largeBytes: 50 << 20)
 
-        let put = try cluster.run(["put", root])
+        let put = try await cluster.run(["put", root])
         #expect(put.status == 0, "\(put.stderr)")
 
         // ls lists exactly one folder: the top holds only photos/; photos/ its direct children.
-        let top = try cluster.run(["ls"])
+        let top = try await cluster.run(["ls"])
         #expect(top.status == 0 && top.stdout == "photos/\n", "\(top.stdout)\(top.stderr)")
-        let folder = try cluster.run(["ls", "photos"])
+        let folder = try await cluster.run(["ls", "photos"])
         #expect(folder.stdout.split(separator: "\n") == ["a/", "empty folder/", "empty.txt", "large.bin", "with space/", "ünïcødé/"],
                 "\(folder.stdout)")
-        let deep = try cluster.run(["ls", "photos/a/"])
+        let deep = try await cluster.run(["ls", "photos/a/"])
         #expect(deep.stdout.split(separator: "\n") == ["b/", "top.bin"], "\(deep.stdout)")
-        let recursive = try cluster.run(["ls", "-R", "photos"])
+        let recursive = try await cluster.run(["ls", "-R", "photos"])
         #expect(recursive.stdout.split(separator: "\n").count == 11, "\(recursive.stdout)")
-        let long = try cluster.run(["ls", "-l", "photos"])
+        let long = try await cluster.run(["ls", "-l", "photos"])
         #expect(long.status == 0 && long.stdout.contains("50.0 MiB") && long.stdout.contains("healthy"), "\(long.stdout)")
-        #expect(try cluster.run(["ls", "nothing/here"]).status == 66)
+        #expect(try await cluster.run(["ls", "nothing/here"]).status == 66)
 
         // get -r photos -o DIR: DIR/photos/… with the same bytes, modes and modification times.
         let restore = cluster.scratch("restore")
-        let get = try cluster.run(["get", "-r", "photos", "-o", restore])
+        let get = try await cluster.run(["get", "-r", "photos", "-o", restore])
         #expect(get.status == 0, "\(get.stderr)")
-        let (code, output) = try diff(root, restore + "/photos")
+        let (code, output) = try await diff(root, restore + "/photos")
         #expect(code == 0, "diff -r: \(output)")
         for relative in files.keys {
             let original = status(root + "/" + relative), copy = status(restore + "/photos/" + relative)
@@ -99,34 +100,34 @@ struct FolderCommandTests {
                     "mtime of \(relative)")
         }
         // Refuses to overwrite without --force, before writing anything; the trailing-slash form restores contents.
-        let again = try cluster.run(["get", "-r", "photos", "-o", restore])
+        let again = try await cluster.run(["get", "-r", "photos", "-o", restore])
         #expect(again.status == 73 && again.stderr.contains("--force"), "\(again.stderr)")
         let contents = cluster.scratch("contents")
-        #expect(try cluster.run(["get", "-r", "photos/a/", "-o", contents]).status == 0)
+        #expect(try await cluster.run(["get", "-r", "photos/a/", "-o", contents]).status == 0)
         #expect(FileManager.default.fileExists(atPath: contents + "/b/deep file.txt") && FileManager.default.fileExists(atPath: contents + "/top.bin"))
         // Several names, one command.
         let several = cluster.scratch("several")
         try FileManager.default.createDirectory(atPath: several, withIntermediateDirectories: true)
-        let two = try cluster.run(["get", "photos/empty.txt", "photos/a/top.bin", "-o", several])
+        let two = try await cluster.run(["get", "photos/empty.txt", "photos/a/top.bin", "-o", several])
         #expect(two.status == 0, "\(two.stderr)")
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: several + "/top.bin"))) == files["a/top.bin"])
 
         // mv of the folder: metadata only (the same objects on the nodes), every byte kept.
         let before = objectNames(cluster)
-        let move = try cluster.run(["mv", "photos", "albums/2026"])
+        let move = try await cluster.run(["mv", "photos", "albums/2026"])
         #expect(move.status == 0, "\(move.stderr)")
         #expect(objectNames(cluster) == before, "a rename must not rewrite or remove any object")
-        #expect(try cluster.run(["ls"]).stdout == "albums/\n")
+        #expect(try await cluster.run(["ls"]).stdout == "albums/\n")
         let moved = cluster.scratch("moved")
-        #expect(try cluster.run(["get", "-r", "albums/2026/", "-o", moved]).status == 0)
-        let (movedCode, movedOutput) = try diff(root, moved)
+        #expect(try await cluster.run(["get", "-r", "albums/2026/", "-o", moved]).status == 0)
+        let (movedCode, movedOutput) = try await diff(root, moved)
         #expect(movedCode == 0, "diff -r after mv: \(movedOutput)")
 
         // rm -r removes the folder with everything in it; the names are gone, the top is empty.
-        let rm = try cluster.run(["rm", "-r", "albums"])
+        let rm = try await cluster.run(["rm", "-r", "albums"])
         #expect(rm.status == 0, "\(rm.stderr)")
-        #expect(try cluster.run(["ls"]).stdout.isEmpty)
-        #expect(try cluster.run(["get", "albums/2026/empty.txt", "-o", cluster.scratch("gone")]).status == 66)
+        #expect(try await cluster.run(["ls"]).stdout.isEmpty)
+        #expect(try await cluster.run(["get", "albums/2026/empty.txt", "-o", cluster.scratch("gone")]).status == 66)
     }
 
     /// The node log lines of the connections `user` made so far: "connection from …: user U, N requests, …".
@@ -140,27 +141,27 @@ struct FolderCommandTests {
     }
 
     /// Waits until every node has logged `count` connections of the user (a node logs one when it closes).
-    private func waitForConnections(_ cluster: TestCluster, count: Int) throws -> [String: [String]] {
+    private func waitForConnections(_ cluster: TestCluster, count: Int) async throws -> [String: [String]] {
         let deadline = Date().addingTimeInterval(10)
         while true {
             let lines = connectionLines(cluster)
             if lines.values.allSatisfy({ $0.count >= count }) || Date() > deadline { return lines }
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 
     @Test("one command for many names is one connection per node; listing a folder of 80 files costs a few requests per node, not one per file")
-    func oneSessionAndBoundedListing() throws {
-        let cluster = try TestCluster()
+    func oneSessionAndBoundedListing() async throws {
+        let cluster = try await TestCluster.started()
         let folder = cluster.scratch("many")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for index in 0..<80 { try Data([UInt8(index)]).write(to: URL(fileURLWithPath: folder + "/f\(index)")) }
-        #expect(try cluster.run(["put", folder]).status == 0)
-        _ = try waitForConnections(cluster, count: 1)
+        #expect(try await cluster.run(["put", folder]).status == 0)
+        _ = try await waitForConnections(cluster, count: 1)
 
-        let listed = try cluster.run(["ls", "many"])
+        let listed = try await cluster.run(["ls", "many"])
         #expect(listed.stdout.split(separator: "\n").count == 80)
-        for (node, lines) in try waitForConnections(cluster, count: 2) {
+        for (node, lines) in try await waitForConnections(cluster, count: 2) {
             #expect(lines.count == 2, "\(node): \(lines)")
             // HELLO, LOGIN (2), the keyslot, LIST objects and manifests, GET_MANIFESTS: a handful, whatever the count.
             let requests = lines.last.flatMap { $0.split(separator: ",").dropFirst().first }
@@ -170,16 +171,16 @@ struct FolderCommandTests {
 
         let out = cluster.scratch("three")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        #expect(try cluster.run(["get", "many/f1", "many/f2", "many/f3", "-o", out]).status == 0)
-        #expect(try cluster.run(["rm", "many/f1", "many/f2", "many/f3"]).status == 0)
-        for (node, lines) in try waitForConnections(cluster, count: 4) {
+        #expect(try await cluster.run(["get", "many/f1", "many/f2", "many/f3", "-o", out]).status == 0)
+        #expect(try await cluster.run(["rm", "many/f1", "many/f2", "many/f3"]).status == 0)
+        for (node, lines) in try await waitForConnections(cluster, count: 4) {
             #expect(lines.count == 4, "one connection per node for each command: \(node): \(lines)")
         }
     }
 
     @Test("put of 300 small files runs several at once: one line per file, every file reads; a file that fails stops new ones, the others finish, its exit code")
-    func manySmallFiles() throws {
-        let cluster = try TestCluster()
+    func manySmallFiles() async throws {
+        let cluster = try await TestCluster.started()
         let folder = cluster.scratch("many")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var files = [String: [UInt8]]()
@@ -188,25 +189,25 @@ struct FolderCommandTests {
             files[name] = try randomContent(index == 7 ? 200_000 : 100 + index * 13)  // one multi-stripe file among them
             try Data(files[name] ?? []).write(to: URL(fileURLWithPath: folder + "/" + name))
         }
-        let put = try cluster.run(["put", folder, "--json"])
+        let put = try await cluster.run(["put", folder, "--json"])
         #expect(put.status == 0, "\(put.stderr)")
         let lines = put.stdout.split(separator: "\n").filter { $0.contains("\"stored\"") }
         #expect(lines.count == 300, "one JSON line per stored file")
         #expect(Set(lines.compactMap { line in files.keys.first { line.contains("\"many/\($0)\"") } }).count == 300)
         let out = cluster.scratch("back")
-        #expect(try cluster.run(["get", "-r", "many", "-o", out]).status == 0)
-        #expect(try diff(folder, out + "/many").0 == 0)
+        #expect(try await cluster.run(["get", "-r", "many", "-o", out]).status == 0)
+        #expect(try await diff(folder, out + "/many").0 == 0)
         // Each small file (at most 3,987 B) is inline, in its manifest: no objects; one file of 4 stripes × 2.
         #expect(objectNames(cluster).count == 4 * 2)
 
         // A folder where file f010 would go: that file fails (73); files under way finish, no new one starts.
-        #expect(try cluster.run(["mkdir", "again/many/f010"]).status == 0)
-        let failing = try cluster.run(["put", folder, "--to", "again"])
+        #expect(try await cluster.run(["mkdir", "again/many/f010"]).status == 0)
+        let failing = try await cluster.run(["put", folder, "--to", "again"])
         #expect(failing.status == 73, "\(failing.stderr)")
         #expect(failing.stderr.contains("f010 is a folder"), "\(failing.stderr)")
         let stored = failing.stdout.split(separator: "\n").filter { $0.hasPrefix("stored again/many/") }
         #expect(!stored.isEmpty && stored.count < 299, "stopped early: \(stored.count) stored")
-        let listed = try cluster.run(["ls", "again/many"]).stdout.split(separator: "\n")
+        let listed = try await cluster.run(["ls", "again/many"]).stdout.split(separator: "\n")
         #expect(listed.count == stored.count + 1, "what was reported stored is stored, and f010 is still a folder")
     }
 
@@ -215,7 +216,7 @@ struct FolderCommandTests {
     /// failed, on a healthy cluster. The client now keeps within the limit the node announces in its HELLO; at the
     /// tightest limit, one, a put's replicas are begun in node order so that two files never wait for each other's.
     @Test("a put of many files of mixed sizes stays within the nodes' requests-in-flight limit: every file healthy, none degraded")
-    func manyFilesWithinTheStreamLimit() throws {
+    func manyFilesWithinTheStreamLimit() async throws {
         let cluster = try TestCluster { local in
             let config = try String(contentsOfFile: local.nodeConfigPath, encoding: .utf8)
             try (config + "MaxStreams: 1\n").write(toFile: local.nodeConfigPath, atomically: true, encoding: .utf8)
@@ -228,31 +229,31 @@ struct FolderCommandTests {
             try Data(try randomContent(sizes[index % sizes.count])).write(
                 to: URL(fileURLWithPath: folder + String(format: "/f%02d", index)))
         }
-        let put = try cluster.run(["put", folder])
+        let put = try await cluster.run(["put", folder])
         #expect(put.status == 0, "\(put.stderr)")
         #expect(!put.stdout.contains("degraded"), "\(put.stdout)")
         #expect(!put.stderr.contains("limit exceeded"), "\(put.stderr)")
-        let check = try cluster.run(["check", "--all"])
+        let check = try await cluster.run(["check", "--all"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         let out = cluster.scratch("back")
-        #expect(try cluster.run(["get", "-r", "mixed", "-o", out]).status == 0)
-        #expect(try diff(folder, out + "/mixed").0 == 0)
+        #expect(try await cluster.run(["get", "-r", "mixed", "-o", out]).status == 0)
+        #expect(try await diff(folder, out + "/mixed").0 == 0)
     }
 
     /// Attack finding (issue 15): with a node down a put of many files said "stored 1000 files" while 290 of its lines
     /// said degraded. The summary now counts them (the count matches the lines whatever the placement drew).
     @Test("a put with a node down counts its degraded files in the summary")
     func degradedFilesCounted() async throws {
-        let cluster = try TestCluster()
+        let cluster = try await TestCluster.started()
         let folder = cluster.scratch("some")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for index in 0..<24 {
             try Data(try randomContent(1000 + index)).write(to: URL(fileURLWithPath: folder + "/f\(index)"))
         }
         // The user's keys are made by a first put with every node up.
-        #expect(try cluster.run(["mkdir", "first"]).status == 0)
+        #expect(try await cluster.run(["mkdir", "first"]).status == 0)
         await cluster.stopNode(1)
-        let put = try cluster.run(["put", folder])
+        let put = try await cluster.run(["put", folder])
         #expect(put.status == 0, "\(put.stderr)")
         let degradedLines = put.stdout.split(separator: "\n").filter { $0.contains("degraded") }.count
         let summary = put.stderr.split(separator: "\n").first { $0.hasPrefix("edfs: stored 24 files") }
@@ -265,52 +266,52 @@ struct FolderCommandTests {
     }
 
     @Test("mkdir, rmdir, name conflicts, and put's naming rule (rsync's trailing slash, --to)")
-    func foldersAndNaming() throws {
-        let cluster = try TestCluster()
-        #expect(try cluster.run(["mkdir", "empty/inner"]).status == 0)
-        #expect(try cluster.run(["ls"]).stdout == "empty/\n")
-        #expect(try cluster.run(["ls", "empty"]).stdout == "inner/\n")
-        let notEmpty = try cluster.run(["rmdir", "empty"])
+    func foldersAndNaming() async throws {
+        let cluster = try await TestCluster.started()
+        #expect(try await cluster.run(["mkdir", "empty/inner"]).status == 0)
+        #expect(try await cluster.run(["ls"]).stdout == "empty/\n")
+        #expect(try await cluster.run(["ls", "empty"]).stdout == "inner/\n")
+        let notEmpty = try await cluster.run(["rmdir", "empty"])
         #expect(notEmpty.status == 73 && notEmpty.stderr.contains("not empty"), "\(notEmpty.stderr)")
-        #expect(try cluster.run(["rmdir", "empty/inner", "empty"]).status == 0)
-        #expect(try cluster.run(["ls"]).stdout.isEmpty)
+        #expect(try await cluster.run(["rmdir", "empty/inner", "empty"]).status == 0)
+        #expect(try await cluster.run(["ls"]).stdout.isEmpty)
 
         let source = try cluster.writeScratch("plain.txt", Array("hello".utf8))
-        #expect(try cluster.run(["put", source, "--as", "doc"]).status == 0)
-        let underFile = try cluster.run(["put", source, "--as", "doc/inside"])
+        #expect(try await cluster.run(["put", source, "--as", "doc"]).status == 0)
+        let underFile = try await cluster.run(["put", source, "--as", "doc/inside"])
         #expect(underFile.status == 73 && underFile.stderr.contains("doc is a file"), "\(underFile.stderr)")
-        #expect(try cluster.run(["mkdir", "doc"]).status == 73)
-        #expect(try cluster.run(["mkdir", "box"]).status == 0)
-        #expect(try cluster.run(["put", source, "--as", "box"]).status == 73)
-        #expect(try cluster.run(["get", "box", "-o", cluster.scratch("box")]).status == 73)
-        #expect(try cluster.run(["rm", "box"]).status == 73)
-        #expect(try cluster.run(["mv", "doc", "box"]).status == 0, "mv into an existing folder keeps the name")
-        #expect(try cluster.run(["ls", "box"]).stdout == "doc\n")
+        #expect(try await cluster.run(["mkdir", "doc"]).status == 73)
+        #expect(try await cluster.run(["mkdir", "box"]).status == 0)
+        #expect(try await cluster.run(["put", source, "--as", "box"]).status == 73)
+        #expect(try await cluster.run(["get", "box", "-o", cluster.scratch("box")]).status == 73)
+        #expect(try await cluster.run(["rm", "box"]).status == 73)
+        #expect(try await cluster.run(["mv", "doc", "box"]).status == 0, "mv into an existing folder keeps the name")
+        #expect(try await cluster.run(["ls", "box"]).stdout == "doc\n")
 
         // rsync's rule: "dir" stores dir/…, "dir/" what it holds, a file in a folder its last component; --to.
         let tree = cluster.scratch("tree")
         try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
         try Data([1]).write(to: URL(fileURLWithPath: tree + "/one"))
         try Data([2]).write(to: URL(fileURLWithPath: tree + "/sub/two"))
-        #expect(try cluster.run(["put", tree + "/"]).status == 0)
-        #expect(try cluster.run(["put", tree + "/sub/two", "--to", "elsewhere/deeper"]).status == 0)
-        #expect(try cluster.run(["put", tree]).status == 0)
-        let all = try cluster.run(["ls", "-R"])
+        #expect(try await cluster.run(["put", tree + "/"]).status == 0)
+        #expect(try await cluster.run(["put", tree + "/sub/two", "--to", "elsewhere/deeper"]).status == 0)
+        #expect(try await cluster.run(["put", tree]).status == 0)
+        let all = try await cluster.run(["ls", "-R"])
         #expect(Set(all.stdout.split(separator: "\n")) == ["box/", "box/doc", "one", "sub/", "sub/two", "elsewhere/",
                                                            "elsewhere/deeper/", "elsewhere/deeper/two", "tree/",
                                                            "tree/one", "tree/sub/", "tree/sub/two"], "\(all.stdout)")
-        let removed = try cluster.run(["rm", "one", "sub/two", "box/doc"])
+        let removed = try await cluster.run(["rm", "one", "sub/two", "box/doc"])
         #expect(removed.status == 0 && removed.stdout.split(separator: "\n").count == 3, "\(removed.stderr)")
 
         // Attack findings: rm -r of the top is refused; rm of several names goes on past a missing one; -o onto a
         // link is refused for -r and several names as for one; a bidirectional override is no name.
         for top in ["", "/"] {
-            let all = try cluster.run(["rm", "-r", top])
+            let all = try await cluster.run(["rm", "-r", top])
             #expect(all.status == 64 && all.stderr.contains("refusing to remove every stored file"), "\(all.stderr)")
         }
-        #expect(try cluster.run(["put", source, "--as", "p1"]).status == 0)
-        #expect(try cluster.run(["put", source, "--as", "p2"]).status == 0)
-        let partly = try cluster.run(["rm", "missing", "p1", "p2"])
+        #expect(try await cluster.run(["put", source, "--as", "p1"]).status == 0)
+        #expect(try await cluster.run(["put", source, "--as", "p2"]).status == 0)
+        let partly = try await cluster.run(["rm", "missing", "p1", "p2"])
         #expect(partly.status == 66 && partly.stdout.contains("removed p1") && partly.stdout.contains("removed p2"),
                 "\(partly.stdout)\(partly.stderr)")
         let target = cluster.scratch("victim")
@@ -318,46 +319,46 @@ struct FolderCommandTests {
         try FileManager.default.createSymbolicLink(atPath: cluster.scratch("link"), withDestinationPath: target)
         for arguments in [["get", "-r", "tree", "-o", cluster.scratch("link")],
                           ["get", "tree/one", "tree/sub/two", "-o", cluster.scratch("link")]] {
-            let through = try cluster.run(arguments)
+            let through = try await cluster.run(arguments)
             #expect(through.status == 64 && through.stderr.contains("symbolic link"), "\(through.stderr)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty, "nothing written through the link")
-        #expect(try cluster.run(["put", source, "--as", "rlo\u{202e}txt.exe"]).status == 64)
+        #expect(try await cluster.run(["put", source, "--as", "rlo\u{202e}txt.exe"]).status == 64)
     }
 
     @Test("a move killed (kill -9) after each of its steps loses nothing: the file reads under one name or both, and removing either never deletes the other's data")
-    func interruptedMove() throws {
-        let cluster = try TestCluster()
+    func interruptedMove() async throws {
+        let cluster = try await TestCluster.started()
         let content = try randomContent(200_000)
-        #expect(try cluster.run(["put", try cluster.writeScratch("src", content), "--as", "old"]).status == 0)
+        #expect(try await cluster.run(["put", try cluster.writeScratch("src", content), "--as", "old"]).status == 0)
         for step in 1...2 {
-            let killed = try EDFSBinary.run(["mv", "--config", cluster.clientConfigPath, "old", "new"],
-                                            environment: ["EDFS_PASSWORD": cluster.passwordText,
-                                                          "EDFS_TEST_CRASH_MOVE_AFTER_STEP": "\(step)"])
+            let killed = try await EDFSBinary.run(["mv", "--config", cluster.clientConfigPath, "old", "new"],
+                                                  environment: ["EDFS_PASSWORD": cluster.passwordText,
+                                                                "EDFS_TEST_CRASH_MOVE_AFTER_STEP": "\(step)"])
             #expect(killed.status != 0, "the test hook must have killed the move")
             let out = cluster.scratch("old-\(step)")
-            #expect(try cluster.run(["get", "old", "-o", out]).status == 0)
+            #expect(try await cluster.run(["get", "old", "-o", out]).status == 0)
             #expect(try Array(Data(contentsOf: URL(fileURLWithPath: out))) == content)
             if step == 2 {
                 // Both names are live and share the objects: removing one must leave the other whole.
-                #expect(try cluster.run(["rm", "old"]).status == 0)
+                #expect(try await cluster.run(["rm", "old"]).status == 0)
                 let copy = cluster.scratch("new-after-rm")
-                #expect(try cluster.run(["get", "new", "-o", copy]).status == 0)
+                #expect(try await cluster.run(["get", "new", "-o", copy]).status == 0)
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
             }
         }
-        #expect(try cluster.run(["ls"]).stdout == "new\n")
+        #expect(try await cluster.run(["ls"]).stdout == "new\n")
 
         // A folder move killed part-way is finished with mv -T (merge into the existing target), not nested.
         let tree = cluster.scratch("tree")
         try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
         for index in 0..<6 { try Data([UInt8(index)]).write(to: URL(fileURLWithPath: tree + "/f\(index)")) }
-        #expect(try cluster.run(["put", tree]).status == 0)
-        #expect(try cluster.run(["mv", "tree/f0", "moved/f0"]).status == 0)  // as if a folder move stopped after one file
-        let merged = try cluster.run(["mv", "-T", "tree", "moved"])
+        #expect(try await cluster.run(["put", tree]).status == 0)
+        #expect(try await cluster.run(["mv", "tree/f0", "moved/f0"]).status == 0)  // as if a folder move stopped after one file
+        let merged = try await cluster.run(["mv", "-T", "tree", "moved"])
         #expect(merged.status == 0, "\(merged.stderr)")
-        #expect(try cluster.run(["ls", "moved"]).stdout.split(separator: "\n") == ["f0", "f1", "f2", "f3", "f4", "f5"])
-        #expect(try cluster.run(["ls", "tree"]).status == 66)
+        #expect(try await cluster.run(["ls", "moved"]).stdout.split(separator: "\n") == ["f0", "f1", "f2", "f3", "f4", "f5"])
+        #expect(try await cluster.run(["ls", "tree"]).status == 66)
     }
 }
 }

@@ -29,15 +29,21 @@ func mountedPaths() -> [String] {
 }
 
 /// A command's outcome.
-struct Outcome {
+struct Outcome: Sendable {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Runs a system command (cp, diff, rm, mv, df…) to completion.
+/// Runs a system command (cp, diff, rm, mv, df…) to completion, waited for on a thread of its own (`offPool`).
 @discardableResult
-func command(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
+func command(_ arguments: [String], in directory: String? = nil) async throws -> Outcome {
+    try await offPool { try commandBlocking(arguments, in: directory) }
+}
+
+/// `command`, blocking the calling thread: only for synchronous callers (deinit, `TestCluster(beforeStart:)`).
+@discardableResult
+func commandBlocking(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -60,14 +66,29 @@ func command(_ arguments: [String], in directory: String? = nil) throws -> Outco
                    stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// `edfs mount` of the built binary on a folder of the test cluster, as a real process. `stop()` (and deinit, so
-/// also after a failed expectation) ends it: SIGTERM, then `fusermount3 -u -z` and SIGKILL by pid if it stays.
+/// `edfs mount` of the built binary on a folder of the test cluster, as a real process (`MountProcess.started`).
+/// `stopped()`, or `stop()` (blocking: for `defer`, and deinit, so also after a failed expectation) ends it: SIGTERM,
+/// then `fusermount3 -u -z` and SIGKILL by pid if it stays.
 final class MountProcess {
     let process = Process()
     let mountpoint: String
     let logPath: String
 
-    init(cluster: TestCluster, mountpoint: String, extra: [String] = []) throws {
+    /// Starts `edfs mount` and waits (polling with `Task.sleep`, no thread held) until the mount appears.
+    static func started(cluster: TestCluster, mountpoint: String, extra: [String] = []) async throws -> MountProcess {
+        let mount = try MountProcess(launching: cluster, mountpoint: mountpoint, extra: extra)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 60))
+        while !mountedPaths().contains(mountpoint) {
+            guard mount.process.isRunning, Date() < deadline else {
+                await mount.stopped()
+                throw MountTestError("the mount did not appear: \(mount.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return mount
+    }
+
+    private init(launching cluster: TestCluster, mountpoint: String, extra: [String]) throws {
         self.mountpoint = mountpoint
         logPath = cluster.scratch("mount-\(UUID().uuidString.prefix(6)).log")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
@@ -85,14 +106,6 @@ final class MountProcess {
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 60))
-        while !mountedPaths().contains(mountpoint) {
-            guard process.isRunning, Date() < deadline else {
-                stop()
-                throw MountTestError("the mount did not appear: \(self.log)")
-            }
-            usleep(50_000)
-        }
     }
 
     deinit { stop() }
@@ -101,8 +114,20 @@ final class MountProcess {
 
     var isMounted: Bool { mountedPaths().contains(mountpoint) }
 
+    /// `stop()` for async code: SIGTERM and wait (up to 30 s, times `TestTime.scale`) polling with `Task.sleep`; then
+    /// `stop()` cleans up whatever is left. Returns the exit status.
+    @discardableResult
+    func stopped() async -> Int32? {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(seconds: 30))
+            while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        }
+        return stop()
+    }
+
     /// SIGTERM and wait (up to 30 s, times `TestTime.scale`); whatever is left is cleaned up by force. Returns the exit
-    /// status.
+    /// status. Blocks the calling thread: async code calls `stopped()`.
     @discardableResult
     func stop() -> Int32? {
         if process.isRunning {
@@ -111,7 +136,7 @@ final class MountProcess {
             while process.isRunning && Date() < deadline { usleep(50_000) }
         }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        if isMounted { _ = try? command(["fusermount3", "-u", "-z", mountpoint]) }
+        if isMounted { _ = try? commandBlocking(["fusermount3", "-u", "-z", mountpoint]) }
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
         return Self.cancelAbortUnderTSan(process.terminationStatus, log: log) ? 0 : process.terminationStatus

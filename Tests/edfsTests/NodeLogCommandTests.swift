@@ -70,7 +70,7 @@ struct NodeLogCommandTests {
             while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
             guard !process.isRunning else {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                await process.exited()
                 return nil
             }
             return process.terminationStatus
@@ -119,8 +119,8 @@ struct NodeLogCommandTests {
     }
 
     @Test("an unknown --log-level is a usage error (64)")
-    func unknownLevel() throws {
-        let outcome = try EDFSBinary.run(["node", "--name", "N1", "--data", "/nonexistent", "--log-level", "loud"])
+    func unknownLevel() async throws {
+        let outcome = try await EDFSBinary.run(["node", "--name", "N1", "--data", "/nonexistent", "--log-level", "loud"])
         #expect(outcome.status == 64)
         #expect(outcome.stderr.contains("log-level"), "\(outcome.stderr)")
     }

@@ -48,8 +48,8 @@ struct ProgressCommandTests {
     }
 
     @Test("--json: status and summary lines on stderr end at the totals; a JSON line per file on stdout; check and repair keep their one object")
-    func jsonStatus() throws {
-        let cluster = try TestCluster()
+    func jsonStatus() async throws {
+        let cluster = try await TestCluster.started()
         let folder = cluster.scratch("tree")
         try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
         let sizes = ["a.bin": 300_000, "b.bin": 2_000_000, "sub/c.bin": 1_000]
@@ -60,7 +60,7 @@ struct ProgressCommandTests {
         // c.bin (1,000 B) is an inline file: its bytes are in its manifest, so check and rotate read no object of it.
         let objectBytes = total - 1_000
 
-        let put = try cluster.run(["put", folder, "--json"])
+        let put = try await cluster.run(["put", folder, "--json"])
         #expect(put.status == 0, "\(put.stderr)")
         try expectFinished(put.stderr, action: "put", files: 3, bytes: total)
         let stored = try jsonLines(put.stdout)
@@ -69,55 +69,55 @@ struct ProgressCommandTests {
         #expect(stored.allSatisfy { $0["message_type"] as? String == "stored" && $0["version"] as? Int == 1 })
 
         let out = cluster.scratch("out")
-        let get = try cluster.run(["get", "-r", "tree", "-o", out, "--json"])
+        let get = try await cluster.run(["get", "-r", "tree", "-o", out, "--json"])
         #expect(get.status == 0, "\(get.stderr)")
         try expectFinished(get.stderr, action: "get", files: 3, bytes: total)
         #expect(try jsonLines(get.stdout).compactMap { $0["size"] as? Int }.sorted() == sizes.values.sorted())
 
-        let check = try cluster.run(["check", "--read-data", "--json"])
+        let check = try await cluster.run(["check", "--read-data", "--json"])
         #expect(check.status == 0, "\(check.stderr)")
         // Five stored names (the two folder entries too); every replica read: each object byte twice (R = 2).
         try expectFinished(check.stderr, action: "check", files: 5, bytes: 2 * objectBytes)
         let report = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
         #expect((report["files"] as? [Any])?.count == 5, "stdout is still the one report object")
 
-        let repair = try cluster.run(["repair", "--json"])
+        let repair = try await cluster.run(["repair", "--json"])
         #expect(repair.status == 0, "\(repair.stderr)")
         try expectFinished(repair.stderr, action: "repair", files: 0, bytes: nil)
         #expect(try JSONSerialization.jsonObject(with: Data(repair.stdout.utf8)) is [String: Any])
 
-        let rotate = try cluster.run(["key", "rotate", "--reencrypt", "--json"])
+        let rotate = try await cluster.run(["key", "rotate", "--reencrypt", "--json"])
         #expect(rotate.status == 0, "\(rotate.stderr)")
         try expectFinished(rotate.stderr, action: "rotate", files: 5, bytes: objectBytes)
         let rotated = try jsonLines(rotate.stdout).filter { $0["message_type"] as? String == "rotated" }
         #expect(rotated.count == 5, "\(rotate.stdout)")
 
         // --quiet --json: the summary only.
-        let quiet = try cluster.run(["get", "tree/a.bin", "-o", cluster.scratch("a-again"), "--json", "--quiet"])
+        let quiet = try await cluster.run(["get", "tree/a.bin", "-o", cluster.scratch("a-again"), "--json", "--quiet"])
         #expect(quiet.status == 0, "\(quiet.stderr)")
         #expect(try jsonLines(quiet.stderr).map { $0["message_type"] as? String } == ["summary"], "\(quiet.stderr)")
     }
 
     @Test("a one-line summary on stderr, none with --quiet; stdout keeps its lines; --quiet only where there is progress")
-    func summaries() throws {
-        let cluster = try TestCluster()
+    func summaries() async throws {
+        let cluster = try await TestCluster.started()
         let a = try cluster.writeScratch("a.bin", try randomContent(150_000))
         let b = try cluster.writeScratch("b.bin", try randomContent(50_000))
-        let put = try cluster.run(["put", a, b])
+        let put = try await cluster.run(["put", a, b])
         #expect(put.status == 0, "\(put.stderr)")
         #expect(put.stdout.split(separator: "\n").map { $0.hasPrefix("stored ") } == [true, true], "\(put.stdout)")
         let summary = put.stderr.split(separator: "\n").filter { $0.hasPrefix("edfs: stored ") }
         #expect(summary.count == 1, "\(put.stderr)")
         #expect(summary.first?.hasPrefix("edfs: stored 2 files, 195.3 KiB in ") == true && summary.first?.hasSuffix("/s)") == true,
                 "\(put.stderr)")
-        let quiet = try cluster.run(["put", a, "--quiet"])
+        let quiet = try await cluster.run(["put", a, "--quiet"])
         #expect(quiet.status == 0 && !quiet.stderr.contains("stored"), "\(quiet.stderr)")
-        let get = try cluster.run(["get", "a.bin", "-o", cluster.scratch("copy")])
+        let get = try await cluster.run(["get", "a.bin", "-o", cluster.scratch("copy")])
         #expect(get.stderr.contains("edfs: fetched 1 file, 146.5 KiB in "), "\(get.stderr)")
-        let check = try cluster.run(["check"])
+        let check = try await cluster.run(["check"])
         #expect(check.stderr.contains("edfs: checked 2 files in "), "\(check.stderr)")
         for command in [["ls"], ["status"], ["rm", "x"], ["mkdir", "x"], ["key", "status"]] {
-            let refused = try cluster.run(command + ["--quiet"])
+            let refused = try await cluster.run(command + ["--quiet"])
             #expect(refused.status == 64, "\(command) --quiet: \(refused.status) \(refused.stderr)")
         }
     }
@@ -125,7 +125,15 @@ struct ProgressCommandTests {
     /// Runs `arguments` with stdout and stderr on a new pseudo-terminal of `columns` columns (0: no size set), with
     /// `environment`; returns the exit status and every byte the terminal received.
     private func runOnTerminal(_ cluster: TestCluster, _ arguments: [String], columns: UInt16,
-                               environment: [String: String]) throws -> (status: Int32, output: [UInt8]) {
+                               environment: [String: String]) async throws -> (status: Int32, output: [UInt8]) {
+        // The terminal is read to its end, and the process waited for, on a thread of its own (`offPool`).
+        try await offPool {
+            try Self.runOnTerminalBlocking(cluster, arguments, columns: columns, environment: environment)
+        }
+    }
+
+    private static func runOnTerminalBlocking(_ cluster: TestCluster, _ arguments: [String], columns: UInt16,
+                                              environment: [String: String]) throws -> (status: Int32, output: [UInt8]) {
         // posix_openpt and friends are not imported; Linux's ioctls (asm-generic: TIOCSPTLCK, TIOCGPTN) do the same.
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(master >= 0)
@@ -203,13 +211,13 @@ struct ProgressCommandTests {
     }
 
     @Test("on a terminal the line fits 40 columns (its size, else COLUMNS) with a wide name, and is cleared at the end")
-    func terminalLine() throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
+    func terminalLine() async throws {
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
         let name = "写真-とても長い名前のファイル-very-long-name.bin"
         let big = try cluster.writeScratch(name, try randomContent(48 << 20))
-        #expect(try cluster.run(["ls"]).status == 0)  // the first command's note (keys created) out of the way
+        #expect(try await cluster.run(["ls"]).status == 0)  // the first command's note (keys created) out of the way
         for (columns, environment) in [(UInt16(40), ["COLUMNS": "200"]), (UInt16(0), ["COLUMNS": "40"])] {
-            let run = try runOnTerminal(cluster, ["put", big], columns: columns, environment: environment)
+            let run = try await runOnTerminal(cluster, ["put", big], columns: columns, environment: environment)
             #expect(run.status == 0, "\(String(decoding: run.output, as: UTF8.self))")
             let (lines, drawn) = screen(run.output)
             let bars = drawn.filter { $0.hasPrefix("put ") }
@@ -225,24 +233,24 @@ struct ProgressCommandTests {
             #expect(lines.last?.hasPrefix("edfs: stored 1 file, 48.0 MiB in ") == true, "\(lines)")
         }
         // check prints its report after the bar: the bar is cleared first (by the display's end, not by a line).
-        let check = try runOnTerminal(cluster, ["check", "--read-data"], columns: 40, environment: [:])
+        let check = try await runOnTerminal(cluster, ["check", "--read-data"], columns: 40, environment: [:])
         #expect(check.status == 0, "\(String(decoding: check.output, as: UTF8.self))")
         #expect(screen(check.output).drawn.contains { $0.hasPrefix("check ") }, "\(screen(check.output).drawn)")
         try expectLastBarCleared(check.output, prefix: "check ")
         #expect(screen(check.output).lines.allSatisfy { !$0.contains("check 0:") }, "\(screen(check.output).lines)")
         // --quiet: nothing but the stored line.
-        let quiet = try runOnTerminal(cluster, ["put", big, "--quiet"], columns: 40, environment: [:])
+        let quiet = try await runOnTerminal(cluster, ["put", big, "--quiet"], columns: 40, environment: [:])
         #expect(screen(quiet.output).lines.count == 1 && screen(quiet.output).drawn.isEmpty,
                 "\(String(decoding: quiet.output, as: UTF8.self))")
     }
 
     @Test("SIGTERM during key rotate --reencrypt: exit 130, how far it got, and running it again finishes it")
-    func interruptedRotation() throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
+    func interruptedRotation() async throws {
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
         let big = cluster.scratch("big.bin")
         let content = try writeRandomFile(big, mebibytes: 96)
         let small = try cluster.writeScratch("small.bin", try randomContent(1000))
-        #expect(try cluster.run(["put", big, small]).status == 0)
+        #expect(try await cluster.run(["put", big, small]).status == 0)
 
         let errPath = cluster.scratch("rotate.err")
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -261,10 +269,10 @@ struct ProgressCommandTests {
               !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").split(separator: "\n").contains(where: {
                   $0.contains("\"message_type\":\"status\"") && !$0.contains("\"bytes_done\":0,")
               }) {
-            usleep(5_000)
+            try await Task.sleep(for: .milliseconds(5))
         }
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        await process.exited()
         let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
         try #require(process.terminationStatus != 0, "the rotation finished before the signal; nothing was tested")
         #expect(process.terminationStatus == 130, "\(stderr)")
@@ -273,17 +281,17 @@ struct ProgressCommandTests {
                 "\(stderr)")
         #expect(try jsonLines(stderr).allSatisfy { $0["message_type"] as? String == "status" }, "no summary: \(stderr)")
 
-        let again = try cluster.run(["key", "rotate"])
+        let again = try await cluster.run(["key", "rotate"])
         #expect(again.status == 0 && again.stdout.contains("(resumed)"), "\(again.stdout) \(again.stderr)")
         let copy = cluster.scratch("big-copy")
-        #expect(try cluster.run(["get", "big.bin", "-o", copy]).status == 0)
+        #expect(try await cluster.run(["get", "big.bin", "-o", copy]).status == 0)
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == content)
     }
 
     /// Starts `edfs put ARGUMENTS` with stdout and stderr in files; returns once `ready` holds for its stdout (or after
     /// 60 s, or when it ended).
     private func startPut(_ cluster: TestCluster, _ arguments: [String],
-                          until ready: (String) -> Bool) throws -> (process: Process, out: String, err: String) {
+                          until ready: (String) -> Bool) async throws -> (process: Process, out: String, err: String) {
         let outPath = cluster.scratch("put.out"), errPath = cluster.scratch("put.err")
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -296,30 +304,30 @@ struct ProgressCommandTests {
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline, !ready((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "") {
-            usleep(2_000)
+            try await Task.sleep(for: .milliseconds(2))
         }
         return (process, outPath, errPath)
     }
 
     /// SIGINTs a started put, waits for it, and returns what it wrote; requires that it had not finished already.
-    private func interrupt(_ process: Process, _ outPath: String, _ errPath: String) throws -> (String, String) {
+    private func interrupt(_ process: Process, _ outPath: String, _ errPath: String) async throws -> (String, String) {
         kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        await process.exited()
         try #require(process.terminationStatus != 0, "the put finished before the interrupt; nothing was tested")
         return (try String(contentsOfFile: outPath, encoding: .utf8), try String(contentsOfFile: errPath, encoding: .utf8))
     }
 
     @Test("SIGINT during a put of many small files in flight: one line naming every file under way; what it says stored is stored, what it says not stored is not")
-    func interruptedConcurrentPut() throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
-        #expect(try cluster.run(["mkdir", "other"]).status == 0)  // the first command makes the keys (a note line)
+    func interruptedConcurrentPut() async throws {
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
+        #expect(try await cluster.run(["mkdir", "other"]).status == 0)  // the first command makes the keys (a note line)
         let folder = cluster.scratch("many")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for index in 0..<1500 {
             try Data(try randomContent(2048)).write(to: URL(fileURLWithPath: folder + String(format: "/f%04d", index)))
         }
-        let (process, outPath, errPath) = try startPut(cluster, [folder]) { $0.split(separator: "\n").count >= 20 }
-        let (stdout, stderr) = try interrupt(process, outPath, errPath)
+        let (process, outPath, errPath) = try await startPut(cluster, [folder]) { $0.split(separator: "\n").count >= 20 }
+        let (stdout, stderr) = try await interrupt(process, outPath, errPath)
         #expect(process.terminationStatus == 130)
         #expect(stderr.split(separator: "\n").count == 1, "one line: \(stderr)")
         let stored = Set(stdout.split(separator: "\n").filter { $0.hasPrefix("stored many/") }
@@ -342,18 +350,18 @@ struct ProgressCommandTests {
         #expect(!notStored.isEmpty || stderr.contains("being committed"), "some file was under way: \(stderr)")
         #expect(notStored.allSatisfy { $0.hasPrefix("many/f") && !stored.contains($0) }, "\(notStored)")
         for name in notStored.prefix(5) {
-            #expect(try cluster.run(["get", name, "-o", cluster.scratch("nope")]).status == 66, "\(name) was not stored")
+            #expect(try await cluster.run(["get", name, "-o", cluster.scratch("nope")]).status == 66, "\(name) was not stored")
         }
-        let listed = Set(try cluster.run(["ls", "many"]).stdout.split(separator: "\n").map { "many/" + $0 })
+        let listed = Set(try await cluster.run(["ls", "many"]).stdout.split(separator: "\n").map { "many/" + $0 })
         #expect(stored.isSubset(of: listed), "every file reported stored is stored")
     }
 
     @Test("SIGINT during a put of several files: exit 130, what was stored, the previous version intact")
-    func interruptedPut() throws {
-        let cluster = try TestCluster(segmentSize: 1 << 20)
+    func interruptedPut() async throws {
+        let cluster = try await TestCluster.started(segmentSize: 1 << 20)
         let old = try randomContent(100_000)
         let firstB = try cluster.writeScratch("b.bin", old)
-        #expect(try cluster.run(["put", firstB]).status == 0)
+        #expect(try await cluster.run(["put", firstB]).status == 0)
         let folder = cluster.scratch("new")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let a = folder + "/a.bin", b = folder + "/b.bin", c = folder + "/c.bin"
@@ -361,9 +369,9 @@ struct ProgressCommandTests {
         _ = try writeRandomFile(b, mebibytes: 200)
         FileManager.default.createFile(atPath: c, contents: Data(try randomContent(10_000)))
 
-        let (process, outPath, errPath) = try startPut(cluster, [a, b, c]) { $0.contains("stored a.bin") }
-        usleep(200_000)  // b.bin is on its way
-        let (stdout, stderr) = try interrupt(process, outPath, errPath)
+        let (process, outPath, errPath) = try await startPut(cluster, [a, b, c]) { $0.contains("stored a.bin") }
+        try await Task.sleep(for: .milliseconds(200))  // b.bin is on its way
+        let (stdout, stderr) = try await interrupt(process, outPath, errPath)
         #expect(process.terminationStatus == 130)
         #expect(stdout.hasPrefix("stored a.bin") && !stdout.contains("b.bin"), "\(stdout)")
         #expect(stderr.contains("edfs: interrupted: 1 of 3 files stored; b.bin was not stored, its previous version (if any) is intact"),
@@ -371,10 +379,10 @@ struct ProgressCommandTests {
         #expect(stderr.split(separator: "\n").count == 1, "one line: \(stderr)")
 
         let copy = cluster.scratch("b-copy")
-        let get = try cluster.run(["get", "b.bin", "-o", copy])
+        let get = try await cluster.run(["get", "b.bin", "-o", copy])
         #expect(get.status == 0, "\(get.stderr)")
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: copy))) == old, "the previous version is intact")
-        #expect(try cluster.run(["get", "c.bin", "-o", cluster.scratch("c-copy")]).status == 66, "c.bin was not stored")
+        #expect(try await cluster.run(["get", "c.bin", "-o", cluster.scratch("c-copy")]).status == 66, "c.bin was not stored")
     }
 }
 }
