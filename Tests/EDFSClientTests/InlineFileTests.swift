@@ -14,6 +14,22 @@ struct InlineFileTests {
         try #require(try await ManifestReader(session).lookUp(path: name).live, "\(name) is stored")
     }
 
+    /// A get of `name` fails with an integrity error (exit 65) whose message holds every one of `phrases`, and writes
+    /// no output file.
+    private func expectIntegrityError(_ cluster: InProcessCluster, getting name: String,
+                                      mentioning phrases: [String]) async throws {
+        let out = cluster.scratch("out-" + name)
+        await #expect(throws: ClientError.integrity("")) {
+            do {
+                try await cluster.withSession { session in try await GetOperation(session).run(name: name, to: .file(out)) }
+            } catch let ClientError.integrity(message) {
+                #expect(phrases.allSatisfy(message.contains), "\(message)")
+                throw ClientError.integrity("")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     /// Object names of `fileID` on any node.
     private func objects(of fileID: FileID, _ cluster: any ClientCluster) -> [String] {
         cluster.objectHolders().keys.filter { $0.hasPrefix(fileID.hex) }
@@ -211,17 +227,7 @@ struct InlineFileTests {
         }
         // Two of four (the read quorum is three): the authentic copies cannot be trusted to be the newest.
         try await forge(on: [0, 1])
-        await #expect(throws: ClientError.integrity("")) {
-            do {
-                try await cluster.withSession { session in
-                    try await GetOperation(session).run(name: "z", to: .file(cluster.scratch("out")))
-                }
-            } catch let ClientError.integrity(message) {
-                #expect(message.contains("DFS1,DFS2") && message.contains("fail authentication"), "\(message)")
-                throw ClientError.integrity("")
-            }
-        }
-        #expect(!FileManager.default.fileExists(atPath: cluster.scratch("out")))
+        try await expectIntegrityError(cluster, getting: "z", mentioning: ["DFS1,DFS2", "fail authentication"])
         // Every node: the file is gone from every listing, and check says so.
         try await forge(on: [2, 3])
         let report = try await cluster.withSession { try await CheckOperation($0).run() }
@@ -231,5 +237,23 @@ struct InlineFileTests {
         #expect(listing.map(\.name) == ["ok"])
         #expect(notices.all.contains { $0.contains("1 stored file(s) cannot be listed") }, "\(notices.all)")
         #expect(try await cluster.mismatchedFiles(["ok": other]).isEmpty)
+    }
+
+    @Test("copies damaged on the nodes' disks (their checksum fails) count as answers that vouch for nothing: 65 naming the nodes, not 'start the nodes'; repair puts them back (attack finding)")
+    func unreadableCopies() async throws {
+        let cluster = try InProcessCluster(nodes: 4, replicas: 2)
+        defer { Task { await cluster.shutdown() } }
+        let content = try randomContent(3500)
+        try await cluster.withSession { session in
+            _ = try await PutOperation(session).run(file: cluster.writeScratch("b", content), as: "b")
+        }
+        let id = try await cluster.withSession { try await live($0, "b") }.id.hex
+        for node in [0, 2] {
+            try DiskDamage.flipByte(cluster.userDirectory(node: node) + "/manifests/" + id, at: 200)
+        }
+        try await expectIntegrityError(cluster, getting: "b", mentioning: ["DFS1,DFS3", "cannot be read"])
+        let repair = try await cluster.withSession { try await RepairOperation($0).run() }
+        #expect(repair.worst == .healthy, "\(repair)")
+        #expect(try await cluster.mismatchedFiles(["b": content]).isEmpty)
     }
 }

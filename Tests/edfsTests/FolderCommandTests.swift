@@ -360,5 +360,33 @@ struct FolderCommandTests {
         #expect(try await cluster.run(["ls", "moved"]).stdout.split(separator: "\n") == ["f0", "f1", "f2", "f3", "f4", "f5"])
         #expect(try await cluster.run(["ls", "tree"]).status == 66)
     }
+
+    @Test("get -r when one stored file's manifest is damaged on every node's disk: the others are written, exit 65; check and repair say damaged (attack finding)")
+    func restoreWithALostManifest() async throws {
+        let cluster = try await TestCluster.started()
+        let root = cluster.scratch("t")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        for (name, size) in [("a", 100), ("b", 3500), ("c", 2000)] {
+            try Data(try randomContent(size)).write(to: URL(fileURLWithPath: root + "/" + name))
+        }
+        #expect(try await cluster.run(["put", root]).status == 0)
+        let id = try await cluster.withSession { session in
+            try #require(try await ManifestReader(session).lookUp(path: "t/b").live).id.hex
+        }
+        // Disk rot on every node: the node's footer check fails, so each node answers that it cannot read its copy.
+        for node in 0..<4 {
+            try DiskDamage.flipByte(cluster.userDirectory(node: node) + "/manifests/" + id, at: 200)
+        }
+        let out = cluster.scratch("out")
+        let restore = try await cluster.run(["get", "-r", "t", "-o", out])
+        #expect(restore.status == 65 && restore.stderr.contains("1 stored file(s) could not be restored"), "\(restore.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/t/a") && FileManager.default.fileExists(atPath: out + "/t/c"))
+        let get = try await cluster.run(["get", "t/b", "-o", cluster.scratch("b")])
+        #expect(get.status == 65 && get.stderr.contains("cannot be read"), "\(get.stderr)")
+        let check = try await cluster.run(["check", "--all"])
+        #expect(check.status == 65 && check.stdout.contains("manifest \(id): no copy opens"), "\(check.stdout)")
+        let repair = try await cluster.run(["repair", "--all"])
+        #expect(repair.status == 65 && repair.stdout.contains("manifest \(id)"), "\(repair.stdout)")
+    }
 }
 }

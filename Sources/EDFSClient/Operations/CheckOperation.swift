@@ -155,7 +155,7 @@ public struct CheckOperation: Sendable {
             guard let newest = lookup.newest else {
                 if lookup.forgedCopies > 0 {
                     files.append(FileCheck(name: name, removed: false, version: 0, size: 0, health: .damaged,
-                                           problems: ["every stored manifest fails authentication"], manifestNodes: [],
+                                           problems: ["every stored manifest fails authentication or cannot be read"], manifestNodes: [],
                                            stripes: []))
                     continue
                 }

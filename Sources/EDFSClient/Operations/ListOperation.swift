@@ -43,6 +43,12 @@ public struct ListOperation: Sendable {
     public init(_ session: ClusterSession) { self.session = session }
 
     public func run() async throws -> [FileListing] {
+        try await runCountingUnlisted().files
+    }
+
+    /// `run()`, and how many stored files could not be listed at all: manifest ids some node holds of which no copy
+    /// opens (damaged everywhere, or made up by a node); their names, and so their folders, are unknown.
+    public func runCountingUnlisted() async throws -> (files: [FileListing], unlisted: Int) {
         let inventory = await ClusterInventory.take(session)
         try inventory.requireReadQuorum(session)
         let (records, unreadable, lost) = await inventory.newestManifests(session)
@@ -63,12 +69,13 @@ public struct ListOperation: Sendable {
         }
         // Sorted by the names' bytes: the keys alone (each made once), not the records, move in the sort.
         let live = newest.filter { !$0.value.body.isDeleted }
-        return try live.keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { live[$0] }.map { record in
+        let files = try live.keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { live[$0] }.map { record in
             FileListing(name: record.body.name, size: record.body.size, modified: record.body.modificationSeconds,
                         version: record.header.version, keyEpoch: record.header.keyEpoch,
                         health: record.body.isFolder ? "healthy" : try inventory.health(of: record),
                         manifestNodes: record.holders.map(session.nodeName), isFolder: record.body.isFolder,
                         mode: record.body.mode, stored: record.body.storedSeconds)
         }
+        return (files, lost.count)
     }
 }

@@ -20,8 +20,13 @@ public struct RepairReport: Sendable, Codable, Equatable {
     public var files: [FileRepair]
     public var dryRun: Bool
     public var unreachableNodes: [String]
+    /// What the check before the repair found as `CheckReport.unopenedManifests`: nothing a repair can restore.
+    public var unopenedManifests: [String]?
 
-    public var worst: FileHealth { files.map(\.healthAfter).max() ?? .healthy }
+    /// The worst health after the repair; `damaged` when some manifest opens nowhere.
+    public var worst: FileHealth {
+        max(files.map(\.healthAfter).max() ?? .healthy, unopenedManifests?.isEmpty == false ? .damaged : .healthy)
+    }
 }
 
 /// `edfs repair`: brings every stripe of every file back to R good replicas on the nodes its placement names (the
@@ -95,7 +100,8 @@ public struct RepairOperation: Sendable {
             if dryRun { result.healthAfter = file.health }
             files.append(result)
         }
-        return RepairReport(files: files, dryRun: dryRun, unreachableNodes: check.unreachableNodes)
+        return RepairReport(files: files, dryRun: dryRun, unreachableNodes: check.unreachableNodes,
+                            unopenedManifests: check.unopenedManifests)
     }
 
     /// The check's stripe reports as node indices (a report lists a stripe's replicas in placement order; names are

@@ -74,8 +74,12 @@ struct ClusterInventory: Sendable {
                 if let record {
                     records[id] = record
                 } else if (manifestHolders[id] ?? []).contains(where: { node in
-                    guard case let .success(answers) = fetched.results[node], case .manifest? = answers[id] else { return false }
-                    return true
+                    // A copy served that did not open, or one the node holds but cannot read (its checksum fails).
+                    guard case let .success(answers) = fetched.results[node] else { return false }
+                    switch answers[id] {
+                    case .manifest?, .unreadable?: return true
+                    case .absent?, nil: return false
+                    }
                 }) {
                     lost.append(id)
                 }

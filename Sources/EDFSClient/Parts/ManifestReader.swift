@@ -92,6 +92,14 @@ public struct ManifestReader: Sendable {
                     continue
                 case let .success(.some(found)):
                     bytes = found
+                case .failure(NodeLinkError.checksumMismatch):
+                    // The node answered: it holds a copy it cannot read (damaged on its disk). Like a copy that fails
+                    // authentication, it vouches for no version.
+                    session.notices.add("node \(session.nodeName(node)) holds a manifest for \(displayed(path)) that "
+                                        + "it cannot read (damaged on its disk); ignored")
+                    lookup.unsettledNodes.insert(node)
+                    lookup.forgedCopies += 1
+                    continue
                 case let .failure(error):
                     session.notices.add("node \(session.nodeName(node)): could not read a manifest: \(error)")
                     lookup.unsettledNodes.insert(node)
@@ -148,7 +156,7 @@ public struct ManifestReader: Sendable {
             return live
         }
         if lookup.newest == nil && lookup.forgedCopies > 0 {
-            throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication")
+            throw ClientError.integrity("every stored manifest of \"\(path)\" fails authentication or cannot be read")
         }
         throw ClientError.noSuchFile("no file named \"\(path)\" is stored (see edfs ls)")
     }
@@ -165,8 +173,8 @@ public struct ManifestReader: Sendable {
            answered.count + failing.count >= session.config.readQuorum {
             throw ClientError.integrity(
                 "the manifest copies of \"\(path)\" on \(failing.map(session.nodeName).joined(separator: ",")) fail "
-                    + "authentication (damaged or forged), so too few nodes vouch for its newest version: run edfs check, "
-                    + "then edfs repair")
+                    + "authentication or cannot be read (damaged or forged), so too few nodes vouch for its newest "
+                    + "version: run edfs check, then edfs repair")
         }
         try Self.requireReadQuorum(answered: answered.count, session: session, what: "\"\(path)\"")
     }

@@ -84,6 +84,12 @@ struct GetCommand: AsyncParsableCommand {
                 progress.start()
                 for folder in plan.folders { try tree.makeFolder(folder) }
                 try await restore(plan.files, into: tree, session: session, progress: progress)
+                if plan.unlisted > 0 {
+                    // Fail safe: a restore that may be missing files is not a success.
+                    throw ClientError.integrity("\(plan.unlisted) stored file(s) could not be restored or even named: no "
+                                                + "copy of their manifest opens, so they may belong here; the others "
+                                                + "were written: run edfs check")
+                }
                 return tree.root
             }
             progress.finish { "restored " + CommandProgress.counts($0) + " into \(root)" }
@@ -96,6 +102,9 @@ struct GetCommand: AsyncParsableCommand {
     static let bytesInFlight: UInt64 = 32 << 20
     /// Manifests read ahead of the files: one GET_MANIFESTS per node for up to this many files or bytes.
     static let lookAheadBytes: UInt64 = 256 << 20
+    /// …and for at most about this many bytes of manifest copies, counting a file small enough to be inline (its
+    /// bytes are in its manifest, fetched from every node) at its size on every node.
+    static let lookAheadCopyBytes: UInt64 = 32 << 20
 
     /// Restores `files` (from the plan) into `tree`, several at a time: their manifests read in bulk
     /// (`ManifestReader.lookUp(paths:)`: the same authentication and read quorum as one file's lookup), each file
@@ -109,9 +118,15 @@ struct GetCommand: AsyncParsableCommand {
         while start < files.count {
             var end = start
             var bytes: UInt64 = 0
+            var copyBytes: UInt64 = 0
+            func copies(_ size: UInt64) -> UInt64 {
+                (size <= UInt64(ManifestBody.maximumInlineBytes) ? size + 512 : 512) &* UInt64(session.nodeCount)
+            }
             while end < files.count, end - start < WireProtocol.maxManifestBatch,
-                  end == start || bytes + files[end].size <= Self.lookAheadBytes {
+                  end == start || (bytes + files[end].size <= Self.lookAheadBytes
+                                   && copyBytes + copies(files[end].size) <= Self.lookAheadCopyBytes) {
                 bytes += files[end].size
+                copyBytes += copies(files[end].size)
                 end += 1
             }
             let batch = Array(files[start..<end])
@@ -220,10 +235,14 @@ struct GetCommand: AsyncParsableCommand {
 struct RestorePlan {
     var files: [(stored: String, local: [String], size: UInt64)] = []
     var folders: [[String]] = []
+    /// Stored files the listing could not name (no copy of their manifest opens): any of them may belong here.
+    var unlisted = 0
 
     static func make(_ names: [String], recursive: Bool, session: ClusterSession) async throws -> RestorePlan {
-        let listing = Namespace(try await ListOperation(session).run())
+        let (files, unlisted) = try await ListOperation(session).runCountingUnlisted()
+        let listing = Namespace(files)
         var plan = RestorePlan()
+        plan.unlisted = unlisted
         for typed in names {
             let name = StoredPath.trimmed(typed)
             // rsync's rule: "photos/" (or the top) restores what the folder holds, "photos" the folder itself.
