@@ -23,8 +23,6 @@ enum ConfigSettings {
 
     /// Largest segment a config may ask for.
     static let maxSegmentSize = 64 * ByteCount.mebi
-    /// Largest `InlineLimit` (what a manifest body may hold).
-    static let maxInlineLimit = 65536
     /// Most `Server` lines a config may hold (so also the most replicas).
     static let maxServers = 1024
 
@@ -36,7 +34,7 @@ enum ConfigSettings {
         Known(name: "WriteQuorum", kind: .integer(1...maxServers)),
         Known(name: "SegmentSize", kind: .bytes(1...maxSegmentSize)),
         // Client: files up to this size (and one segment) are stored inside their manifest (docs/FORMAT.md §3).
-        Known(name: "InlineLimit", kind: .bytes(0...maxInlineLimit)),
+        Known(name: "InlineLimit", kind: .bytes(0...ManifestBody.maximumInlineBytes)),
         Known(name: "MaxFrameSize", kind: .bytes(ByteCount.kibi...ByteCount.gibi)),
         Known(name: "MaxObjectSize", kind: .bytes(1...Int.max)),
         Known(name: "MaxConnections", kind: .integer(1...1_000_000)),

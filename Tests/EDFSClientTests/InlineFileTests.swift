@@ -30,6 +30,15 @@ struct InlineFileTests {
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    /// Puts each of `files` (name → content) in one session.
+    private func store(_ files: KeyValuePairs<String, [UInt8]>, in cluster: any ClientCluster) async throws {
+        try await cluster.withSession { session in
+            for (name, content) in files {
+                _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: name)
+            }
+        }
+    }
+
     /// Object names of `fileID` on any node.
     private func objects(of fileID: FileID, _ cluster: any ClientCluster) -> [String] {
         cluster.objectHolders().keys.filter { $0.hasPrefix(fileID.hex) }
@@ -104,9 +113,7 @@ struct InlineFileTests {
         let cluster = try InProcessCluster(nodes: 4, replicas: 2)
         defer { Task { await cluster.shutdown() } }
         let content = try randomContent(3000)
-        try await cluster.withSession { session in
-            _ = try await PutOperation(session).run(file: cluster.writeScratch("src", content), as: "f")
-        }
+        try await store(["f": content], in: cluster)
         // Any one node down (R = 2): the other copies serve it.
         for node in 0..<4 {
             await cluster.stopNode(node)
@@ -209,10 +216,7 @@ struct InlineFileTests {
         let cluster = try InProcessCluster(nodes: 4, replicas: 2)
         defer { Task { await cluster.shutdown() } }
         let content = try randomContent(1000), other = try randomContent(2000)
-        try await cluster.withSession { session in
-            _ = try await PutOperation(session).run(file: cluster.writeScratch("z", content), as: "z")
-            _ = try await PutOperation(session).run(file: cluster.writeScratch("o", other), as: "ok")
-        }
+        try await store(["z": content, "ok": other], in: cluster)
         let record = try await cluster.withSession { try await live($0, "z") }
         var header = try ManifestHeader.decode(prefixOf: record.bytes)
         header.version += 1
@@ -244,9 +248,7 @@ struct InlineFileTests {
         let cluster = try InProcessCluster(nodes: 4, replicas: 2)
         defer { Task { await cluster.shutdown() } }
         let content = try randomContent(3500)
-        try await cluster.withSession { session in
-            _ = try await PutOperation(session).run(file: cluster.writeScratch("b", content), as: "b")
-        }
+        try await store(["b": content], in: cluster)
         let id = try await cluster.withSession { try await live($0, "b") }.id.hex
         for node in [0, 2] {
             try DiskDamage.flipByte(cluster.userDirectory(node: node) + "/manifests/" + id, at: 200)

@@ -14,6 +14,11 @@ public enum FileHealth: String, Sendable, Codable, Comparable, CaseIterable {
 
     private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
     public static func < (lhs: FileHealth, rhs: FileHealth) -> Bool { lhs.rank < rhs.rank }
+
+    /// The worst of `healths` (healthy when there are none), `damaged` when some manifest opens nowhere.
+    static func worst(of healths: [FileHealth], unopenedManifests: [String]?) -> FileHealth {
+        max(healths.max() ?? .healthy, unopenedManifests?.isEmpty == false ? .damaged : .healthy)
+    }
 }
 
 /// One replica as `check` reports it.
@@ -61,9 +66,7 @@ public struct CheckReport: Sendable, Codable, Equatable {
     public var unopenedManifests: [String]?
 
     /// The worst health of any file (healthy when there are none); `damaged` when some manifest opens nowhere.
-    public var worst: FileHealth {
-        max(files.map(\.health).max() ?? .healthy, unopenedManifests?.isEmpty == false ? .damaged : .healthy)
-    }
+    public var worst: FileHealth { FileHealth.worst(of: files.map(\.health), unopenedManifests: unopenedManifests) }
 }
 
 /// `edfs check`: which replicas of each file exist, where, with which size; with `readData`, every replica read

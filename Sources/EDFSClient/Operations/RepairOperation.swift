@@ -24,9 +24,7 @@ public struct RepairReport: Sendable, Codable, Equatable {
     public var unopenedManifests: [String]?
 
     /// The worst health after the repair; `damaged` when some manifest opens nowhere.
-    public var worst: FileHealth {
-        max(files.map(\.healthAfter).max() ?? .healthy, unopenedManifests?.isEmpty == false ? .damaged : .healthy)
-    }
+    public var worst: FileHealth { FileHealth.worst(of: files.map(\.healthAfter), unopenedManifests: unopenedManifests) }
 }
 
 /// `edfs repair`: brings every stripe of every file back to R good replicas on the nodes its placement names (the

@@ -46,11 +46,11 @@ struct ClusterInventory: Sendable {
 
     /// The newest authentic copy of each listed manifest id (with the nodes holding exactly that version), and how
     /// many copies could not be opened. Records keep no inline file's bytes (`ManifestBody.withoutInlineData()`, and
-    /// of such a manifest only its header in `bytes`): a reader of one gets them with `ManifestReader`. Fetched in rounds of at most `manifestBytesPerRound` (all nodes
-    /// together), each round's ids in bulk: ⌈ids / 1000⌉ GET_MANIFESTS per node and round, more only when they outgrow
-    /// a frame.
-    /// `lost` are the ids some node answered with a copy of which none opened: a file damaged on every copy (its name
-    /// unknown), or copies a node made up.
+    /// of such a manifest only its header in `bytes`): a reader of one gets them with `ManifestReader`. Fetched in
+    /// rounds of at most `bytesPerRound` of copies (all nodes together), each round's ids in bulk: ⌈ids / 1000⌉
+    /// GET_MANIFESTS per node and round, more only when they outgrow a frame. `lost` are the ids some node answered
+    /// with a copy (or with one it cannot read) of which none opened: a file damaged on every copy, its name unknown,
+    /// or copies a node made up.
     func newestManifests(_ session: ClusterSession, bytesPerRound: UInt64 = manifestBytesPerRound) async
         -> (records: [String: ManifestRecord], unreadable: Int, lost: [String]) {
         var records = [String: ManifestRecord]()
@@ -68,19 +68,11 @@ struct ClusterInventory: Sendable {
                 session.notices.add("node \(session.nodeName(node)): cannot read its manifests: \(error)")
             }
             for id in round {
-                let (record, skipped) = newest(id, nodes: manifestHolders[id] ?? [], fetched: fetched.results,
-                                               session: session)
-                unreadable += skipped
-                if let record {
+                let found = newest(id, nodes: manifestHolders[id] ?? [], fetched: fetched.results, session: session)
+                unreadable += found.unread + found.unopened
+                if let record = found.record {
                     records[id] = record
-                } else if (manifestHolders[id] ?? []).contains(where: { node in
-                    // A copy served that did not open, or one the node holds but cannot read (its checksum fails).
-                    guard case let .success(answers) = fetched.results[node] else { return false }
-                    switch answers[id] {
-                    case .manifest?, .unreadable?: return true
-                    case .absent?, nil: return false
-                    }
-                }) {
+                } else if found.unopened > 0 {
                     lost.append(id)
                 }
             }
@@ -107,16 +99,18 @@ struct ClusterInventory: Sendable {
         return rounds
     }
 
-    /// The newest authentic copy of `id` among what `nodes` answered (nil when none opened), and how many copies
-    /// could not be opened.
+    /// The newest authentic copy of `id` among what `nodes` answered (nil when none opened), how many copies were not
+    /// read (a node that failed, or lost the id since it was listed), and how many were served but did not open or
+    /// that their node holds but cannot read (its checksum fails).
     private func newest(_ id: String, nodes: [Int], fetched: [Int: Result<[String: WireManifestAnswer], any Error>],
-                        session: ClusterSession) -> (ManifestRecord?, Int) {
-        var unreadable = 0
+                        session: ClusterSession) -> (record: ManifestRecord?, unread: Int, unopened: Int) {
+        var unread = 0, unopened = 0
         // Each distinct copy is opened once: the nodes holding one version normally hold the same bytes.
         var copies = [(record: ManifestRecord, holders: [Int])]()
         for node in nodes.sorted() {
-            guard case let .success(answers) = fetched[node], case let .manifest(bytes)? = answers[id] else {
-                unreadable += 1
+            let answer = try? fetched[node]?.get()[id]
+            guard case let .manifest(bytes)? = answer else {
+                if case .unreadable? = answer { unopened += 1 } else { unread += 1 }
                 continue
             }
             if let known = copies.firstIndex(where: { $0.record.bytes == bytes }) {
@@ -126,19 +120,19 @@ struct ClusterInventory: Sendable {
             guard let header = try? ManifestHeader.decode(prefixOf: bytes), header.manifestID.hex == id,
                   let bundle = session.bundle(epoch: header.keyEpoch),
                   let opened = try? Manifest.open(bytes, masterKey: bundle.masterKey) else {
-                unreadable += 1
+                unopened += 1
                 continue
             }
             copies.append((ManifestRecord(id: opened.header.manifestID, header: opened.header,
                                           body: opened.body.withoutInlineData(), bytes: bytes, holders: []), [node]))
         }
         // The newest authentic copy: one that no other supersedes (the first such, in node order, on a tie).
-        guard var best = copies.first else { return (nil, unreadable) }
+        guard var best = copies.first else { return (nil, unread, unopened) }
         for copy in copies.dropFirst() where copy.record.supersedes(best.record) { best = copy }
         // An inline file's manifest is mostly its bytes: the listing keeps its header only.
         let kept = best.record.body.isInline ? Array(best.record.bytes.prefix(ManifestHeader.byteCount)) : best.record.bytes
         return (ManifestRecord(id: best.record.id, header: best.record.header, body: best.record.body, bytes: kept,
-                               holders: best.holders), unreadable)
+                               holders: best.holders), unread, unopened)
     }
 
     /// "healthy" when every stripe has all R replicas on reachable nodes with the right length; else the worst stripe.

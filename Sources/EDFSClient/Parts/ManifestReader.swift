@@ -13,7 +13,7 @@ public struct ManifestLookup: Sendable {
     public var unsettledNodes: Set<Int>
     /// Nodes that did not answer at all (an error or the deadline); a subset of `unsettledNodes`.
     public var failedNodes: Set<Int> = []
-    /// Copies that failed authentication.
+    /// Copies that failed authentication, or that their node holds but cannot read (its checksum fails).
     public var forgedCopies: Int
     /// Copies at one of this session's key epochs, with a header naming this path's id, that fail authentication:
     /// no client holding the keys wrote them, so a commit may replace them (see ManifestCommit).

@@ -10,9 +10,9 @@ struct StripeDownload: Sendable {
     /// Where the stripes' batch buffers come from (one pool per command; by default none are kept between stripes).
     var pool = BatchBufferPool(limit: 0)
 
-    /// Streams one stripe from its replicas through the opener (an inline file's from its manifest). `consume` gets each verified batch of plaintext
-    /// with its offset in the stripe, exactly once and in order, inside a blocking job; `afterBatch` then runs on the
-    /// task with the batch's size (its errors are not blamed on the replica).
+    /// Streams one stripe from its replicas through the opener (an inline file's from its manifest). `consume` gets
+    /// each verified batch of plaintext with its offset in the stripe, exactly once and in order, inside a blocking
+    /// job; `afterBatch` then runs on the task with the batch's size (its errors are not blamed on the replica).
     func fetch(_ record: ManifestRecord, stripe: Int,
                consume: @escaping @Sendable (UnsafeRawBufferPointer, UInt64) throws -> Void,
                afterBatch: @escaping @Sendable (Int) async throws -> Void, damage: ReadDamage? = nil) async throws {

@@ -49,10 +49,7 @@ struct CheckCommand: AsyncParsableCommand {
                 let state = (file.removed ? "removed" : file.health.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
                 print("\(state)\(displayed(file.name))" + (file.problems.isEmpty ? "" : ": " + file.problems.joined(separator: "; ")))
             }
-            for id in report.unopenedManifests ?? [] {
-                print("damaged     manifest \(id): no copy opens with this user's keys (a file damaged on every node, "
-                      + "its name unknown, or copies a node made up)")
-            }
+            for id in report.unopenedManifests ?? [] { print(Self.unopenedManifestLine(id)) }
             var counts = [FileHealth: Int]()
             for file in report.files { counts[file.health, default: 0] += 1 }
             var summary = "checked \(report.files.count) file\(report.files.count == 1 ? "" : "s")"
@@ -70,6 +67,12 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let code = ExitStatus.code(for: report.worst)
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The line `check` and `repair` print for a manifest no copy of which opens (`CheckReport.unopenedManifests`).
+    static func unopenedManifestLine(_ id: String) -> String {
+        "damaged     manifest \(id): no copy opens with this user's keys (a file damaged on every node, its name "
+            + "unknown, or copies a node made up); nothing to repair it from"
     }
 }
 

@@ -106,6 +106,12 @@ struct GetCommand: AsyncParsableCommand {
     /// bytes are in its manifest, fetched from every node) at its size on every node.
     static let lookAheadCopyBytes: UInt64 = 32 << 20
 
+    /// The bytes of manifest copies a lookup of a file of `size` bytes fetches: its header and body (about 512 bytes)
+    /// from every node, and the file's bytes too when it may be inline.
+    static func manifestCopyBytes(size: UInt64, nodeCount: Int) -> UInt64 {
+        (size <= UInt64(ManifestBody.maximumInlineBytes) ? size + 512 : 512) &* UInt64(nodeCount)
+    }
+
     /// Restores `files` (from the plan) into `tree`, several at a time: their manifests read in bulk
     /// (`ManifestReader.lookUp(paths:)`: the same authentication and read quorum as one file's lookup), each file
     /// written and renamed into place as a single get does, the lines reported in the plan's order.
@@ -119,14 +125,12 @@ struct GetCommand: AsyncParsableCommand {
             var end = start
             var bytes: UInt64 = 0
             var copyBytes: UInt64 = 0
-            func copies(_ size: UInt64) -> UInt64 {
-                (size <= UInt64(ManifestBody.maximumInlineBytes) ? size + 512 : 512) &* UInt64(session.nodeCount)
-            }
-            while end < files.count, end - start < WireProtocol.maxManifestBatch,
-                  end == start || (bytes + files[end].size <= Self.lookAheadBytes
-                                   && copyBytes + copies(files[end].size) <= Self.lookAheadCopyBytes) {
+            while end < files.count, end - start < WireProtocol.maxManifestBatch {
+                let copies = Self.manifestCopyBytes(size: files[end].size, nodeCount: session.nodeCount)
+                guard end == start || (bytes + files[end].size <= Self.lookAheadBytes
+                                       && copyBytes + copies <= Self.lookAheadCopyBytes) else { break }
                 bytes += files[end].size
-                copyBytes += copies(files[end].size)
+                copyBytes += copies
                 end += 1
             }
             let batch = Array(files[start..<end])

@@ -67,9 +67,7 @@ struct RepairCommand: AsyncParsableCommand {
                 print("\(file.healthAfter.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0))\(displayed(file.name)): "
                       + (parts.isEmpty ? "nothing to do" : parts.joined(separator: "; ")))
             }
-            for id in report.unopenedManifests ?? [] {
-                print("damaged     manifest \(id): no copy opens with this user's keys; nothing to repair it from")
-            }
+            for id in report.unopenedManifests ?? [] { print(CheckCommand.unopenedManifestLine(id)) }
             let copied = report.files.reduce(0) { $0 + $1.replicasCopied.count }
             var summary = "\(dryRun ? "would repair" : "repaired") \(report.files.count) file(s), \(copied) replica(s) "
                 + (dryRun ? "to copy" : "copied")
