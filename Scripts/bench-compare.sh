@@ -10,7 +10,9 @@
 # for (a) a BIG_MIB file of random bytes: put/backup and get/restore; (b) SMALL_FILES random 4 KiB files: put of the
 # folder and restore of the tree; (c) a listing of a folder of LIST_FILES files; plus the ceilings: dd with
 # conv=fdatasync (and divided by R, edfs writing R copies to this one disk), dd buffered (what a get's output write
-# can reach) and `edfs bench` (the parallel AES-256-GCM rate). Puts are durable in every tool: edfs fsyncs on the
+# can reach), `edfs bench` (the parallel AES-256-GCM rate) and, for the small files, 4 × SMALL_FILES new files
+# written, fsynced and renamed by Scripts/lib/new-files-ceiling.py (the files a small put makes on 4 nodes, without
+# edfs), measured right before edfs's put. Puts are durable in every tool: edfs fsyncs on the
 # nodes, restic fsyncs its files; rclone's copy and gocryptfs's cp are followed by an fsync of every file they wrote
 # (`sync FILE…`, timed with them). Every restore is compared with the original (cmp, diff -r).
 #
@@ -239,12 +241,19 @@ elif cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 "$REPLICAS"; th
     record "$OP_BIGGET" "ceiling: dd buffered, after the edfs get" "$BIG_BYTES" MB/s
   fi
   rm -f "$WORK/dd.bin"
+  # What the put asks of the file system alone, right before it and in the same state: each small file is one new
+  # manifest file on each of the 4 nodes (PERFORMANCE.md, "The file system's part of a small-file put"). Its files
+  # are removed only after edfs's put and restore, so that their deletion does not slow the inode allocation that put
+  # needs (ext4 without a journal skips inodes freed in the last minutes, one by one).
+  if measure "" "" python3 Scripts/lib/new-files-ceiling.py "$WORK/new-files" 4 "$SMALL_FILES" 4300 2; then
+    record "$OP_SMALLPUT" "ceiling: 4 x $SMALL_FILES new fsynced files" "$SMALL_FILES" files/s
+  else skip "$OP_SMALLPUT" "ceiling: 4 x $SMALL_FILES new fsynced files" "python3 failed"; fi
   if measure nodes "$NODES" "$EDFS" put "$WORK/data/small" "${EO[@]}" "${QUIET[@]}"; then record "$OP_SMALLPUT" edfs "$SMALL_FILES" files/s
   else skip "$OP_SMALLPUT" edfs "put failed"; fi
   if measure nodes "$NODES" "$EDFS" get -r small -o "$WORK/out/edfs" "${EO[@]}" "${QUIET[@]}"; then
     record "$OP_SMALLGET" edfs "$SMALL_FILES" files/s diff -r "$WORK/data/small" "$WORK/out/edfs/small"
   else skip "$OP_SMALLGET" edfs "get -r failed"; fi
-  rm -rf "$WORK/out/edfs"
+  rm -rf "$WORK/out/edfs" "$WORK/new-files"
   if "$EDFS" put "$WORK/data/list" "${EO[@]}" "${QUIET[@]}" > /dev/null 2> "$WORK/cmd.err"; then
     if measure nodes "$NODES" "$EDFS" ls list "${EO[@]}"; then
       record "$OP_LIST" edfs "$LIST_FILES" files/s list_count "$LIST_FILES" .
