@@ -254,6 +254,12 @@ struct InlineFileTests {
             try DiskDamage.flipByte(cluster.userDirectory(node: node) + "/manifests/" + id, at: 200)
         }
         try await expectIntegrityError(cluster, getting: "b", mentioning: ["DFS1,DFS3", "cannot be read"])
+        // check agrees with the get: not "readable, short of redundancy" without a word on the refusal.
+        let check = try await cluster.withSession { try await CheckOperation($0).run(names: ["b"]) }
+        #expect(check.worst == .degraded, "\(check)")
+        #expect(check.files.first?.problems.contains {
+            $0.contains("get refuses it until edfs repair") && $0.contains("DFS1,DFS3") && $0.contains("fewer than the 3 nodes")
+        } == true, "\(check)")
         let repair = try await cluster.withSession { try await RepairOperation($0).run() }
         #expect(repair.worst == .healthy, "\(repair)")
         #expect(try await cluster.mismatchedFiles(["b": content]).isEmpty)

@@ -5,7 +5,8 @@ public enum FileHealth: String, Sendable, Codable, Comparable, CaseIterable {
     /// Every stripe has R good replicas where the placement puts them, and every node holds the newest manifest.
     case healthy
     /// Readable, but short of that: a replica missing, corrupt or on a node that did not answer, or a manifest
-    /// missing, older or divergent on some node. `edfs repair` fixes what the reachable nodes allow.
+    /// missing, older or divergent on some node (or failing authentication on so many that a get refuses the file
+    /// until it is repaired). `edfs repair` fixes what the reachable nodes allow.
     case degraded
     /// Some stripe has no good replica on the nodes that answered, and some of its nodes did not answer.
     case unavailable
@@ -182,12 +183,15 @@ public struct CheckOperation: Sendable {
             }
             let stripes = newest.body.hasObjects ? try await survey.survey(newest, readData: readData,
                                                                            progress: progress) : []
-            files.append(judge(newest, stripes: stripes, spread: spread))
+            files.append(judge(newest, stripes: stripes, spread: spread,
+                               refusingNodes: reader.nodesLeavingTooFewVouching(lookup)))
         }
         return (files, referenced)
     }
 
-    private func judge(_ record: ManifestRecord, stripes: [StripeSurvey], spread: ManifestSpread) -> FileCheck {
+    /// `refusingNodes`: nodes whose failing manifest copies make a get refuse the file until it is repaired.
+    private func judge(_ record: ManifestRecord, stripes: [StripeSurvey], spread: ManifestSpread,
+                       refusingNodes: [Int]?) -> FileCheck {
         let replicas = Int(record.body.replicas)
         var health = FileHealth.healthy
         var problems = [String]()
@@ -206,6 +210,13 @@ public struct CheckOperation: Sendable {
         if !spread.isComplete(nodeCount: session.nodeCount) {
             health = max(health, .degraded)
             problems.append("manifest: " + spread.described)
+        }
+        if let refusingNodes {
+            health = max(health, .degraded)
+            problems.append("get refuses it until edfs repair: the manifest copies on "
+                            + refusingNodes.map(session.nodeName).joined(separator: ",") + " fail authentication or "
+                            + "cannot be read, so fewer than the \(session.config.readQuorum) nodes a read needs vouch "
+                            + "for version \(record.header.version)")
         }
         let reports = stripes.map { stripe in
             StripeReport(stripe: stripe.stripe, replicas: stripe.replicas.map {

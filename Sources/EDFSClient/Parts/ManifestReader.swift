@@ -167,16 +167,25 @@ public struct ManifestReader: Sendable {
     /// When the nodes that fall short answered, but with copies that fail authentication, the refusal is an
     /// integrity error (exit 65) naming them, not "start the nodes".
     public func requireReadQuorum(_ lookup: ManifestLookup, path: String) throws {
-        let answered = session.reachableNodes.filter { !lookup.unsettledNodes.contains($0) }
-        let failing = session.reachableNodes.filter { lookup.unsettledNodes.contains($0) && !lookup.failedNodes.contains($0) }
-        if answered.count < session.config.readQuorum, !failing.isEmpty,
-           answered.count + failing.count >= session.config.readQuorum {
+        if let failing = nodesLeavingTooFewVouching(lookup) {
             throw ClientError.integrity(
                 "the manifest copies of \"\(path)\" on \(failing.map(session.nodeName).joined(separator: ",")) fail "
                     + "authentication or cannot be read (damaged or forged), so too few nodes vouch for its newest "
                     + "version: run edfs check, then edfs repair")
         }
+        let answered = session.reachableNodes.filter { !lookup.unsettledNodes.contains($0) }
         try Self.requireReadQuorum(answered: answered.count, session: session, what: "\"\(path)\"")
+    }
+
+    /// The nodes whose copies fail authentication or cannot be read, when it is because of them (not of nodes that
+    /// did not answer) that fewer than the read quorum vouch for the newest version: a get then refuses the file
+    /// (exit 65) until `edfs repair` gives those nodes good copies. Nil when the quorum is met or nodes are missing.
+    public func nodesLeavingTooFewVouching(_ lookup: ManifestLookup) -> [Int]? {
+        let answered = session.reachableNodes.filter { !lookup.unsettledNodes.contains($0) }
+        let failing = session.reachableNodes.filter { lookup.unsettledNodes.contains($0) && !lookup.failedNodes.contains($0) }
+        guard answered.count < session.config.readQuorum, !failing.isEmpty,
+              answered.count + failing.count >= session.config.readQuorum else { return nil }
+        return failing
     }
 
     /// Refuses (exit 69) when fewer than the read quorum of nodes answered.
