@@ -69,4 +69,5 @@ awk -v w0="$w0" -v w1="$w1" -v f="$FILES" -v n=$((n1 - n0)) -v k="$TICK" -v chec
   secs = (w1 - w0) / 1e9
   printf "get -r run1: %.2f s, %.0f files/s, %s; client CPU %.2f s, nodes CPU %.2f s\n", secs, f / secs, check, u + s, n / k }'
 [ "$check" = byte-exact ] || exit 1
-echo "on the nodes' disks: $(find "$WORK/edfs" -type f | wc -l) files; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Only what the users' folders hold (manifests, objects, each user's keyslot and verifier), not certificates or logs.
+echo "in the nodes' user folders: $(find "$WORK/edfs" -path '*/users/*' -type f | wc -l) files; load after: $(cut -d' ' -f1-3 /proc/loadavg)"

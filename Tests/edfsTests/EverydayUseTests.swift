@@ -202,6 +202,23 @@ struct EverydayUseTests {
         #expect(try await cluster.run(["ls", "big.bin"]).status == 66, "nothing of the failed put is listed")
         let small = try await cluster.run(["put", try cluster.writeScratch("small.txt", Array("still room".utf8))])
         #expect(small.status == 0, "\(small.stderr)")
+
+        // The put's last line sends the operator to `edfs status`: with two disks filled up to 64 KiB, it must
+        // flag them (degraded, exit 3), and be healthy again once they are freed (attack finding: it said healthy).
+        #expect(try await cluster.run(["status"]).status == 0)
+        let fillers = try mounted.prefix(2).map { folder in
+            let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: folder)[.systemFreeSize] as? Int)
+            let filler = folder + "/filler"
+            try Data(count: max(free - 65_536, 0)).write(to: URL(fileURLWithPath: filler))
+            return filler
+        }
+        let low = try await cluster.run(["status"])
+        #expect(low.status == 3, "\(low.stdout)\(low.stderr)")
+        let lowLines = low.stdout.split(separator: "\n").map(String.init)
+        #expect(lowLines.last == "state: degraded")
+        #expect(lowLines.filter { $0.contains("(low: puts may fail)") }.count == 2, "\(low.stdout)")
+        for filler in fillers { try FileManager.default.removeItem(atPath: filler) }
+        #expect(try await cluster.run(["status"]).status == 0)
     }
 
     @Test("--verbose logs each node's login and the library error behind a message; a bad CA line is said before any prompt")

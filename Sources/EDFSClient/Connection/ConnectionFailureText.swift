@@ -61,7 +61,7 @@ enum ConnectionFailureText {
             return "the peer does not speak TLS 1.3: is this an edfs node?"
         }
         if let ssl = error as? NIOSSLError, case .uncleanShutdown = ssl {
-            return "the peer closed the connection during the TLS handshake: is this an edfs node?"
+            return "the peer closed the connection during the TLS handshake: is this an edfs node, and is it still running?"
         }
         if text.contains("CERTIFICATE_REQUIRED") || text.contains("BAD_CERTIFICATE") || text.contains("UNKNOWN_CA") {
             return "the node refused this client's TLS handshake (certificate)"

@@ -202,7 +202,8 @@ public struct PutOperation: Sendable {
             await removal.remove(objectsOfEvery: current.versions, keeping: fileID)
         } else {
             session.notices.add("\(name): manifest stored on \(committed.count) of \(session.reachableNodes.count) "
-                                + "reachable nodes; the previous version's objects are kept")
+                                + "reachable nodes (edfs repair gives the others a copy)"
+                                + (current.versions.isEmpty ? "" : "; the previous version's objects are kept until then"))
         }
         return PutResult(name: name, size: source.size, version: version, missingReplicas: missing, manifestNodes: committed)
     }

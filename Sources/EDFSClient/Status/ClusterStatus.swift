@@ -61,7 +61,8 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
         let reachable = nodes.filter(\.reachable).count
         let state = ClusterState.of(reachable: reachable, nodes: nodes.count, commitQuorum: config.commitQuorum,
                                     readQuorum: config.readQuorum,
-                                    corruptionFound: nodes.contains(where: \.scrubFoundCorruption))
+                                    corruptionFound: nodes.contains(where: \.scrubFoundCorruption),
+                                    lowOnSpace: nodes.contains(where: \.lowOnSpace))
         return ClusterStatus(nodes: nodes, state: state, commitQuorum: config.commitQuorum,
                              readQuorum: config.readQuorum)
     }

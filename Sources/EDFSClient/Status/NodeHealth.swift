@@ -24,6 +24,15 @@ public struct NodeHealth: Sendable, Codable, Equatable {
     /// True when the node's last scrub found corrupt files.
     public var scrubFoundCorruption: Bool { (status?.lastScrub?.corrupt ?? 0) > 0 }
 
+    /// True when the node answered with less free space than `isLow(free:total:)` allows: puts may fail there.
+    public var lowOnSpace: Bool { status.map { Self.isLow(free: $0.freeBytes, total: $0.totalBytes) } ?? false }
+
+    /// Free space below 5 % of the disk or below 1 GiB, whichever is less (a small disk is not low while it has
+    /// its 5 %).
+    public static func isLow(free: UInt64, total: UInt64) -> Bool {
+        free < min(1 << 30, total / 20)
+    }
+
     /// A short reason for a failed login or STATUS, without library internals.
     static func reason(for error: any Error) -> String {
         switch error {

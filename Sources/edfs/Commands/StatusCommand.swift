@@ -57,6 +57,7 @@ struct StatusCommand: AsyncParsableCommand {
         var text = head + "  up  version \(displayed(status.softwareVersion))"
             + "  uptime \(duration(status.uptimeSeconds))"
             + "  free \(ByteCount.humanReadable(Int(clamping: status.freeBytes)))"
+            + (node.lowOnSpace ? " (low: puts may fail)" : "")
             + "  objects \(status.objectCount) (\(ByteCount.humanReadable(Int(clamping: status.storedBytes))))"
         if let scrub = status.lastScrub {
             let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(scrub.finishedAt)))

@@ -4,7 +4,7 @@ FILES new files of SIZE bytes in a new folder of its own under DIR, every file w
 and renamed into place on THREADS threads, then one fsync of the folder (a node's manifest write and its grouped
 folder flush, docs/STORAGE.md). The caller times it; the files stay until the caller removes DIR.
 
-    Scripts/lib/new-files-ceiling.py DIR NODES FILES SIZE THREADS
+    Scripts/lib/new-files-without-edfs.py DIR NODES FILES SIZE THREADS
 """
 import os
 import sys
@@ -37,7 +37,7 @@ def one_node(folder: str, files: int, size: int, threads: int) -> None:
 
 def main() -> None:
     if len(sys.argv) != 6:
-        sys.exit("usage: new-files-ceiling.py DIR NODES FILES SIZE THREADS")
+        sys.exit("usage: new-files-without-edfs.py DIR NODES FILES SIZE THREADS")
     root = sys.argv[1]
     nodes, files, size, threads = (int(a) for a in sys.argv[2:])
     folders = [os.path.join(root, f"node{n}") for n in range(nodes)]
@@ -50,7 +50,7 @@ def main() -> None:
         worker.join()
     failed = [w.exitcode for w in workers if w.exitcode != 0]
     if failed:
-        sys.exit(f"new-files-ceiling: {len(failed)} of {nodes} writers failed")
+        sys.exit(f"new-files-without-edfs: {len(failed)} of {nodes} writers failed")
 
 
 if __name__ == "__main__":
