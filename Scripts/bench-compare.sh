@@ -131,13 +131,15 @@ measure() {
   if [ "$rc" != 0 ]; then tail -3 "$WORK/cmd.err" | sed 's/^/    /' >&2; fi
   return "$rc"
 }
-# recycle_pages: writes BIG_MIB of zeros through the page cache and deletes the file, right before each tool's large
-# get/restore. On a virtual machine the first write of guest pages the host has not backed costs several times a
+# recycle_pages [MIB=BIG_MIB]: writes MIB of zeros through the page cache and deletes the file, right before each
+# tool's large get/restore, and (R × BIG_MIB: what edfs's nodes write) before each tool's large put. On a virtual machine the first write of guest pages the host has not backed costs several times a
 # write into pages a deleted file just gave back (PERFORMANCE.md: 264 MB/s against 3.6 GB/s for the same dd here), and
 # the dd-buffered ceiling is measured right after dd fdatasync's file is deleted. Without this, each restore ran in
 # whatever state the tool before it left (edfs first, after its put filled the page cache; rclone after edfs's and
-# restic's data were deleted), so the order of the tools, not the tools, set the get column.
-recycle_pages() { dd if=/dev/zero of="$WORK/recycle.bin" bs=1M count="$BIG_MIB" status=none; rm -f "$WORK/recycle.bin"; }
+# restic's data were deleted), so the order of the tools, not the tools, set the get column. The same holds for a
+# put, whose writes (R copies on the edfs nodes) land in the page cache too (PERFORMANCE.md, "The large put's page-cache
+# copy").
+recycle_pages() { dd if=/dev/zero of="$WORK/recycle.bin" bs=1M count="${1:-$BIG_MIB}" status=none; rm -f "$WORK/recycle.bin"; }
 # record OPERATION TOOL AMOUNT UNIT CHECK-COMMAND… : after a measure; CHECK decides "byte-exact" or "MISMATCH".
 # A listing's check is its line count (list_count WANT PATTERN).
 list_count() { local n; n=$(grep -c -- "$2" "$WORK/cmd.out" || true); CHECK_TEXT="$n entries"; [ "$n" -eq "$1" ]; }
@@ -173,6 +175,7 @@ ONE_RUNS=${ONE_RUNS:-11}
 
 # --- ceilings
 echo "== ceilings" >&2
+recycle_pages "$BIG_MIB"  # the same page-cache state as every tool's put below
 if measure "" "" dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$BIG_MIB" conv=fdatasync; then
   record "$OP_BIGPUT" "ceiling: dd fdatasync" "$BIG_BYTES" MB/s
   M_SECS=$(awk -v s="$M_SECS" -v r="$REPLICAS" 'BEGIN { print s * r }')
@@ -213,6 +216,7 @@ elif cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 "$REPLICAS"; th
   head -c 4096 /dev/urandom > "$WORK/warm.bin"
   "$EDFS" put "$WORK/warm.bin" --as warm "${EO[@]}" > /dev/null
   mkdir -p "$WORK/out/edfs"
+  recycle_pages $((BIG_MIB * REPLICAS))
   if measure nodes "$NODES" "$EDFS" put "$BIG" --as big.bin "${EO[@]}" "${QUIET[@]}"; then record "$OP_BIGPUT" edfs "$BIG_BYTES" MB/s
   else skip "$OP_BIGPUT" edfs "put failed"; fi
   recycle_pages
@@ -291,6 +295,7 @@ elif command -v restic > /dev/null; then
   export RESTIC_REPOSITORY=$WORK/restic RESTIC_PASSWORD_FILE=$PASSWORD_FILE RESTIC_CACHE_DIR=$WORK/restic-cache
   restic_found() { find "$1" -name "$2" -print -quit; }  # restic restores under the path it backed up
   if restic init > /dev/null 2> "$WORK/cmd.err"; then
+    recycle_pages $((BIG_MIB * REPLICAS))
     if measure "" "" restic backup --quiet --tag big "$BIG"; then
       record "$OP_BIGPUT" restic "$BIG_BYTES" MB/s
     else skip "$OP_BIGPUT" restic "backup failed"; fi
@@ -328,6 +333,7 @@ elif command -v rclone > /dev/null; then
   RCLONE_CONFIG_BENCHCRYPT_PASSWORD=$(rclone obscure "$(cat "$PASSWORD_FILE")")
   export RCLONE_CONFIG_BENCHCRYPT_PASSWORD
   mkdir -p "$WORK/rclone-store"
+  recycle_pages $((BIG_MIB * REPLICAS))
   if measure "" "" sh -c "rclone copy '$BIG' benchcrypt:big && find '$WORK/rclone-store' -type f -print0 | xargs -0 -r sync"; then
     record "$OP_BIGPUT" rclone-crypt "$BIG_BYTES" MB/s
   else skip "$OP_BIGPUT" rclone-crypt "copy failed"; fi
@@ -366,6 +372,7 @@ else
 fi
 if [ -z "$GC_WHY" ]; then
   P=$WORK/gc-plain
+  recycle_pages $((BIG_MIB * REPLICAS))
   if measure daemon "$GC_PID" sh -c "cp '$BIG' '$P/big.bin' && sync '$P/big.bin'"; then record "$OP_BIGPUT" gocryptfs "$BIG_BYTES" MB/s
   else skip "$OP_BIGPUT" gocryptfs "cp failed"; fi
   gc_umount; gc_mount || true
