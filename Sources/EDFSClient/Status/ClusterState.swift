@@ -1,6 +1,6 @@
 /// The cluster's health in one word a script can test (docs/CLI.md, `edfs status`).
 public enum ClusterState: String, Sendable, Codable, CaseIterable {
-    /// Every node reachable and no scrub found corruption.
+    /// Every node reachable, no scrub found corruption and no node low on space.
     case healthy
     /// Reads and writes work (at least max(commitQuorum, readQuorum) nodes reachable), but a node is unreachable,
     /// a scrub found corruption or a node is low on space.
