@@ -32,9 +32,7 @@ BYTES=$((MIB << 20))
 printf '%-5s %-28s %8s %7s %8s %9s %9s %9s  %s\n' round binary "MB/s" "×dd/R" "ddR MB/s" "node ns/B" "node flt" "client s" load
 for round in $(seq "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
-    EDFS=$(realpath "${bin%%@*}")
-    CLUSTER_NODE_SETTINGS=""
-    [ "$bin" = "${bin#*@}" ] || CLUSTER_NODE_SETTINGS=$(tr '@' '\n' <<< "${bin#*@}" | sed 's/=/: /')
+    cluster_binary "$bin"
     mkdir -p "$WORK/r"
     cluster_start_logged_in "$EDFS" "$WORK/r" bench "${KDF_ITERATIONS:-100000}"
     "$EDFS" put "$WORK/big.bin" --as warm.bin "${CLUSTER_ARGS[@]}" > /dev/null 2>&1  # keys, connections' first use

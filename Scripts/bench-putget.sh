@@ -20,7 +20,7 @@ TICK=$(getconf CLK_TCK)
 BYTES=$((MIB << 20))
 head -c "$BYTES" /dev/urandom > "$WORK/big.bin"
 ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
-# measure LABEL STORED_DIR COMMAND...: one line of figures for COMMAND (stdout to /dev/null)
+# measure LABEL STORED_DIR COMMAND...: one line of figures for COMMAND (stdout to /dev/null); node ns/B for a put
 measure() {
   local label=$1 dir=$2 n0 n1 w0 w1 d0 d1 load; shift 2
   load=$(cut -d' ' -f1 /proc/loadavg)
@@ -29,15 +29,14 @@ measure() {
   w1=$(date +%s%N); n1=$(ticks "${CLUSTER_NODE_PIDS[@]}"); d1=$(du -sb "$dir" | cut -f1)
   awk -v l="$label" -v b="$BYTES" -v ns=$((w1 - w0)) -v n=$((n1 - n0)) -v k="$TICK" -v s=$((d1 - d0)) \
       -v t="$(cat "$WORK/time.txt")" -v load="$load" \
-      'BEGIN { split(t, a, " "); per = s > 0 ? sprintf("%9.2f", n / k * 1e9 / s) : sprintf("%9s", "");
+      -v put="$([[ $label == *": put" ]] && echo 1 || echo 0)" \
+      'BEGIN { split(t, a, " "); per = put && s > 0 ? sprintf("%9.2f", n / k * 1e9 / s) : sprintf("%9s", "");
                printf "%-44s %8.0f %9.2f %9.2f %s  %s\n", l, b / (ns / 1e9) / 1e6, a[1] + a[2], n / k, per, load }'
 }
 printf '%-44s %8s %9s %9s %9s  %s\n' "round binary: transfer" "MB/s" "client s" "nodes s" "node ns/B" load
 for round in $(seq "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
-    EDFS=$(realpath "${bin%%@*}")
-    CLUSTER_NODE_SETTINGS=""
-    [ "$bin" = "${bin#*@}" ] || CLUSTER_NODE_SETTINGS=$(tr '@' '\n' <<< "${bin#*@}" | sed 's/=/: /')
+    cluster_binary "$bin"
     mkdir -p "$WORK/r"
     cluster_start_logged_in "$EDFS" "$WORK/r" bench "${KDF_ITERATIONS:-100000}"
     sync

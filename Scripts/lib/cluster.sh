@@ -8,6 +8,8 @@
 #   cluster_start_logged_in EDFS WORK USER [KDF_ITERATIONS]             # the same with a password, EDFS_PASSWORD and
 #                                                                       # CLUSTER_ARGS (--config … --quiet)
 #   cluster_stop                                                        # kills the cluster process and its nodes by pid
+#   cluster_binary BINARY[@Key=value...]                                # sets EDFS (the binary's absolute path) and
+#                                                                       # CLUSTER_NODE_SETTINGS ('Key: value' lines)
 #
 # environment: BASE_PORT (default: NODES consecutive free ports picked at random in 20000-60000)
 #              CLUSTER_NODE_SETTINGS: 'Key: value' lines for the nodes' config, one a line (`cluster up --node-setting`)
@@ -60,6 +62,12 @@ cluster_start_logged_in() { # EDFS WORK USER [KDF_ITERATIONS=100000]
   EDFS_PASSWORD=$(cat "$2/password")
   export EDFS_PASSWORD
   CLUSTER_ARGS=(--config "$CLUSTER_CONF" --quiet)
+}
+
+cluster_binary() { # BINARY[@Key=value...]: a benchmark's argument, a binary with node settings for its nodes
+  EDFS=$(realpath "${1%%@*}")
+  CLUSTER_NODE_SETTINGS=""
+  [ "$1" = "${1#*@}" ] || CLUSTER_NODE_SETTINGS=$(tr '@' '\n' <<< "${1#*@}" | sed 's/=/: /')
 }
 
 cluster_stop() {
