@@ -153,6 +153,9 @@ import Testing
             return try NodeConfiguration.load(configFile: path, name: "N1", dataDirectory: folder.path + "/data")
         }
         #expect(try load("DirectIO: on").directIO)
+        #expect(try load("DirectIO: on").startupSummary(address: "127.0.0.1:1", metrics: nil)
+            .hasSuffix("; direct I/O for objects of 4 MiB or more"))
+        #expect(try !load("DirectIO: off").startupSummary(address: "127.0.0.1:1", metrics: nil).contains("direct I/O"))
         #expect(try load("DirectIO: YES").directIO)
         #expect(try !load("DirectIO: off").directIO)
         #expect(try !load("DirectIO: no").directIO)
