@@ -6,8 +6,10 @@
 # the nodes' minor faults, the client's CPU, and the load average. Every put is checked by a get + cmp at the end of the
 # round.
 #
-#   Scripts/bench-bigput.sh [MIB=512] [ROUNDS=2] [PUTS=2] EDFS_BINARY...
+#   Scripts/bench-bigput.sh [MIB=512] [ROUNDS=2] [PUTS=2] EDFS_BINARY[@Key=value...]...
 #   environment: KDF_ITERATIONS=100000
+# A binary may carry node settings after '@' (its nodes' config gets 'Key: value'), e.g. .build/release/edfs@DirectIO=yes
+# to compare one build with and without direct I/O.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-512}; ROUNDS=${2:-2}; PUTS=${3:-2}; shift 3 || true
@@ -30,7 +32,7 @@ BYTES=$((MIB << 20))
 printf '%-5s %-28s %8s %7s %8s %9s %9s %9s  %s\n' round binary "MB/s" "×dd/R" "ddR MB/s" "node ns/B" "node flt" "client s" load
 for round in $(seq "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
-    EDFS=$(realpath "$bin")
+    cluster_binary "$bin"
     mkdir -p "$WORK/r"
     cluster_start_logged_in "$EDFS" "$WORK/r" bench "${KDF_ITERATIONS:-100000}"
     "$EDFS" put "$WORK/big.bin" --as warm.bin "${CLUSTER_ARGS[@]}" > /dev/null 2>&1  # keys, connections' first use

@@ -8,8 +8,11 @@
 #   cluster_start_logged_in EDFS WORK USER [KDF_ITERATIONS]             # the same with a password, EDFS_PASSWORD and
 #                                                                       # CLUSTER_ARGS (--config … --quiet)
 #   cluster_stop                                                        # kills the cluster process and its nodes by pid
+#   cluster_binary BINARY[@Key=value...]                                # sets EDFS (the binary's absolute path) and
+#                                                                       # CLUSTER_NODE_SETTINGS ('Key: value' lines)
 #
 # environment: BASE_PORT (default: NODES consecutive free ports picked at random in 20000-60000)
+#              CLUSTER_NODE_SETTINGS: 'Key: value' lines for the nodes' config, one a line (`cluster up --node-setting`)
 
 CLUSTER_PID="" CLUSTER_PORT="" CLUSTER_CONF="" CLUSTER_NODE_PIDS=()
 
@@ -29,11 +32,12 @@ cluster_free_ports() { # COUNT
 }
 
 cluster_start() { # EDFS DIR USER PASSWORD_FILE [NODES] [REPLICAS]
-  local edfs=$1 dir=$2 user=$3 password_file=$4 nodes=${5:-4} replicas=${6:-2} status pid
+  local edfs=$1 dir=$2 user=$3 password_file=$4 nodes=${5:-4} replicas=${6:-2} status pid line settings=()
   CLUSTER_PORT=$(cluster_free_ports "$nodes") || { echo "cluster: found no $nodes free ports" >&2; return 1; }
   mkdir -p "$dir"
+  while IFS= read -r line; do [ -n "$line" ] && settings+=(--node-setting "$line"); done <<< "${CLUSTER_NODE_SETTINGS:-}"
   "$edfs" cluster up --nodes "$nodes" --replicas "$replicas" --dir "$dir" --base-port "$CLUSTER_PORT" --user "$user" \
-      --password-file "$password_file" > "$dir.log" 2>&1 &
+      --password-file "$password_file" "${settings[@]}" > "$dir.log" 2>&1 &
   CLUSTER_PID=$!
   for _ in $(seq 300); do grep -q "nodes up" "$dir.log" && break; sleep 0.1; done
   grep -q "nodes up" "$dir.log" || { cat "$dir.log" >&2; return 1; }
@@ -58,6 +62,12 @@ cluster_start_logged_in() { # EDFS WORK USER [KDF_ITERATIONS=100000]
   EDFS_PASSWORD=$(cat "$2/password")
   export EDFS_PASSWORD
   CLUSTER_ARGS=(--config "$CLUSTER_CONF" --quiet)
+}
+
+cluster_binary() { # BINARY[@Key=value...]: a benchmark's argument, a binary with node settings for its nodes
+  EDFS=$(realpath "${1%%@*}")
+  CLUSTER_NODE_SETTINGS=""
+  [ "$1" = "${1#*@}" ] || CLUSTER_NODE_SETTINGS=$(tr '@' '\n' <<< "${1#*@}" | sed 's/=/: /')
 }
 
 cluster_stop() {

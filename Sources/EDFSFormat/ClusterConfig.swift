@@ -180,12 +180,12 @@ public struct ClusterConfig: Sendable {
         }
     }
 
-    /// Setting `key` as `yes`/`no`; nil when absent.
+    /// Setting `key` as `yes`/`no` (or `on`/`off`); nil when absent.
     public func boolean(_ key: String) throws(ConfigError) -> Bool? {
         guard let setting = setting(key) else { return nil }
         guard let value = ConfigSettings.parseBoolean(setting.value) else {
             throw ConfigError(file: path, line: setting.line,
-                              reason: .badValue(key: setting.key, value: setting.value, expected: "yes or no"))
+                              reason: .badValue(key: setting.key, value: setting.value, expected: "yes or no (on or off)"))
         }
         return value
     }

@@ -53,6 +53,8 @@ enum ConfigSettings {
         Known(name: "KDFIterations", kind: .integer(100_000...100_000_000)),
         // Node: whether legacy MD5 logins (LOGIN method 1) are accepted at all.
         Known(name: "LegacyMD5Logins", kind: .boolean),
+        // Node: whether objects of 4 MiB or more are written and served past the page cache (O_DIRECT).
+        Known(name: "DirectIO", kind: .boolean),
         // Node: how often a running node scrubs and collects garbage (absent: never), and how old an unreferenced
         // object or a temporary file must be before it is removed (docs/STORAGE.md).
         Known(name: "ScrubInterval", kind: .seconds(1...2_592_000)),
@@ -93,18 +95,18 @@ enum ConfigSettings {
             }
             return nil
         case .boolean:
-            return parseBoolean(value) == nil ? "yes or no" : nil
+            return parseBoolean(value) == nil ? "yes or no (on or off)" : nil
         case .address:
             return (try? HostPort(parsing: value, allowPortZero: true)) == nil
                 ? "HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100" : nil
         }
     }
 
-    /// `yes` → true, `no` → false (ignoring case); anything else nil.
+    /// `yes` or `on` → true, `no` or `off` → false (ignoring case); anything else nil.
     static func parseBoolean(_ text: String) -> Bool? {
         switch text.lowercased() {
-        case "yes": return true
-        case "no": return false
+        case "yes", "on": return true
+        case "no", "off": return false
         default: return nil
         }
     }

@@ -16,7 +16,7 @@ struct DownloadPath: Sendable {
         let store = services.store
         do throws(StoreError) {
             let reader = try await services.blocking { () throws(StoreError) -> ObjectReader in
-                try store.openReader(user: user, id: objectID)
+                try store.openReader(user: user, id: objectID, serving: true)
             }
             guard offset <= reader.length else {
                 throw .invalid("offset \(offset) is past the end of the object (\(reader.length) bytes)")

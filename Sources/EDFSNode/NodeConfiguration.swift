@@ -70,6 +70,9 @@ public struct NodeConfiguration: Sendable {
     public var limits: NodeLimits
     /// Data bytes per checksummed block on disk.
     public var blockSize: Int = 1 << 20
+    /// `DirectIO:` (default no): whether objects of 4 MiB or more are written and served past the page cache
+    /// (O_DIRECT; a file system that refuses it gets buffered I/O). Manifests, keyslots and small objects never are.
+    public var directIO = false
     /// `ScrubInterval:`: how often the running node scrubs, quarantines and collects garbage; nil (the default): never.
     public var scrubInterval: Duration?
     /// `OrphanGracePeriod:` (default 24 h): how old an unreferenced object or a temporary file must be before the
@@ -127,7 +130,7 @@ public struct NodeConfiguration: Sendable {
     /// `Keys:` folder unless given, users from `Username:`/`Password:`, limits from `MaxFrameSize:`,
     /// `MaxObjectSize:`, `MaxStreams:`, `MaxConnections:`, `LoginTimeout:`, `IdleTimeout:` and the
     /// denial-of-service limits, the scrub from `ScrubInterval:` and `OrphanGracePeriod:`, the metrics endpoint from
-    /// `MetricsListen:` (docs/CONFIG.md).
+    /// `MetricsListen:`, direct I/O from `DirectIO:` (docs/CONFIG.md).
     public static func load(configFile: String, name: String, dataDirectory: String, listen: String? = nil,
                             certificateFile: String? = nil, privateKeyFile: String? = nil,
                             caFile: String? = nil) throws(LoadError) -> NodeConfiguration {
@@ -168,8 +171,10 @@ public struct NodeConfiguration: Sendable {
         var scramUsers: [String: SCRAMVerifier] = [:]
         for user in config.users { if let verifier = user.scramVerifier { scramUsers[user.name] = verifier } }
         let legacyMD5Logins: Bool
+        let directIO: Bool
         do {
             legacyMD5Logins = try config.boolean("LegacyMD5Logins") ?? true
+            directIO = try config.boolean("DirectIO") ?? false
         } catch {
             throw .config(error)
         }
@@ -201,6 +206,7 @@ public struct NodeConfiguration: Sendable {
             users: users, limits: limits)
         configuration.scramUsers = scramUsers
         configuration.legacyMD5Logins = legacyMD5Logins
+        configuration.directIO = directIO
         configuration.scrubInterval = scrubInterval
         configuration.orphanGracePeriod = orphanGracePeriod
         configuration.metricsListen = metricsListen

@@ -35,6 +35,7 @@ extension NodeConfiguration {
             parts.append("scrub off")
         }
         parts.append(metrics.map { "metrics on http://\($0)/metrics" } ?? "metrics off")
+        if directIO { parts.append("direct I/O for objects of 4 MiB or more") }
         return parts.joined(separator: "; ")
     }
 

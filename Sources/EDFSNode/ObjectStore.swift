@@ -33,18 +33,23 @@ public final class ObjectStore: Sendable {
     /// Users whose folders this store has seen or made (so a write does not re-check them with three mkdir calls);
     /// at most one entry per configured user, as only logged-in users write. Dropped again if a folder is gone.
     private let readyUsers = PthreadMutex<Set<String>>([])
+    /// `DirectIO:`: large objects' data written and read past the page cache; nil: buffered.
+    let directIO: DirectIO?
 
-    /// Opens (creating if needed) the store under `root`.
-    public convenience init(root: String, blockSize: Int = 1 << 20) throws(StoreError) {
-        try self.init(root: root, blockSize: blockSize, flusher: FolderFlusher())
+    /// Opens (creating if needed) the store under `root`; with `directIO`, objects of 4 MiB or more are written and
+    /// served past the page cache (where the system has O_DIRECT).
+    public convenience init(root: String, blockSize: Int = 1 << 20, directIO: Bool = false) throws(StoreError) {
+        try self.init(root: root, blockSize: blockSize, flusher: FolderFlusher(),
+                      directIO: directIO ? DirectIO(blockSize: blockSize) : nil)
     }
 
     /// Opens the store under `root`, flushing folders through `flusher` (tests pass one that counts or delays).
-    init(root: String, blockSize: Int, flusher: FolderFlusher) throws(StoreError) {
+    init(root: String, blockSize: Int, flusher: FolderFlusher, directIO: DirectIO? = nil) throws(StoreError) {
         precondition(StoredFooter.blockSizeRange.contains(blockSize), "block size out of range")
         self.root = root
         self.blockSize = blockSize
         self.flusher = flusher
+        self.directIO = directIO
         try FileIO.makeDirectory(root)
         try FileIO.makeDirectory(root + "/users")
     }
@@ -93,16 +98,16 @@ public final class ObjectStore: Sendable {
     /// on the user's first write. Later writes skip that check; if a folder has gone meanwhile (removed by hand),
     /// the open fails, the folders are made again and the open is retried once.
     func makeWriter(user: String, what: String, directory: String, finalName: String,
-                    length: UInt64) throws(StoreError) -> ObjectWriter {
+                    length: UInt64, direct: DirectIO? = nil) throws(StoreError) -> ObjectWriter {
         if !readyUsers.withLock({ $0.contains(user) }) { try ensureUserDirectories(user) }
         do throws(StoreError) {
             return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
-                                    blockSize: blockSize, flusher: flusher, listings: listings)
+                                    blockSize: blockSize, flusher: flusher, listings: listings, direct: direct)
         } catch .notFound {
             readyUsers.withLock { _ = $0.remove(user) }
             try ensureUserDirectories(user)
             return try ObjectWriter(what: what, directory: directory, finalName: finalName, announcedLength: length,
-                                    blockSize: blockSize, flusher: flusher, listings: listings)
+                                    blockSize: blockSize, flusher: flusher, listings: listings, direct: direct)
         }
     }
 
@@ -154,12 +159,19 @@ public final class ObjectStore: Sendable {
         if let space = try? FileIO.space(root), space.free < needed {
             throw .storageFull("\(needed) bytes needed, \(space.free) free")
         }
-        return try makeWriter(user: user, what: namespace.what, directory: dir, finalName: name, length: length)
+        let direct = namespace == .objects && length >= UInt64(directIO?.threshold ?? Int.max) ? directIO : nil
+        return try makeWriter(user: user, what: namespace.what, directory: dir, finalName: name, length: length,
+                              direct: direct)
     }
 
-    /// Opens a stored object or manifest for verified reading.
-    public func openReader(user: String, namespace: StoreNamespace = .objects, id: String) throws(StoreError) -> ObjectReader {
-        try ObjectReader(path: path(user: user, namespace: namespace, id: id), what: namespace.what)
+    /// Opens a stored object or manifest for verified reading. `serving` (a GET): an object of 4 MiB or more is read
+    /// past the page cache when `DirectIO:` is on.
+    public func openReader(user: String, namespace: StoreNamespace = .objects, id: String,
+                           serving: Bool = false) throws(StoreError) -> ObjectReader {
+        let path = try path(user: user, namespace: namespace, id: id)
+        let direct = serving && namespace == .objects ? directIO : nil
+        return try ObjectReader(descriptor: FileIO.openFile(path, O_RDONLY, what: namespace.what),
+                                what: namespace.what, direct: direct)
     }
 
     /// Length and checksum state of a stored object; `verify` reads every block.

@@ -9,6 +9,10 @@ import Darwin
 /// checksums are computed; `makeDurable()` appends the footer and fsyncs, `publish()` renames over the target and waits
 /// for a flush of the folder (`FolderFlusher`: shared with the writers that renamed there meanwhile). Until published,
 /// nothing is visible; `abort()` (or deinit) removes the temporary file.
+/// With `DirectIO`, data bytes are gathered in a page-aligned staging buffer and written a buffer at a time through a
+/// second descriptor opened with O_DIRECT; the unaligned tail and the footer go through the ordinary descriptor, and
+/// the one fsync covers both. If the file system refuses O_DIRECT, the file is written through the page cache from
+/// there on, the staged bytes included.
 /// Blocking: call from a thread pool. Methods are serialised by an internal lock.
 public final class ObjectWriter: Sendable {
     /// What is being written, for messages ("object", "manifest", "keyslot").
@@ -23,6 +27,8 @@ public final class ObjectWriter: Sendable {
     let flusher: FolderFlusher
     /// Told of the rename (the folder's names changed).
     let listings: ListingCache
+    /// Where the staging buffer comes from and goes back to, when the data is written directly.
+    let direct: DirectIO?
 
     private struct State {
         var fd: Int32
@@ -34,15 +40,22 @@ public final class ObjectWriter: Sendable {
         var crcs: [UInt64] = []
         var durable = false
         var finished = false
+        /// The temporary file opened again with O_DIRECT, or -1 (buffered: not asked, refused, or no buffer free).
+        var directFD: Int32 = -1
+        /// The staging buffer while `directFD` is open: it holds the data bytes from `written - staged` to `written`;
+        /// everything before is in the file, and `written - staged` is a multiple of the buffer's size.
+        var staging: UnsafeMutableRawBufferPointer?
+        var staged = 0
     }
 
     private let state: PthreadMutex<State>
 
     init(what: String, directory: String, finalName: String, announcedLength: UInt64, blockSize: Int,
-         flusher: FolderFlusher, listings: ListingCache) throws(StoreError) {
+         flusher: FolderFlusher, listings: ListingCache, direct: DirectIO? = nil) throws(StoreError) {
         self.what = what
         self.flusher = flusher
         self.listings = listings
+        self.direct = direct
         self.directory = directory
         self.finalPath = directory + "/" + finalName
         self.temporaryPath = directory + "/" + ObjectStore.temporaryPrefix + ObjectStore.randomSuffix()
@@ -51,8 +64,15 @@ public final class ObjectWriter: Sendable {
         let fd = try FileIO.openFile(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, what: "temporary \(what)")
         var initial = State(fd: fd)
         initial.crcs.reserveCapacity(StoredFooter.blockCount(dataLength: announcedLength, blockSize: blockSize))
+        if let direct, let staging = direct.buffers.take() {
+            initial.directFD = direct.openDirect(temporaryPath, O_WRONLY)
+            if initial.directFD >= 0 { initial.staging = staging } else { direct.buffers.give(staging) }
+        }
         state = PthreadMutex(initial)
     }
+
+    /// Whether data bytes still go past the page cache (for tests).
+    var writesDirectly: Bool { state.withLock { $0.directFD >= 0 } }
 
     deinit { abort() }
 
@@ -69,7 +89,11 @@ public final class ObjectWriter: Sendable {
                 throw .lengthMismatch(expected: announcedLength, received: received)
             }
             do throws(StoreError) {
-                try FileIO.pwriteAll(s.fd, bytes, at: Int(s.written), what: what)
+                if s.staging != nil {
+                    try stage(&s, bytes)
+                } else {
+                    try FileIO.pwriteAll(s.fd, bytes, at: Int(s.written), what: what)
+                }
             } catch {
                 discard(&s)
                 throw error
@@ -88,7 +112,7 @@ public final class ObjectWriter: Sendable {
                 }
             }
             s.written += UInt64(bytes.count)
-            if Int(s.written) - s.writebackStarted >= Self.writebackChunk {
+            if s.directFD < 0, Int(s.written) - s.writebackStarted >= Self.writebackChunk {
                 FileIO.startWriteback(s.fd, offset: s.writebackStarted, length: Int(s.written) - s.writebackStarted)
                 s.writebackStarted = Int(s.written)
             }
@@ -97,6 +121,57 @@ public final class ObjectWriter: Sendable {
 
     /// Data bytes between requests to start writeback (see `FileIO.startWriteback`).
     static let writebackChunk = 8 << 20
+
+    /// Copies `bytes` (which follow `s.written`) into the staging buffer, writing it out each time it fills; if the
+    /// file system refuses O_DIRECT meanwhile, the rest goes through the page cache.
+    private func stage(_ s: inout State, _ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        var offset = 0
+        while offset < bytes.count {
+            guard let staging = s.staging, let source = bytes.baseAddress, let target = staging.baseAddress else {
+                try FileIO.pwriteAll(s.fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]),
+                                     at: Int(s.written) + offset, what: what)
+                return
+            }
+            let take = min(staging.count - s.staged, bytes.count - offset)
+            (target + s.staged).copyMemory(from: source + offset, byteCount: take)
+            s.staged += take
+            offset += take
+            if s.staged == staging.count { try writeStaged(&s, endingAt: Int(s.written) + offset) }
+        }
+    }
+
+    /// Writes the staged bytes, which end at file offset `end`: their aligned part through the O_DIRECT descriptor,
+    /// the rest (an unaligned tail, or what a refusing file system did not take) through the ordinary one. After a
+    /// refusal the direct descriptor is closed and the staging buffer given back: the file goes on buffered.
+    private func writeStaged(_ s: inout State, endingAt end: Int) throws(StoreError) {
+        guard let staging = s.staging, let direct else { return }
+        let start = end - s.staged
+        let aligned = s.staged / DirectTransfer.alignment * DirectTransfer.alignment
+        var done = 0
+        if aligned > 0 {
+            done = try direct.write(s.directFD, UnsafeRawBufferPointer(rebasing: staging[0..<aligned]), at: start,
+                                    what: what)
+        }
+        if done < s.staged {
+            try FileIO.pwriteAll(s.fd, UnsafeRawBufferPointer(rebasing: staging[done..<s.staged]), at: start + done,
+                                 what: what)
+        }
+        s.staged = 0
+        if done < aligned { endDirect(&s) }
+    }
+
+    /// Closes the direct descriptor and gives the staging buffer back.
+    private func endDirect(_ s: inout State) {
+        if s.directFD >= 0 {
+            close(s.directFD)
+            s.directFD = -1
+        }
+        if let staging = s.staging {
+            direct?.buffers.give(staging)
+            s.staging = nil
+            s.staged = 0
+        }
+    }
 
     public func append(_ bytes: [UInt8]) throws(StoreError) {
         let failure: StoreError? = bytes.withUnsafeBytes { raw in
@@ -122,6 +197,8 @@ public final class ObjectWriter: Sendable {
             }
             let footer = StoredFooter(dataLength: s.written, blockSize: blockSize, blockCRCs: s.crcs).encoded()
             do throws(StoreError) {
+                try writeStaged(&s, endingAt: Int(s.written))
+                endDirect(&s)
                 try FileIO.pwriteAll(s.fd, footer, at: Int(s.written), what: what)
                 try FileIO.fsyncFile(s.fd, what: what)
             } catch {
@@ -169,6 +246,7 @@ public final class ObjectWriter: Sendable {
 
     private func discard(_ s: inout State) {
         guard !s.finished else { return }
+        endDirect(&s)
         if s.fd >= 0 {
             close(s.fd)
             s.fd = -1

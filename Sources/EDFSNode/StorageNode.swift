@@ -134,7 +134,8 @@ public final class StorageNode: Sendable {
         self.logger = logger
         self.sslContext = sslContext
         do throws(StoreError) {
-            store = try ObjectStore(root: configuration.dataDirectory, blockSize: configuration.blockSize)
+            store = try ObjectStore(root: configuration.dataDirectory, blockSize: configuration.blockSize,
+                                    directIO: configuration.directIO)
             guard let lock = try DataFolderLock.acquire(root: configuration.dataDirectory, exclusive: false) else {
                 throw StoreError.io("lock data folder", "an offline scrub holds it")
             }

@@ -13,15 +13,8 @@ final class OutputSink: @unchecked Sendable {
     private let direct: Int32
     /// Set once the file system refused an O_DIRECT write: every later write goes through `descriptor`.
     private let directRefused = PthreadMutex(false)
-    static let directAlignment = 4096
-    /// O_DIRECT (Glibc's module does not export it: it needs _GNU_SOURCE); 0 where its value is not known here.
-    #if arch(x86_64)
-    static let openDirect: Int32 = 0o40000
-    #elseif arch(arm64)
-    static let openDirect: Int32 = 0o200000
-    #else
-    static let openDirect: Int32 = 0
-    #endif
+    static let directAlignment = DirectTransfer.alignment
+    static let openDirect = DirectTransfer.openFlag
 
     /// A sink writing to `descriptor`; with `direct`, a positional sink also writes the aligned parts of its writes
     /// with O_DIRECT, when the file system allows it (else every write goes through `descriptor`).

@@ -19,6 +19,7 @@ struct ClusterUpCommand: AsyncParsableCommand {
             Examples:
               edfs cluster up --dir "$PWD/cluster"
               edfs cluster up --dir "$PWD/cluster" --nodes 5 --replicas 3 --base-port 20001
+              edfs cluster up --dir "$PWD/cluster" --node-setting "DirectIO: yes"
             """)
 
     @Option(help: "Number of nodes (default 4, or the existing folder's).") var nodes: Int?
@@ -29,6 +30,10 @@ struct ClusterUpCommand: AsyncParsableCommand {
     @Option(help: "The user (created in a new folder; an existing folder's user logs in).") var user = "demo"
     @Option(help: "Read the user's password from this file.") var passwordFile: String?
     @Flag(help: "Read the user's password from standard input.") var passwordStdin = false
+    @Option(help: ArgumentHelp("A 'Key: value' line for the nodes' config (docs/CONFIG.md), e.g. 'DirectIO: yes'; "
+                               + "repeatable. Not kept: give it again when the folder is reused.",
+                               valueName: "key: value"))
+    var nodeSetting: [String] = []
 
     func validate() throws {
         if let problem = Self.problem(nodes: nodes ?? 4, replicas: replicas ?? min(2, nodes ?? 4),
@@ -39,6 +44,21 @@ struct ClusterUpCommand: AsyncParsableCommand {
         guard !(passwordFile != nil && passwordStdin) else {
             throw ValidationError("give --password-file or --password-stdin, not both")
         }
+        _ = try Self.nodeSettings(nodeSetting)
+    }
+
+    /// `--node-setting` lines as key → value; a line without a key, a colon and a value is a usage error.
+    private static func nodeSettings(_ lines: [String]) throws -> [String: String] {
+        var settings: [String: String] = [:]
+        for line in lines {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
+                  parts[0].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                throw ValidationError("--node-setting: expected 'Key: value', e.g. 'DirectIO: yes', not '\(line)'")
+            }
+            settings[parts[0]] = parts[1]
+        }
+        return settings
     }
 
     /// What is wrong with these parameters, or nil.
@@ -59,6 +79,7 @@ struct ClusterUpCommand: AsyncParsableCommand {
             let existing = try LocalCluster.ExistingSetup.read(directory: dir)
             var options = LocalCluster.Options(directory: dir)
             options.user = user
+            options.nodeSettings = try Self.nodeSettings(nodeSetting)
             if let existing {
                 try Self.checkReuse(existing, directory: dir, user: user, nodes: nodes, replicas: replicas)
                 options.nodes = existing.nodes
