@@ -159,6 +159,12 @@ struct ClusterUpCommandTests {
                 #expect(outcome.stderr.hasPrefix("edfs: \(folder) ") && !outcome.stderr.contains("assword"),
                         "\(arguments): \(outcome.stderr)")
             }
+            // A --node-setting that is not one 'Key: value' line (no second line smuggled into the nodes' config).
+            for setting in ["DirectIO: yes\nLegacyMD5Logins: yes", "DirectIO", "Direct IO: yes"] {
+                let outcome = try await EDFSBinary.run(["cluster", "up", "--dir", folder, "--node-setting", setting])
+                #expect(outcome.status == 64 && outcome.stderr.contains("--node-setting: expected 'Key: value'"),
+                        "\(setting): \(outcome.stderr)")
+            }
 
             // A wrong password: the nodes' login refuses it; exit 77, and nothing is left running (the next run
             // binds the same ports).

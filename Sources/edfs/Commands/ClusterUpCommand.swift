@@ -53,7 +53,8 @@ struct ClusterUpCommand: AsyncParsableCommand {
         for line in lines {
             let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
-                  parts[0].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                  parts[0].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
+                  !parts[1].unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw ValidationError("--node-setting: expected 'Key: value', e.g. 'DirectIO: yes', not '\(line)'")
             }
             settings[parts[0]] = parts[1]
