@@ -73,6 +73,8 @@ public struct NodeConfiguration: Sendable {
     /// `DirectIO:` (default no): whether objects of 4 MiB or more are written and served past the page cache
     /// (O_DIRECT; a file system that refuses it gets buffered I/O). Manifests, keyslots and small objects never are.
     public var directIO = false
+    /// What the config parser warned about (unknown settings, …), for the node to log at start.
+    public var configWarnings: [String] = []
     /// `ScrubInterval:`: how often the running node scrubs, quarantines and collects garbage; nil (the default): never.
     public var scrubInterval: Duration?
     /// `OrphanGracePeriod:` (default 24 h): how old an unreferenced object or a temporary file must be before the
@@ -207,6 +209,7 @@ public struct NodeConfiguration: Sendable {
         configuration.scramUsers = scramUsers
         configuration.legacyMD5Logins = legacyMD5Logins
         configuration.directIO = directIO
+        configuration.configWarnings = config.warnings.map { String(describing: $0) }
         configuration.scrubInterval = scrubInterval
         configuration.orphanGracePeriod = orphanGracePeriod
         configuration.metricsListen = metricsListen

@@ -118,6 +118,18 @@ struct NodeLogCommandTests {
         #expect(node.text(node.stderr).isEmpty, "\(node.text(node.stderr))")
     }
 
+    @Test("a misspelled setting in the node's config is a warning in its log, not silence (attack finding)")
+    func unknownSettingWarns() async throws {
+        let folder = try NodeFolder()
+        defer { folder.remove() }
+        let config = try String(contentsOfFile: folder.config, encoding: .utf8)
+        try (config + "DirektIO: yes\n").write(toFile: folder.config, atomically: true, encoding: .utf8)
+        let node = try RunningNode(folder, logLevel: "warning")
+        #expect(await node.wait(for: "listening on 127.0.0.1:", in: node.stdout))
+        #expect(await node.stop() == 0)
+        #expect(node.text(node.stderr).contains("dfs.conf:6: warning: unknown setting \"DirektIO\""), "\(node.text(node.stderr))")
+    }
+
     @Test("an unknown --log-level is a usage error (64)")
     func unknownLevel() async throws {
         let outcome = try await EDFSBinary.run(["node", "--name", "N1", "--data", "/nonexistent", "--log-level", "loud"])

@@ -57,7 +57,7 @@ struct StripeDownload: Sendable {
         }
         let summary = failures.map { "\(session.nodeName($0.node)): \($0.reason)" }.joined(separator: "; ")
         if failures.allSatisfy(\.corrupt) {
-            throw ClientError.integrity("stripe \(stripe) of \(record.body.name): no replica verified (\(summary)); nothing was written")
+            throw ClientError.integrity("stripe \(stripe) of \(record.body.name): no replica verified (\(summary))")
         }
         throw ClientError.notEnoughNodes("stripe \(stripe) of \(record.body.name): no replica reachable (\(summary))")
     }

@@ -63,7 +63,10 @@ struct CheckCommand: AsyncParsableCommand {
                 summary += "; \(orphans) object(s) of no file (\(ByteCount.humanReadable(Int(clamping: report.orphanBytes ?? 0))))"
             }
             print(summary)
-            if report.worst != .healthy { printError("not every file is healthy: run edfs repair") }
+            if report.worst != .healthy {
+                // Corruption found by reading every replica is found again only by a repair that reads them.
+                printError("not every file is healthy: run edfs repair" + (report.readData ? " --read-data" : ""))
+            }
         }
         let code = ExitStatus.code(for: report.worst)
         if code != 0 { throw ExitCode(code) }

@@ -99,6 +99,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         defer { for source in sources { source.cancel() } }
 
+        for warning in configuration.configWarnings { logger.warning("\(warning)") }
         let node: StorageNode
         let address: String
         do {

@@ -43,5 +43,8 @@ func failureLine(for error: any Error) -> String {
     let remedies = ["edfs status", "edfs repair", "edfs key rotate", "start the node", "run the command again",
                     "try again", "check "]
     if remedies.contains(where: { text.contains($0) }) { return text }
+    if text.contains("limit exceeded") {
+        return text + ": run fewer commands at once (or raise the limit in the nodes' config), then run the command again"
+    }
     return text + ": start the nodes that are down (edfs status shows which), then run the command again"
 }
