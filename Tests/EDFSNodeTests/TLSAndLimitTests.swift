@@ -90,13 +90,13 @@ import Testing
         var limits = NodeLimits()
         // Long enough that TLS, HELLO and LOGIN finish first even while the whole suite loads both cores (times
         // `TestTime.scale` under a sanitizer).
-        let idleTime = TestTime.scaled(.seconds(8))
+        let idleTime = TestTime.scaled(.seconds(15))
         limits.idleTimeout = idleTime
         try await withNode(limits: limits) { node in
             let start = ContinuousClock.now
             let idle = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
             try await idle.helloAndLogin()
-            #expect(try await idle.receiveUntilClosed(timeout: .seconds(20)).isEmpty)
+            #expect(try await idle.receiveUntilClosed(timeout: .seconds(30)).isEmpty)
             // Closed no earlier than the idle time after the connection's last activity (which came after `start`).
             #expect(ContinuousClock.now - start >= idleTime)
             await idle.close()

@@ -99,7 +99,6 @@ struct NodeCommand: AsyncParsableCommand {
         }
         defer { for source in sources { source.cancel() } }
 
-        for warning in configuration.configWarnings { logger.warning("\(warning)") }
         let node: StorageNode
         let address: String
         do {
@@ -111,6 +110,8 @@ struct NodeCommand: AsyncParsableCommand {
             if case NodeStartError.bind = error { throw ExitCode(ExitStatus.unavailable) }
             throw ExitCode(ExitStatus.failure)
         }
+        // The config's warnings (an unknown setting, …) once the node runs: a node that fails to start says one line.
+        for warning in configuration.configWarnings { logger.warning("\(warning)") }
         // Unbuffered, so that whoever started the node sees the port at once.
         let line = Array("listening on \(address)\n".utf8)
         line.withUnsafeBytes { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
