@@ -388,5 +388,23 @@ struct FolderCommandTests {
         let repair = try await cluster.run(["repair", "--all"])
         #expect(repair.status == 65 && repair.stdout.contains("manifest \(id)"), "\(repair.stdout)")
     }
+
+    @Test("a data byte rotted in one replica: check --read-data sends the operator to repair --read-data, which fixes it (attack finding: plain repair did not)")
+    func readDataHintNamesReadData() async throws {
+        let cluster = try await TestCluster.started()
+        let source = try cluster.writeScratch("f.bin", try randomContent(300_000))
+        #expect(try await cluster.run(["put", source, "--as", "f"]).status == 0)
+        // The first stored object found on any node: a byte in the middle of its data.
+        let damaged = try #require((0..<4).lazy.compactMap { node -> String? in
+            let folder = cluster.userDirectory(node: node) + "/objects"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return names.first { !$0.hasPrefix(".") }.map { folder + "/" + $0 }
+        }.first)
+        try DiskDamage.flipByte(damaged, at: 1000)
+        let check = try await cluster.run(["check", "f", "--read-data"])
+        #expect(check.status == 3 && check.stderr.contains("run edfs repair --read-data"), "\(check.stdout)\(check.stderr)")
+        #expect(try await cluster.run(["repair", "f", "--read-data"]).status == 0)
+        #expect(try await cluster.run(["check", "f", "--read-data"]).status == 0)
+    }
 }
 }
