@@ -92,6 +92,9 @@ import Testing
         // `TestTime.scale` under a sanitizer).
         let idleTime = TestTime.scaled(.seconds(15))
         limits.idleTimeout = idleTime
+        // Not what this test checks: under the suite's first burst the default 10 s login deadline closed the
+        // connection before LOGIN was written ("I/O on closed channel" in two clean-clone runs).
+        limits.loginTimeout = TestTime.scaled(.seconds(60))
         try await withNode(limits: limits) { node in
             let start = ContinuousClock.now
             let idle = try await RawClient.connect(port: node.port, caFile: node.keys + "/ca.crt")
