@@ -20,12 +20,14 @@
 # the same operation), CPU seconds (user + system of the command, plus what the edfs nodes or the gocryptfs daemon
 # spent meanwhile) and peak RSS (of the command from /usr/bin/time -v; for edfs also the largest node's and for
 # gocryptfs the daemon's, from VmHWM after resetting it). A tool that is missing or fails gets a row saying so; the
-# run goes on.
+# run goes on. A second table sets edfs's client and node CPU of the large put and gets against their crypto work
+# (issue 15's CPU targets).
 #
 #   Scripts/bench-compare.sh [BIG_MIB=1024] [SMALL_FILES=1000] [LIST_FILES=10000]     short run: 64 200 1000
 #   environment: TOOLS (a comma-separated subset of edfs,restic,rclone,gocryptfs; default all), EDFS (default .build/release/edfs, built when missing), KDF_ITERATIONS=100000, BENCH_DIR (parent
 #                of the temporary folder, default $TMPDIR or /tmp: it must be on a real disk for the fsync figures),
-#                BASE_PORT (default: free ports)
+#                BASE_PORT (default: free ports), CLUSTER_NODE_SETTINGS ('Key: value' lines for the edfs nodes' config,
+#                e.g. 'DirectIO: yes')
 # Installs restic, rclone, gocryptfs and time from Debian when missing and run as root. Everything it makes is in
 # one temporary folder, removed on exit; the nodes and the gocryptfs daemon are stopped by pid; traffic is loopback.
 set -euo pipefail
@@ -105,7 +107,8 @@ TICK=$(getconf CLK_TCK)
 daemon_ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 daemon_reset_hwm() { local pid; for pid in "$@"; do echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 daemon_hwm_mib() { local pid m=0 v; for pid in "$@"; do v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "$v" -gt "$m" ] && m=$v; done; echo $((m / 1024)); }
-# measure DAEMON_LABEL "PIDS" command…: sets M_SECS, M_CPU, M_RSS (text); returns the command's status.
+# measure DAEMON_LABEL "PIDS" command…: sets M_SECS, M_CPU (command and daemons), M_CPU_COMMAND, M_CPU_DAEMONS, M_RSS
+# (text); returns the command's status.
 measure() {
   local label=$1 pids=$2 rc=0 t0 t1 w0 w1 secs user sys kib
   shift 2
@@ -124,6 +127,8 @@ measure() {
   kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
   M_SECS=${secs:-0}
   M_CPU=$(awk -v u="${user:-0}" -v s="${sys:-0}" -v d=$((t1 - t0)) -v k="$TICK" 'BEGIN { printf "%.2f", u + s + d / k }')
+  M_CPU_COMMAND=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.2f", u + s }')
+  M_CPU_DAEMONS=$(awk -v d=$((t1 - t0)) -v k="$TICK" 'BEGIN { printf "%.2f", d / k }')
   M_RSS="$(( ${kib:-0} / 1024 ))"
   # shellcheck disable=SC2086
   [ -n "$pids" ] && M_RSS+=" / $label $(daemon_hwm_mib $pids)"
@@ -150,6 +155,11 @@ record() {
   if [ "$#" -eq 0 ]; then check=-; elif "$@" > /dev/null 2>&1; then check=$CHECK_TEXT; else check="MISMATCH ${CHECK_TEXT#byte-exact}"; fi
   row "$op" "$tool" "$M_SECS" "$amount" "$unit" "$M_CPU" "$M_RSS" "$check"
 }
+
+# cpu_split KIND LABEL: after a measure of edfs's large put or get, keeps the client's and the nodes' CPU apart for
+# the table of CPU against the crypto work (printed last).
+CPU_SPLITS=$WORK/cpu-splits.tsv
+cpu_split() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$M_CPU_COMMAND" "$M_CPU_DAEMONS" >> "$CPU_SPLITS"; }
 
 # --- the data
 echo "bench-compare: BIG_MIB=$BIG_MIB SMALL_FILES=$SMALL_FILES LIST_FILES=$LIST_FILES; $(nproc) cores," \
@@ -217,29 +227,29 @@ elif cluster_start "$EDFS" "$WORK/edfs" bench "$PASSWORD_FILE" 4 "$REPLICAS"; th
   "$EDFS" put "$WORK/warm.bin" --as warm "${EO[@]}" > /dev/null
   mkdir -p "$WORK/out/edfs"
   recycle_pages $((BIG_MIB * REPLICAS))
-  if measure nodes "$NODES" "$EDFS" put "$BIG" --as big.bin "${EO[@]}" "${QUIET[@]}"; then record "$OP_BIGPUT" edfs "$BIG_BYTES" MB/s
+  if measure nodes "$NODES" "$EDFS" put "$BIG" --as big.bin "${EO[@]}" "${QUIET[@]}"; then record "$OP_BIGPUT" edfs "$BIG_BYTES" MB/s; cpu_split put "put"
   else skip "$OP_BIGPUT" edfs "put failed"; fi
   recycle_pages
   if measure nodes "$NODES" "$EDFS" get big.bin -o "$WORK/out/big.bin" "${EO[@]}" "${QUIET[@]}"; then
-    record "$OP_BIGGET" edfs "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"
+    record "$OP_BIGGET" edfs "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"; cpu_split get "get (first)"
   else skip "$OP_BIGGET" edfs "get failed"; fi
   rm -f "$WORK/out/big.bin"
   # Again, into the pages the first get's output just gave back (a second sample in the same state).
   if measure nodes "$NODES" "$EDFS" get big.bin -o "$WORK/out/big.bin" "${EO[@]}" "${QUIET[@]}"; then
-    record "$OP_BIGGET" "edfs, second get" "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"
+    record "$OP_BIGGET" "edfs, second get" "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"; cpu_split get "get (second)"
   else skip "$OP_BIGGET" "edfs, second get" "get failed"; fi
   rm -f "$WORK/out/big.bin"
   # With --direct: the output written past the page cache (O_DIRECT), which the first write of fresh pages on a
   # virtual machine does not slow down (PERFORMANCE.md, "Writing the output past the page cache").
   if measure nodes "$NODES" "$EDFS" get big.bin -o "$WORK/out/big.bin" --direct "${EO[@]}" "${QUIET[@]}"; then
-    record "$OP_BIGGET" "edfs --direct" "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"
+    record "$OP_BIGGET" "edfs --direct" "$BIG_BYTES" MB/s cmp "$BIG" "$WORK/out/big.bin"; cpu_split get "get --direct"
   else skip "$OP_BIGGET" "edfs --direct" "get failed"; fi
   rm -f "$WORK/out/big.bin"
   # The same get with no output file (what the client and nodes cost without the page-cache write), then dd buffered
   # again right after it, in the same memory state: on a virtual machine the first write of fresh pages can cost
   # several times the usual (PERFORMANCE.md), so the ceiling measured at the start may not hold for a later write.
   if measure nodes "$NODES" sh -c "'$EDFS' get big.bin -o - --config '$CLUSTER_CONF' --quiet > /dev/null"; then
-    record "$OP_BIGGET" "edfs to /dev/null" "$BIG_BYTES" MB/s
+    record "$OP_BIGGET" "edfs to /dev/null" "$BIG_BYTES" MB/s; cpu_split get "get to /dev/null"
   else skip "$OP_BIGGET" "edfs to /dev/null" "get failed"; fi
   if measure "" "" dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$BIG_MIB"; then
     record "$OP_BIGGET" "ceiling: dd buffered, after the edfs get" "$BIG_BYTES" MB/s
@@ -420,3 +430,27 @@ echo
 echo "rate: MB/s = 10^6 bytes/s; edfs/this > 1 means edfs is faster. cpu s: user + system of the command, plus the"
 echo "nodes' (edfs) or the daemon's (gocryptfs) CPU meanwhile. peak RSS: the command / the largest edfs node or the"
 echo "gocryptfs daemon (VmHWM). edfs logs in with KDFIterations $KDF_ITERATIONS per command; R = $REPLICAS on one disk."
+
+# --- edfs's CPU against its crypto work (issue 15's two CPU targets), as the issue counts that work: one pass of
+# AES-256-GCM per byte for each TLS end and for the segments' sealing or opening, at one core's OpenSSL rate measured
+# above (edfs bench's ceilingSerialGBps; the issue's "~0.33 ns per byte for the TLS decryption"). A get's client does
+# two passes (TLS decryption, GCM opening): target ≤ 2 × that. A put's nodes do one pass per stored byte (TLS
+# decryption): target ≤ 3 × that. The put's client (sealing, then TLS encryption of R copies) has no target; shown.
+OPENSSL_GBPS=$(grep -o '"ceilingSerialGBps":[0-9.eE+-]*' "$WORK/bench.json" 2>/dev/null | cut -d: -f2 || true)
+if [ -s "$CPU_SPLITS" ] && [ -n "$OPENSSL_GBPS" ]; then
+  echo
+  printf "edfs's CPU against its crypto work, at one core's OpenSSL AES-256-GCM rate (%.2f GB/s, edfs bench):\n" "$OPENSSL_GBPS"
+  awk -F'\t' -v g="$OPENSSL_GBPS" -v b="$BIG_BYTES" -v r="$REPLICAS" '
+    BEGIN { fmt = "%-18s %11s %10s %-34s %8s %7s %s\n"
+            printf fmt, "transfer", "client cpu", "nodes cpu", "measured against", "work", "ratio", "target" }
+    $1 == "get" {
+      work = 2 * b / (g * 1e9)
+      printf fmt, $2, $3 " s", $4 " s", "client: TLS decryption + GCM opening", sprintf("%.2f s", work), sprintf("%.2f", $3 / work), "<= 2"
+    }
+    $1 == "put" {
+      work = (1 + r) * b / (g * 1e9)
+      printf fmt, $2, $3 " s", $4 " s", "client: GCM sealing + TLS of R copies", sprintf("%.2f s", work), sprintf("%.2f", $3 / work), "-"
+      ns = $4 * 1e9 / (r * b); tls = 1 / g
+      printf fmt, $2, "", sprintf("%.2f ns/B", ns), "nodes, per stored byte: TLS", sprintf("%.2f ns", tls), sprintf("%.2f", ns / tls), "<= 3"
+    }' "$CPU_SPLITS"
+fi
