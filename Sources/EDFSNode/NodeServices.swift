@@ -25,7 +25,6 @@ struct NodeServices: Sendable {
     let scrubRecord: ScrubRecord
     /// The node's own metrics registry (docs/METRICS.md).
     let metrics: NodeMetrics
-    let allocator = ByteBufferAllocator()
 
     var limits: NodeLimits { configuration.limits }
 
