@@ -93,6 +93,57 @@ import Testing
         }
     }
 
+    /// A node reads a GET's full blocks into reused memory shared by all its users (PayloadBlocks, STORAGE.md "Memory
+    /// and backpressure"): concurrent gets of two users, ranged ones and ones whose last block is short or just over
+    /// half a block, stay byte-exact, also right after a get that failed on a corrupt block.
+    @Test func usersGetsThroughReusedBlocksStayExact() async throws {
+        try await withNode { node in
+            let alice = try await node.connect("alice")
+            let bob = try await node.connect("bob")
+            let mib = 1 << 20
+            let aliceObjects = [("a-long", randomBytes(3 * mib + 123)), ("a-tail", randomBytes(mib + (700 << 10))),
+                                ("a-rotten", randomBytes(2 * mib))]
+            let bobObjects = [("b-long", randomBytes(2 * mib + 5)), ("b-tail", randomBytes(mib + (512 << 10) + 1))]
+            for (name, bytes) in aliceObjects { try await alice.putObject(name, bytes: bytes) }
+            for (name, bytes) in bobObjects { try await bob.putObject(name, bytes: bytes) }
+            // A byte of a-rotten's second block damaged on disk: its get fails once the node reads that block.
+            try flipByte(node.dataDirectory + "/users/alice/objects/a-rotten", at: UInt64(mib + 4321))
+            let wanted = Dictionary(uniqueKeysWithValues: aliceObjects + bobObjects)
+
+            for round in 0..<3 {
+                try await withThrowingTaskGroup(of: (String, [UInt8]?).self) { group in
+                    for (name, _) in aliceObjects where name != "a-rotten" {
+                        group.addTask { (name, try await alice.getObject(name)) }
+                    }
+                    for (name, _) in bobObjects {
+                        group.addTask { (name, try await bob.getObject(name)) }
+                        group.addTask { ("\(name)@ranged", try await bob.getObject(name, offset: UInt64(mib - 3), length: UInt64(mib))) }
+                    }
+                    group.addTask {
+                        do {
+                            _ = try await alice.getObject("a-rotten")
+                            Issue.record("round \(round): a corrupt block was delivered")
+                        } catch {
+                            #expect(nodeCode(error) == .checksumMismatch, "round \(round): \(error)")
+                        }
+                        return ("a-rotten", nil)
+                    }
+                    for try await (key, got) in group {
+                        guard let got else { continue }
+                        if key.hasSuffix("@ranged"), let bytes = wanted[String(key.dropLast(7))] {
+                            let end = min(bytes.count, 2 * mib - 3)
+                            #expect(got == Array(bytes[(mib - 3)..<end]), "round \(round): \(key)")
+                        } else {
+                            #expect(got == wanted[key], "round \(round): \(key) (\(got.count) bytes)")
+                        }
+                    }
+                }
+            }
+            await alice.close()
+            await bob.close()
+        }
+    }
+
     @Test func streamingPutFromChunksAndOverwrite() async throws {
         try await withNode { node in
             let connection = try await node.connect()
