@@ -7,7 +7,8 @@
 #   environment: EDFS (default .build/release/edfs, built when missing), KDF_ITERATIONS=100000, BENCH_DIR (parent
 #                of the temporary folder, default $TMPDIR or /tmp), FILE_SIZE (bytes of random data per file instead
 #                of its number: e.g. 4096, so each is an inline file whose bytes every listing carries), INLINE_LIMIT
-#                (the client's InlineLimit; 0 = no inline files)
+#                (the client's InlineLimit; 0 = no inline files), BASE_PORT (the first of the 4 nodes' ports; default:
+#                free ports picked at random)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-10000}
@@ -18,34 +19,13 @@ if [ -z "${EDFS:-}" ]; then
   [ -x "$EDFS" ] || swift build -c release --product edfs >/dev/null
 fi
 EDFS=$(realpath "$EDFS")
-port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
-P=""
-for _ in $(seq 50); do
-  c=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-  if port_free "$c" && port_free $((c + 1)) && port_free $((c + 2)) && port_free $((c + 3)); then P=$c; break; fi
-done
-[ -n "$P" ] || { echo "listing-bench: found no 4 free ports" >&2; exit 1; }
-WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/edfs-listing.XXXXXX")
-CLUSTER_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$CLUSTER_PID" ]; then kill "$CLUSTER_PID" 2>/dev/null || true; wait "$CLUSTER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-echo "listing-bench: $FILES files of ${FILE_SIZE:-a few} bytes, InlineLimit ${INLINE_LIMIT:-default}; edfs $EDFS; $(nproc) cores; cluster on 127.0.0.1:$P-$((P + 3))"
+. Scripts/lib/cluster.sh
+cluster_workdir edfs-listing "${BENCH_DIR:-${TMPDIR:-/tmp}}"
 head -c 18 /dev/urandom | base64 > "$WORK/password"
-"$EDFS" cluster up --nodes 4 --replicas 2 --dir "$WORK/cluster" --base-port "$P" --user bench \
-    --password-file "$WORK/password" > "$WORK/cluster.log" 2>&1 &
-CLUSTER_PID=$!
-for _ in $(seq 300); do grep -q "nodes up" "$WORK/cluster.log" && break; sleep 0.1; done
-grep -q "nodes up" "$WORK/cluster.log" || { cat "$WORK/cluster.log"; exit 1; }
-CONF=$WORK/cluster/dfc.conf
+P=$(cluster_free_ports 4) || { echo "listing-bench: found no 4 free ports" >&2; exit 1; }
+echo "listing-bench: $FILES files of ${FILE_SIZE:-a few} bytes, InlineLimit ${INLINE_LIMIT:-default}; edfs $EDFS; $(nproc) cores; cluster on 127.0.0.1:$P-$((P + 3))"
+BASE_PORT=$P cluster_start "$EDFS" "$WORK/cluster" bench "$WORK/password" 4 2 || exit 1
+CONF=$CLUSTER_CONF
 echo "KDFIterations: $KDF_ITERATIONS" >> "$CONF"
 [ -n "${INLINE_LIMIT:-}" ] && echo "InlineLimit: $INLINE_LIMIT" >> "$CONF"
 export EDFS_PASSWORD

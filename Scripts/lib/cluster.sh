@@ -1,6 +1,5 @@
 # Sourced (not run) by benchmark scripts: a local edfs cluster (`edfs cluster up`, TLS on 127.0.0.1) on free ports,
-# its node processes, and its teardown. The same logic as Scripts/load.sh and Scripts/listing-bench.sh, which keep
-# their own copies for now.
+# its node processes, and its teardown. Scripts/load.sh keeps its own copy of this logic for now.
 #
 #   . Scripts/lib/cluster.sh
 #   cluster_start EDFS DIR USER PASSWORD_FILE [NODES=4] [REPLICAS=2]   # sets CLUSTER_PID, CLUSTER_PORT, CLUSTER_CONF,
