@@ -1,5 +1,6 @@
 import EDFSCrypto
 import EDFSFormat
+import EDFSTestSupport
 @testable import EDFSNode
 import Foundation
 import Testing
@@ -128,8 +129,8 @@ import Testing
         let mountPoint = folder.path + "/ramfs"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         // tmpfs takes O_DIRECT since Linux 6.6; ramfs still refuses it at the open (EINVAL).
-        #expect(try Self.command(["mount", "-t", "ramfs", "-o", "mode=0700", "ramfs", mountPoint]) == 0)
-        defer { _ = try? Self.command(["umount", "-l", mountPoint]) }
+        #expect(try SystemCommand.runBlocking(["mount", "-t", "ramfs", "-o", "mode=0700", "ramfs", mountPoint]).status == 0)
+        defer { _ = try? SystemCommand.runBlocking(["umount", "-l", mountPoint]) }
         let store = try ObjectStore(root: mountPoint + "/data", blockSize: Self.mebi, directIO: true)
         let bytes = Self.content(9 * Self.mebi + 17)
         // ramfs reports no size at all (statvfs: 0 total, 0 free): the space check must not call it full (attack
@@ -187,17 +188,5 @@ import Testing
             throw error
         }
         await node.stop()
-    }
-
-    /// Runs a command; its exit status.
-    static func command(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -14,14 +14,7 @@ struct ErrorMessageTests {
 
     /// Runs a bash command line; its exit status.
     private func shell(_ arguments: [String]) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        await process.exited()
-        return process.terminationStatus
+        try await SystemCommand.run(["bash"] + arguments).status
     }
 
     private func expectClean(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {

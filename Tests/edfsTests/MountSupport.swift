@@ -29,41 +29,18 @@ func mountedPaths() -> [String] {
 }
 
 /// A command's outcome.
-struct Outcome: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias Outcome = EDFSBinary.Outcome
 
 /// Runs a system command (cp, diff, rm, mv, df…) to completion, waited for on a thread of its own (`offPool`).
 @discardableResult
 func command(_ arguments: [String], in directory: String? = nil) async throws -> Outcome {
-    try await offPool { try commandBlocking(arguments, in: directory) }
+    try await SystemCommand.run(arguments, in: directory)
 }
 
 /// `command`, blocking the calling thread: only for synchronous callers (deinit, `TestCluster(beforeStart:)`).
 @discardableResult
 func commandBlocking(_ arguments: [String], in directory: String? = nil) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let group = DispatchGroup()
-    nonisolated(unsafe) var errData = Data()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self))
+    try SystemCommand.runBlocking(arguments, in: directory)
 }
 
 /// `edfs mount` of the built binary on a folder of the test cluster, as a real process (`MountProcess.started`).
