@@ -31,7 +31,7 @@ struct DownloadPath: Sendable {
             }
             await output.finish(id, with: WireFrame(type: .end, requestID: id, payload: ByteBuffer()))
         } catch {
-            services.logger.warning("get failed: \(error)", metadata: ["peer": "\(peer)"])
+            services.logFailure("get failed", error, peer: peer)
             await output.finish(id, with: .error(error.wire, requestID: id))
         }
     }

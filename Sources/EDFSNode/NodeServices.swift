@@ -28,16 +28,24 @@ struct NodeServices: Sendable {
 
     var limits: NodeLimits { configuration.limits }
 
-    /// Runs blocking store work on the pool. Failures other than `StoreError` (the pool stopped, the task was
-    /// cancelled) become an I/O error.
+    /// Runs blocking store work on the pool. Failures other than `StoreError` become an I/O error that says which it
+    /// was: the request's task cancelled while the work waited (its connection closed), or the pool stopped.
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
         do {
             return try await pool.runIfActive { () throws -> T in try body() }
         } catch let error as StoreError {
             throw error
         } catch {
+            if Task.isCancelled { throw .io("node", "the request was cancelled: its connection closed") }
             throw .io("node", "the node is shutting down")
         }
+    }
+
+    /// Logs a request's failure (`what`: "get failed", "put refused"…): a warning, or a debug line when the request's
+    /// task was cancelled (its client went away mid-request: nothing for the operator to act on).
+    func logFailure(_ what: String, _ error: StoreError, peer: String) {
+        let level: Logger.Level = Task.isCancelled ? .debug : .warning
+        logger.log(level: level, "\(what): \(error)", metadata: ["peer": "\(peer)"])
     }
 
     /// The HELLO reply's limits.

@@ -93,7 +93,7 @@ struct UploadPath: Sendable {
             writers[id] = writer
             output.table.begin(id, .upload)
         } catch {
-            services.logger.warning("put refused: \(error)", metadata: ["peer": "\(peer)"])
+            services.logFailure("put refused", error, peer: peer)
             await output.send(.error(error.wire, requestID: id))
         }
     }
@@ -108,7 +108,7 @@ struct UploadPath: Sendable {
             guard received <= upload.length else {
                 smallBytes.give(Int(upload.length))
                 let error = StoreError.lengthMismatch(expected: upload.length, received: received)
-                services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
+                services.logFailure("put failed", error, peer: peer)
                 await output.finish(id, with: .error(error.wire, requestID: id))
                 return
             }
@@ -132,7 +132,7 @@ struct UploadPath: Sendable {
             }
             services.metrics.objectReceived.increment(by: payload.readableBytes)
         } catch {
-            services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
+            services.logFailure("put failed", error, peer: peer)
             writers[id] = nil
             writer.abort()
             await output.finish(id, with: .error(error.wire, requestID: id))
@@ -154,7 +154,7 @@ struct UploadPath: Sendable {
                     }
                     await output.finish(id, with: SessionOutput.frame(.putObject(length: upload.length), id))
                 } catch {
-                    services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
+                    services.logFailure("put failed", error, peer: peer)
                     await output.finish(id, with: .error(error.wire, requestID: id))
                 }
             }
@@ -171,7 +171,7 @@ struct UploadPath: Sendable {
                 await output.finish(id, with: SessionOutput.frame(.putObject(length: writer.announcedLength), id))
             } catch {
                 writer.abort()
-                services.logger.warning("put failed: \(error)", metadata: ["peer": "\(peer)"])
+                services.logFailure("put failed", error, peer: peer)
                 await output.finish(id, with: .error(error.wire, requestID: id))
             }
         }
