@@ -64,6 +64,7 @@ public final class StorageNode: Sendable {
     public var scrubsCompleted: Int { services.scrubRecord.count }
     /// The node's metrics (its own registry: nodes in one process never share counts).
     public var metrics: NodeMetrics { services.metrics }
+    /// What every connection's session shares (internal, not private: tests reach its blocking pool).
     let services: NodeServices
     /// The Prometheus endpoint, when `configuration.metricsListen` asks for one.
     private let metricsEndpoint: MetricsEndpoint?
