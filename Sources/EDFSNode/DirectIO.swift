@@ -1,4 +1,5 @@
 import EDFSCrypto
+import EDFSTransport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,8 +16,9 @@ final class DirectIO: Sendable {
     static let defaultThreshold = 4 << 20
     /// Fewest data bytes an object needs to be transferred directly.
     let threshold: Int
-    /// Page-aligned buffers: a writer's staging buffer, a read's landing buffer.
-    let buffers: AlignedBufferPool
+    /// Page-aligned buffers: a writer's staging buffer, a read's landing buffer; idle ones kept (their old bytes are
+    /// stored ciphertext and checksums, nothing secret).
+    let buffers: MemoryBlockPool
     /// Tests: how many more direct transfers succeed before every later one fails as on a file system that refuses
     /// O_DIRECT after the open (EINVAL); nil: the file system decides.
     private let transfersBeforeRefusal: PthreadMutex<Int>?
@@ -29,7 +31,8 @@ final class DirectIO: Sendable {
         // One block per buffer (a read lands a whole block), at least 1 MiB (a writer stages that much per write);
         // at most 32 MiB of them in use at once: beyond, a file or block goes through the page cache.
         let size = DirectTransfer.roundedUp(max(blockSize, 1 << 20))
-        buffers = AlignedBufferPool(bufferSize: size, limit: max(2, (32 << 20) / size))
+        let count = max(2, (32 << 20) / size)
+        buffers = MemoryBlockPool(blockSize: size, alignment: DirectTransfer.alignment, limit: count, maxOut: count)
     }
 
     /// Opens `path` again with O_DIRECT and `flags`; -1 when the file system refuses (or any other failure: the
@@ -89,51 +92,4 @@ final class DirectIO: Sendable {
         }
         return (done, false)
     }
-}
-
-/// Page-aligned buffers of one size, reused: at most `limit` out at once (`take` returns nil beyond), and those given
-/// back kept for the next `take` (their old bytes are stored ciphertext and checksums, nothing secret).
-final class AlignedBufferPool: Sendable {
-    let bufferSize: Int
-    let limit: Int
-    /// Addresses of the idle buffers (as integers: a raw pointer is not Sendable), and how many are out.
-    private let state = PthreadMutex<(idle: [UInt], out: Int)>(([], 0))
-
-    init(bufferSize: Int, limit: Int) {
-        self.bufferSize = bufferSize
-        self.limit = limit
-    }
-
-    deinit {
-        state.withLock { state in
-            for address in state.idle { UnsafeMutableRawPointer(bitPattern: address)?.deallocate() }
-            state.idle = []
-        }
-    }
-
-    /// A buffer of `bufferSize` bytes, or nil when `limit` are out.
-    func take() -> UnsafeMutableRawBufferPointer? {
-        let reused: UInt? = state.withLock { state in
-            guard state.out < limit else { return nil }
-            state.out += 1
-            return state.idle.popLast() ?? 0
-        }
-        guard let reused else { return nil }
-        let base = UnsafeMutableRawPointer(bitPattern: reused)
-            ?? UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: DirectTransfer.alignment)
-        return UnsafeMutableRawBufferPointer(start: base, count: bufferSize)
-    }
-
-    /// Gives back a buffer `take` returned.
-    func give(_ buffer: UnsafeMutableRawBufferPointer) {
-        guard let base = buffer.baseAddress else { return }
-        let address = UInt(bitPattern: base)
-        state.withLock { state in
-            state.out -= 1
-            state.idle.append(address)
-        }
-    }
-
-    /// Buffers out now (for tests).
-    var buffersOut: Int { state.withLock { $0.out } }
 }

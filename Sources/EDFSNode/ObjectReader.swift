@@ -1,4 +1,5 @@
 import EDFSCrypto
+import EDFSTransport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,7 +47,7 @@ public final class ObjectReader: Sendable {
         self.what = what
         var directFD: Int32 = -1
         if let direct, footer.dataLength >= UInt64(direct.threshold), footer.blockSize % DirectTransfer.alignment == 0,
-           footer.blockSize <= direct.buffers.bufferSize {
+           footer.blockSize <= direct.buffers.blockSize {
             directFD = direct.openDirect("/proc/self/fd/\(fd)", O_RDONLY)
         }
         self.directFD = directFD
@@ -92,7 +93,7 @@ public final class ObjectReader: Sendable {
     /// system did not give that way through the page cache; false (nothing read) when not reading directly or no
     /// aligned buffer is free.
     private func readDirectly(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Bool {
-        guard let direct, !directRefused.withLock({ $0 }), let landing = direct.buffers.take() else { return false }
+        guard let direct, !directRefused.withLock({ $0 }), let landing = direct.buffers.takeBuffer() else { return false }
         defer { direct.buffers.give(landing) }
         let start = index * footer.blockSize
         let span = UnsafeMutableRawBufferPointer(rebasing: landing[0..<DirectTransfer.roundedUp(buffer.count)])

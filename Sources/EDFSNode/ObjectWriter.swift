@@ -1,4 +1,5 @@
 import EDFSCrypto
+import EDFSTransport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -64,7 +65,7 @@ public final class ObjectWriter: Sendable {
         let fd = try FileIO.openFile(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, what: "temporary \(what)")
         var initial = State(fd: fd)
         initial.crcs.reserveCapacity(StoredFooter.blockCount(dataLength: announcedLength, blockSize: blockSize))
-        if let direct, let staging = direct.buffers.take() {
+        if let direct, let staging = direct.buffers.takeBuffer() {
             initial.directFD = direct.openDirect(temporaryPath, O_WRONLY)
             if initial.directFD >= 0 { initial.staging = staging } else { direct.buffers.give(staging) }
         }

@@ -69,7 +69,7 @@ import Testing
         let manifest = try store.beginWrite(user: "alice", namespace: .manifests, id: "m", length: UInt64(5 * Self.mebi))
         #expect(!manifest.writesDirectly)
         manifest.abort()
-        #expect(store.directIO?.buffers.buffersOut ?? 0 == 0, "every staging and landing buffer given back")
+        #expect(store.directIO?.buffers.outCount ?? 0 == 0, "every staging and landing buffer given back")
         #expect(try store.temporaryFiles().isEmpty)
     }
 
@@ -117,7 +117,7 @@ import Testing
         #expect(reader.readsDirectly, "the open succeeded")
         #expect(try reader.readAll() == bytes)
         #expect(!reader.readsDirectly, "refused at a read: buffered from then on")
-        #expect(direct.buffers.buffersOut == 0)
+        #expect(direct.buffers.outCount == 0)
         #expect(try store.stat(user: "alice", id: "big", verify: true).state == .verified)
     }
 
@@ -141,7 +141,7 @@ import Testing
         let reader = try store.openReader(user: "alice", id: "big", serving: true)
         #expect(!reader.readsDirectly)
         #expect(try reader.readAll() == bytes)
-        #expect(store.directIO?.buffers.buffersOut == 0)
+        #expect(store.directIO?.buffers.outCount == 0)
     }
 
     @Test("DirectIO: on, yes, off, no, absent (off); anything else is refused with its line")
@@ -181,7 +181,7 @@ import Testing
             let store = node.node.store
             #expect(store.directIO != nil)
             #expect(try store.openReader(user: "alice", id: "big", serving: true).readsDirectly)
-            #expect(store.directIO?.buffers.buffersOut == 0)
+            #expect(store.directIO?.buffers.outCount == 0)
             #expect(node.temporaryFiles().isEmpty)
         } catch {
             await node.stop()

@@ -79,7 +79,7 @@ import Glibc
 
     @Test("a pool block given back is handed out again; at most the limit are kept")
     func blockPool() throws {
-        let pool = PayloadBlockPool(blockSize: 4096, limit: 2)
+        let pool = MemoryBlockPool(blockSize: 4096, limit: 2)
         let first = try #require(pool.take())
         pool.give(first)
         #expect(pool.keptCount == 1)
@@ -89,6 +89,22 @@ import Glibc
         for block in others + [again] { pool.give(block) }
         #expect(pool.keptCount == 2, "the blocks beyond the limit are freed")
         while pool.keptCount > 0 { _ = pool.take().map { free($0) } }
+    }
+
+    @Test("an aligned pool with a bound on blocks out (direct I/O's buffers): aligned blocks, nil beyond the bound")
+    func boundedAlignedPool() throws {
+        let pool = MemoryBlockPool(blockSize: 8192, alignment: 4096, limit: 2, maxOut: 2)
+        let first = try #require(pool.takeBuffer())
+        let second = try #require(pool.takeBuffer())
+        for buffer in [first, second] {
+            #expect(buffer.count == 8192 && UInt(bitPattern: buffer.baseAddress) % 4096 == 0)
+        }
+        #expect(pool.takeBuffer() == nil && pool.outCount == 2, "no third block while two are out")
+        pool.give(second)
+        #expect(pool.takeBuffer()?.baseAddress == second.baseAddress, "the kept block, not a new one")
+        pool.give(first)
+        pool.give(second)
+        #expect(pool.outCount == 0 && pool.keptCount == 2)
     }
 
     @Test("the node's payload allocator: full DATA payloads in pool blocks, byte-exact, never written while held")

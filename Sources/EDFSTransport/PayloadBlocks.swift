@@ -9,52 +9,14 @@ import Musl
 import Darwin
 #endif
 
-/// Memory blocks of one size kept for reuse once freed, at most `limit` of them: the blocks large frame payloads are
-/// assembled in (`PayloadBlocks.allocator`). glibc maps every allocation of 128 KiB or more anew (the node keeps it
-/// so for its memory bound, `ConnectionAdmission.limitHeapRetention`) and the first write of each of its pages is a
-/// page fault: about 256 per MiB received. A block given back here is handed out again, already backed.
-public final class PayloadBlockPool: Sendable {
-    /// The size of every block.
-    public let blockSize: Int
-    /// Blocks kept at most.
-    public let limit: Int
-    /// Free blocks, as addresses.
-    private let kept: PthreadMutex<[UInt]>
-
-    public init(blockSize: Int, limit: Int) {
-        self.blockSize = blockSize
-        self.limit = limit
-        var initial = [UInt]()
-        initial.reserveCapacity(limit)
-        kept = PthreadMutex(initial)
-    }
-
-    /// A block of `blockSize` bytes: a kept one, or a new one (nil only when the system has no memory).
-    public func take() -> UnsafeMutableRawPointer? {
-        if let block = kept.withLock({ $0.popLast() }) { return UnsafeMutableRawPointer(bitPattern: block) }
-        return malloc(blockSize)
-    }
-
-    /// Takes back a block from `take()`: kept for the next `take()`, or freed when `limit` are kept.
-    public func give(_ block: UnsafeMutableRawPointer) {
-        let isKept = kept.withLock { blocks -> Bool in
-            guard blocks.count < limit else { return false }
-            blocks.append(UInt(bitPattern: block))
-            return true
-        }
-        if !isKept { free(block) }
-    }
-
-    /// Blocks kept now (for tests and measurements).
-    public var keptCount: Int { kept.withLock { $0.count } }
-}
-
-/// The allocator of large frame payloads (`WireFrameDecoder`'s `payloadAllocator`): a request larger than half a block
-/// and at most a block (1 MiB: every full DATA frame) takes a block of `pool`; any other size is plain `malloc`.
+/// The allocator of large frame payloads (`WireFrameDecoder`'s `payloadAllocator`) and of the node's GET blocks: a
+/// request larger than half a block and at most a block (1 MiB: every full DATA frame, every full stored block) takes
+/// a block of `pool`; any other size is plain `malloc`.
 /// Every allocation carries a 64-byte prefix recording its size, so that freeing knows whether it is a block.
 /// A payload's memory goes back to the pool when the last `ByteBuffer` holding it goes away (after a node's `pwrite`
-/// of it): nothing has to give it back explicitly, and it is never reused while held. The blocks hold what arrived
-/// on the wire (sealed stripe bytes), no secrets; a reused block is overwritten by the next payload before it is read.
+/// of it, or once a GET block's last DATA frame is written): nothing has to give it back explicitly, and it is never reused while held. The blocks hold what arrived
+/// on the wire or read from the disk (sealed stripe bytes), no secrets; a reused block is overwritten by the next
+/// payload or read before it is used.
 /// Memory bound: at most `pool.limit` free blocks per process (8 MiB), beyond the frames in flight.
 public enum PayloadBlocks {
     /// Bytes before each allocation's start, holding its usable size (64 keeps the start as aligned as malloc's).
@@ -62,7 +24,7 @@ public enum PayloadBlocks {
     /// The payload bytes of a pool block: the largest DATA payload, 1 MiB.
     public static let blockPayload = WireProtocol.maxDataPayload
     /// The process's pool: 8 blocks of 1 MiB (+ the prefix).
-    public static let pool = PayloadBlockPool(blockSize: prefix + blockPayload, limit: 8)
+    public static let pool = MemoryBlockPool(blockSize: prefix + blockPayload, limit: 8)
 
     /// The `ByteBufferAllocator` drawing on `pool`.
     public static let allocator = ByteBufferAllocator(
