@@ -105,7 +105,6 @@ skip() { row "$1" "$2" - 0 - - - "$3"; echo "  $2: $3" >&2; }
 
 # --- measuring: the command's wall time, CPU and peak RSS, plus the CPU and VmHWM of daemons (nodes, gocryptfs)
 TICK=$(getconf CLK_TCK)
-daemon_ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 daemon_reset_hwm() { local pid; for pid in "$@"; do echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 daemon_hwm_mib() { local pid m=0 v; for pid in "$@"; do v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "$v" -gt "$m" ] && m=$v; done; echo $((m / 1024)); }
 # measure DAEMON_LABEL "PIDS" command…: sets M_SECS, M_CPU (command and daemons), M_CPU_COMMAND, M_CPU_DAEMONS, M_RSS
@@ -116,12 +115,12 @@ measure() {
   # shellcheck disable=SC2086
   daemon_reset_hwm $pids
   # shellcheck disable=SC2086
-  t0=$(daemon_ticks $pids)
+  t0=$(process_ticks $pids)
   w0=$(date +%s%N)
   /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/cmd.out" 2> "$WORK/cmd.err" || rc=$?
   w1=$(date +%s%N)
   # shellcheck disable=SC2086
-  t1=$(daemon_ticks $pids)
+  t1=$(process_ticks $pids)
   secs=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')  # time -v's own is in 10 ms steps
   user=$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")
   sys=$(awk -F': ' '/System time/ {print $2}' "$WORK/time.txt")

@@ -19,14 +19,13 @@ cluster_workdir edfs-putget
 TICK=$(getconf CLK_TCK)
 BYTES=$((MIB << 20))
 head -c "$BYTES" /dev/urandom > "$WORK/big.bin"
-ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 # measure LABEL STORED_DIR COMMAND...: one line of figures for COMMAND (stdout to /dev/null); node ns/B for a put
 measure() {
   local label=$1 dir=$2 n0 n1 w0 w1 d0 d1 load; shift 2
   load=$(cut -d' ' -f1 /proc/loadavg)
-  d0=$(du -sb "$dir" | cut -f1); n0=$(ticks "${CLUSTER_NODE_PIDS[@]}"); w0=$(date +%s%N)
+  d0=$(du -sb "$dir" | cut -f1); n0=$(process_ticks "${CLUSTER_NODE_PIDS[@]}"); w0=$(date +%s%N)
   /usr/bin/time -f '%U %S' -o "$WORK/time.txt" "$@" > /dev/null
-  w1=$(date +%s%N); n1=$(ticks "${CLUSTER_NODE_PIDS[@]}"); d1=$(du -sb "$dir" | cut -f1)
+  w1=$(date +%s%N); n1=$(process_ticks "${CLUSTER_NODE_PIDS[@]}"); d1=$(du -sb "$dir" | cut -f1)
   awk -v l="$label" -v b="$BYTES" -v ns=$((w1 - w0)) -v n=$((n1 - n0)) -v k="$TICK" -v s=$((d1 - d0)) \
       -v t="$(cat "$WORK/time.txt")" -v load="$load" \
       -v put="$([[ $label == *": put" ]] && echo 1 || echo 0)" \

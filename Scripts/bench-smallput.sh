@@ -21,7 +21,6 @@ EDFS=$(realpath "${EDFS:-.build/release/edfs}")
 cluster_workdir edfs-smallput "${BENCH_DIR:-}"
 
 TICK=$(getconf CLK_TCK)
-ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 
 PASSWORD_FILE=$WORK/password
 head -c 24 /dev/urandom | base64 > "$PASSWORD_FILE"
@@ -40,12 +39,12 @@ head -c 4096 /dev/urandom > "$WORK/warm.bin"
 echo "bench-smallput: $FILES × $SIZE B, SegmentSize ${SEGMENT_SIZE:-default}, InlineLimit ${INLINE_LIMIT:-default}, $(nproc) cores, $EDFS"
 for run in $(seq "$RUNS"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+  n0=$(process_ticks "${CLUSTER_NODE_PIDS[@]}")
   w0=$(date +%s%N)
   /usr/bin/time -v -o "$WORK/time.txt" "$EDFS" put "$WORK/data/small" --to "run$run" "${EO[@]}" > "$WORK/put.out" 2> "$WORK/put.err" \
     || { head -40 "$WORK/put.err" >&2; exit 1; }
   w1=$(date +%s%N)
-  n1=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+  n1=$(process_ticks "${CLUSTER_NODE_PIDS[@]}")
   stored=$(grep -c '^stored' "$WORK/put.out" || true)
   awk -v w0="$w0" -v w1="$w1" -v f="$FILES" -v n=$((n1 - n0)) -v k="$TICK" -v load="$load" -v stored="$stored" \
       -v u="$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")" \
@@ -56,12 +55,12 @@ for run in $(seq "$RUNS"); do
       '"$run"', secs, f / secs, stored, u + s, u, s, rss / 1024, n / k, load }'
 done
 rm -rf "$WORK/out/get"
-n0=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+n0=$(process_ticks "${CLUSTER_NODE_PIDS[@]}")
 w0=$(date +%s%N)
 /usr/bin/time -v -o "$WORK/time.txt" "$EDFS" get -r run1 -o "$WORK/out/get" "${EO[@]}" > /dev/null 2> "$WORK/get.err" \
   || { tail -3 "$WORK/get.err" >&2; exit 1; }
 w1=$(date +%s%N)
-n1=$(ticks "${CLUSTER_NODE_PIDS[@]}")
+n1=$(process_ticks "${CLUSTER_NODE_PIDS[@]}")
 if diff -r "$WORK/data/small" "$WORK/out/get/run1/small" > /dev/null; then check=byte-exact; else check=MISMATCH; fi
 awk -v w0="$w0" -v w1="$w1" -v f="$FILES" -v n=$((n1 - n0)) -v k="$TICK" -v check="$check" \
     -v u="$(awk -F': ' '/User time/ {print $2}' "$WORK/time.txt")" \

@@ -7,6 +7,8 @@
 #   cluster_start_logged_in EDFS WORK USER [KDF_ITERATIONS]             # the same with a password, EDFS_PASSWORD and
 #                                                                       # CLUSTER_ARGS (--config … --quiet)
 #   cluster_stop                                                        # kills the cluster process and its nodes by pid
+#   process_ticks PID...                                                # the CPU (user + system) the processes have
+#                                                                       # used so far, in clock ticks (getconf CLK_TCK)
 #   cluster_binary BINARY[@Key=value...]                                # sets EDFS (the binary's absolute path) and
 #                                                                       # CLUSTER_NODE_SETTINGS ('Key: value' lines)
 #
@@ -14,6 +16,8 @@
 #              CLUSTER_NODE_SETTINGS: 'Key: value' lines for the nodes' config, one a line (`cluster up --node-setting`)
 
 CLUSTER_PID="" CLUSTER_PORT="" CLUSTER_CONF="" CLUSTER_NODE_PIDS=()
+
+process_ticks() { local pid t=0 v; for pid in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0); t=$((t + v)); done; echo "$t"; }
 
 cluster_port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
 

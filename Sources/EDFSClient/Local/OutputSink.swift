@@ -13,8 +13,6 @@ final class OutputSink: @unchecked Sendable {
     private let direct: Int32
     /// Set once the file system refused an O_DIRECT write: every later write goes through `descriptor`.
     private let directRefused = PthreadMutex(false)
-    static let directAlignment = DirectTransfer.alignment
-    static let openDirect = DirectTransfer.openFlag
 
     /// A sink writing to `descriptor`; with `direct`, a positional sink also writes the aligned parts of its writes
     /// with O_DIRECT, when the file system allows it (else every write goes through `descriptor`).
@@ -22,8 +20,8 @@ final class OutputSink: @unchecked Sendable {
         self.descriptor = descriptor
         self.sequential = sequential
         // The same file opened again (a new open file description): O_DIRECT there leaves `descriptor` as it was.
-        self.direct = direct && !sequential && Self.openDirect != 0
-            ? open("/proc/self/fd/\(descriptor)", O_WRONLY | Self.openDirect | O_CLOEXEC) : -1
+        self.direct = direct && !sequential && DirectTransfer.openFlag != 0
+            ? open("/proc/self/fd/\(descriptor)", O_WRONLY | DirectTransfer.openFlag | O_CLOEXEC) : -1
     }
 
     deinit {
@@ -31,7 +29,7 @@ final class OutputSink: @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        let a = Self.directAlignment
+        let a = DirectTransfer.alignment
         if direct >= 0, !directRefused.withLock({ $0 }), let base = bytes.baseAddress,
            (Int(bitPattern: base) - Int(offset % UInt64(a))) % a == 0 {
             // Head up to the first page boundary and tail after the last one through the page cache, the middle not.
