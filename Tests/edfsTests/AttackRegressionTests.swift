@@ -34,7 +34,9 @@ struct AttackCLIRegressionTests {
     @Test("a get killed with SIGKILL leaves no partial file behind once rerun")
     func killedGetLeavesNoPartFile() async throws {
         let cluster = try await TestCluster.started()
-        let source = try cluster.writeScratch("big.bin", try randomContent(60_000_000))
+        // Large enough that the get runs for a while: with faster gets (the nodes' reused block memory), 60 MB could
+        // finish before the watcher below saw its .part file under the whole suite's load.
+        let source = try cluster.writeScratch("big.bin", try randomContent(160_000_000))
         #expect(try await cluster.run(["put", source, "--as", "big", "-q"]).status == 0)
         let folder = cluster.scratch("out")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -48,14 +50,22 @@ struct AttackCLIRegressionTests {
         process.environment = env
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        var sawPart = false
-        while Date() < deadline && process.isRunning {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            if names.contains(where: { $0.hasSuffix(".part") }) { sawPart = true; break }
-            try await Task.sleep(for: .milliseconds(2))
+        // Watched from a thread of its own (not the cooperative pool the suite's nodes and clients keep busy), and the
+        // get killed there as soon as its .part file appears.
+        let pid = process.processIdentifier
+        let sawPart = await offPool { () -> Bool in
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline && process.isRunning {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                if names.contains(where: { $0.hasSuffix(".part") }) {
+                    kill(pid, SIGKILL)
+                    return true
+                }
+                usleep(1000)
+            }
+            return false
         }
-        kill(process.processIdentifier, SIGKILL)
+        kill(pid, SIGKILL)
         await process.exited()
         try #require(sawPart, "the get finished before it could be killed; use a bigger file")
 
