@@ -36,7 +36,7 @@ struct AttackCLIRegressionTests {
         let cluster = try await TestCluster.started()
         // Large enough that the get runs for a while: with faster gets (the nodes' reused block memory), 60 MB could
         // finish before the watcher below saw its .part file under the whole suite's load.
-        let source = try cluster.writeScratch("big.bin", try randomContent(160_000_000))
+        let source = try cluster.writeScratch("big.bin", try randomContent(100_000_000))
         #expect(try await cluster.run(["put", source, "--as", "big", "-q"]).status == 0)
         let folder = cluster.scratch("out")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
