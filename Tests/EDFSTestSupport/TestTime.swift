@@ -33,7 +33,7 @@ extension NodeConnection.Options {
     /// These options with their connect and handshake deadlines times `TestTime.scale`; a default HELLO deadline
     /// (10 s) becomes 30 s first, as the nodes' login deadline does (`withTestLoginDeadline`): in the suite's first
     /// burst, tests deriving keys at full PBKDF2 cost hold the 2 cores, and in-process nodes answered HELLO late
-    /// (SCRAMLoginTests, twice in six full runs on a loaded machine). A test that sets its own deadline keeps it.
+    /// (SCRAMLoginTests, in two of eight full runs on a loaded machine). A test that sets its own deadline keeps it.
     public var scaledForTests: Self {
         var options = self
         if options.handshakeTimeout == Self().handshakeTimeout { options.handshakeTimeout = .seconds(30) }
